@@ -43,7 +43,7 @@ unit: $(STAMP) system-tools
 test: lint typecheck unit
 
 demo: $(STAMP)
-	$(BIN)/radiomicgan demo --out $(DEMO_OUT)
+	$(BIN)/radiomicgan demo --out $(DEMO_OUT) --overwrite
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

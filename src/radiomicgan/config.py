@@ -46,11 +46,194 @@ class SimulationConfig:
         if not self.kernels:
             raise ConfigError("simulation: at least one kernel is needed")
         if self.retest and self.standard_kernel not in self.kernels:
-            raise ConfigError(f"simulation: standard kernel {self.standard_kernel!r} is not among {self.kernels}")
+            raise ConfigError(
+                f"simulation: standard kernel {self.standard_kernel!r} is not among {self.kernels}"
+            )
         _require(self.slices >= 1, "simulation: slices must be >= 1")
         _require(16 <= self.size_px <= 2048, "simulation: size_px must lie in [16, 2048]")
         _require(self.photons_per_ray > 0, "simulation: photons_per_ray must be > 0")
         _require(self.angles >= 0 and self.jobs >= 0, "simulation: angles and jobs must be >= 0")
+
+
+# --- models (generator, discriminator, encoder weights) --------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which networks `radiomicgan.nets` builds, and their knobs.
+
+    Model names are checked by the registry in `radiomicgan.nets`, which knows the builders.
+    """
+
+    generator: str = "radiomicgan"  # "radiomicgan": VGG-19 U-Net (Sec. 2.1); "unet": pix2pix U-Net
+    discriminator: str = "patchgan"  # pix2pix 70x70 PatchGAN conditioned on the input (Sec. 2.1, [14])
+    encoder_weights: str = "auto"  # "auto", "imagenet", "none", or a VGG-19 .pth/.safetensors file
+    freeze_encoder: bool | None = None  # None: frozen iff pretrained weights were loaded (Sec. 2.1)
+    skip_width: float = 1.0  # skip conv width / VGG group width (paper: 1, "512-by-512"; authors' code: 0.5)
+    upsample: str = "transpose"  # decoder: "transpose" (4x4 stride-2, pix2pix) or "bilinear" + 3x3 conv
+    norm: str = "batch"  # "batch" (pix2pix), "instance" or "none": decoder, skip convs and discriminator
+    base_channels: int = 64  # first-layer width of the "unet" generator and the discriminator (pix2pix)
+    unet_downs: int = 8  # downsamplings of the "unet" generator (pix2pix unet_256): input multiple of 2**n
+    discriminator_layers: int = 3  # stride-2 layers of the PatchGAN; 3 gives the 70x70 receptive field
+
+    def __post_init__(self) -> None:
+        _require(bool(self.encoder_weights), "model: encoder_weights must be auto, imagenet, none or a path")
+        _require(0.0 < self.skip_width <= 2.0, "model: skip_width must lie in (0, 2]")
+        _require(self.upsample in ("transpose", "bilinear"), "model: upsample must be transpose or bilinear")
+        _require(self.norm in ("batch", "instance", "none"), "model: norm must be batch, instance or none")
+        _require(self.base_channels >= 1, "model: base_channels must be >= 1")
+        _require(1 <= self.unet_downs <= 8, "model: unet_downs must lie in [1, 8]")
+        _require(1 <= self.discriminator_layers <= 5, "model: discriminator_layers must lie in [1, 5]")
+
+
+# --- dynamic window-based training (Sec. 2.2) ------------------------------------------------------
+
+WINDOW_SCHEDULES = ("minmax", "fixed", "dynamic", "fixed+dynamic")  # `radiomicgan.windowing` has each
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowConfig:
+    """Dynamic Window-based Training (DWT, paper Sec. 2.2): the HU window each epoch trains in.
+
+    The paper does not define the "accuracy" compared with th_acc. Here it is `accuracy_metric`
+    between synthesized and standard validation slices, both clipped and scaled to [0, 1] in the
+    current window (SSIM with data range 1, or PSNR in dB). Values marked "ours" are not in the paper.
+    """
+
+    schedule: str = "fixed+dynamic"  # also "fixed" (RadiomicGAN1), "dynamic" (RadiomicGAN2), "minmax"
+    full_range_hu: tuple[int, int] = (-1024, 1000)  # the standardization range (Sec. 3.1)
+    fixed_start_hu: tuple[int, int] = (-1024, -769)  # first fixed-growing window (Sec. 2.2)
+    fixed_step_hu: int = 256  # fixed growing raises the upper bound by this much (Sec. 2.2)
+    accuracy_metric: str = "ssim"  # "ssim" or "psnr" (ours: the paper leaves accuracy undefined)
+    th_acc: float = 0.90  # grow once the accuracy reaches this (Sec. 2.2 th_acc; value ours)
+    th_eta: int = 2  # ... or after this many epochs in one window (Sec. 2.2 th_eta; value ours)
+    th_fail: float = 0.5  # normalized CAM above this marks a "non-standard" pixel (Sec. 2.2; value ours)
+    subset_size: int = 8  # images in each random subset P whose CAMs pick the window (Sec. 2.2; ours)
+    subsets: int = 4  # random subsets merged per epoch (Sec. 2.2 "repeated"; value ours)
+    min_width_hu: int = 50  # narrower CAM windows are ignored: scaling them amplifies noise (ours)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.full_range_hu
+        start_lo, start_hi = self.fixed_start_hu
+        _require(
+            self.schedule in WINDOW_SCHEDULES,
+            f"window: schedule must be one of {', '.join(WINDOW_SCHEDULES)}",
+        )
+        _require(lo < hi, "window: full_range_hu must be (lo, hi) with lo < hi")
+        _require(start_lo == lo < start_hi <= hi, "window: fixed_start_hu must start at full_range_hu's lo")
+        _require(self.fixed_step_hu >= 1, "window: fixed_step_hu must be >= 1")
+        _require(self.accuracy_metric in ("ssim", "psnr"), "window: accuracy_metric must be ssim or psnr")
+        if self.accuracy_metric == "ssim":
+            _require(-1.0 < self.th_acc <= 1.0, "window: th_acc for ssim must lie in (-1, 1]")
+        else:
+            _require(self.th_acc > 0.0, "window: th_acc for psnr (dB) must be > 0")
+        _require(self.th_eta >= 1, "window: th_eta must be >= 1")
+        _require(0.0 <= self.th_fail < 1.0, "window: th_fail must lie in [0, 1)")
+        _require(self.subset_size >= 1 and self.subsets >= 1, "window: subset_size and subsets must be >= 1")
+        _require(1 <= self.min_width_hu <= hi - lo, "window: min_width_hu must lie in [1, full range width]")
+
+
+# --- evaluation (radiomic reproducibility, image quality) ------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """How PyRadiomics features are extracted: which settings file, how many processes, which cache."""
+
+    settings_path: str = ""  # PyRadiomics parameter YAML; empty means the shipped evaluate/radiomics_2d.yaml
+    cache_dir: str = ""  # feature cache folder; empty means no cache
+    jobs: int = 0  # worker processes for extraction; 0 means all cores
+
+    def __post_init__(self) -> None:
+        _require(self.jobs >= 0, "features: jobs must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """The paper's reproducibility protocol (Sec. 3.1) and the choices it leaves open."""
+
+    # the paper's three HU ranges (Table 1)
+    hu_ranges: tuple[tuple[float, float], ...] = ((-800.0, -300.0), (-100.0, 250.0), (300.0, 800.0))
+    ccc_threshold: float = 0.85  # a feature is reproducible when CCC > 0.85 (Sec. 3.1, after Choe et al.)
+    n_rois: int = 50  # ROIs per HU range and repeat (not given by the paper)
+    repeats: int = 5  # ROI samplings; Table 1 reports mean ± SD over them (count not given by the paper)
+    roi_size_px: int = 64  # side of the square ROI box (not given by the paper)
+    context_px: int = 24  # image margin around the box given to the filters (>= 3 sigma of a 5 mm LoG)
+    body_threshold_hu: float = -500.0  # body mask: HU above this, largest component, holes filled
+    min_body_fraction: float = 0.9  # a box needs its centre and this share of its pixels in the body
+    min_roi_pixels: int = 10  # smaller range masks are skipped (PyRadiomics fails or returns NaN on them)
+    max_draws_per_roi: int = 20  # box draws allowed per wanted ROI before a range settles for fewer
+    quality_range_hu: tuple[float, float] = (-1024.0, 1000.0)  # PSNR/SSIM clip range (Sec. 3.1)
+    seed: int = 0
+    features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
+
+    def __post_init__(self) -> None:
+        ranges = tuple((float(lo), float(hi)) for lo, hi in self.hu_ranges)
+        object.__setattr__(self, "hu_ranges", ranges)
+        object.__setattr__(self, "quality_range_hu", tuple(float(v) for v in self.quality_range_hu))
+        _require(bool(ranges) and all(lo < hi for lo, hi in ranges), "evaluation: hu_ranges need lo < hi")
+        _require(-1.0 <= self.ccc_threshold < 1.0, "evaluation: ccc_threshold must lie in [-1, 1)")
+        _require(self.n_rois >= 3 and self.repeats >= 1, "evaluation: n_rois must be >= 3, repeats >= 1")
+        _require(8 <= self.roi_size_px <= 1024, "evaluation: roi_size_px must lie in [8, 1024]")
+        _require(self.context_px >= 0 and self.max_draws_per_roi >= 1, "evaluation: bad context/draws")
+        _require(0.0 < self.min_body_fraction <= 1.0, "evaluation: min_body_fraction must lie in (0, 1]")
+        _require(self.min_roi_pixels >= 4, "evaluation: min_roi_pixels must be >= 4")
+        lo, hi = self.quality_range_hu
+        _require(lo < hi, "evaluation: quality_range_hu needs lo < hi")
+
+
+# --- training (paper Sec. 3.1: Adam, lr 1e-4, beta1 0.5, at most 30 epochs) -------------------------
+
+
+TRAIN_METHODS = ("radiomicgan",)  # the baselines join as they land
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training run: the data, the budget and the optimizer. `model` and `window` are sections.
+
+    Each (source, target) pair is one scan: the same slices reconstructed with the non-standard and
+    the standard kernel.
+    """
+
+    source: tuple[str, ...] = ()  # non-standard kernel series, one per scan
+    target: tuple[str, ...] = ()  # standard kernel series, same order
+    out: str = ""  # the run folder
+    method: str = "radiomicgan"  # which harmonizer trains (`radiomicgan.training.METHODS`)
+    epochs: int = 30  # paper Sec. 3.1: "Maximum training epochs were set to 30"
+    steps_per_epoch: int = 100  # random-crop batches per epoch (ours: the paper sweeps whole slices)
+    batch_size: int = 4  # ours (the authors' code: 1)
+    crop_px: int = 128  # random crops for training; inference runs on whole slices (ours)
+    val_fraction: float = 0.15  # last slices of each scan held out for accuracy and validation (ours)
+    val_slices_max: int = 8  # validation slices scored per epoch, spread over the held-out block (ours)
+    lr: float = 1e-4  # Adam learning rate (Sec. 3.1)
+    beta1: float = 0.5  # Adam beta1, the paper's "momentum 0.5" (Sec. 3.1)
+    l1_weight: float = 100.0  # lambda of adversarial + lambda * L1 (pix2pix [14]; DESIGN.md)
+    device: str = "auto"  # "auto" (a GPU when there is one), "cpu" or "cuda"
+    seed: int = 0
+    cam_crop_px: int = 128  # CAM subsets are crops of this size, bounding Grad-CAM's cost (ours)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    window: WindowConfig = dataclasses.field(default_factory=WindowConfig)
+
+    def __post_init__(self) -> None:
+        _require(len(self.source) == len(self.target), "train: give one --target per --source")
+        _require(
+            self.method in TRAIN_METHODS,
+            f"train: unknown model {self.method!r} (known: {', '.join(TRAIN_METHODS)})",
+        )
+        _require(
+            self.epochs >= 1 and self.steps_per_epoch >= 1, "train: epochs and steps_per_epoch must be >= 1"
+        )
+        _require(self.batch_size >= 1, "train: batch_size must be >= 1")
+        _require(
+            self.crop_px >= 32 and self.crop_px % 8 == 0, "train: crop_px must be a multiple of 8, >= 32"
+        )
+        _require(self.cam_crop_px >= 32 and self.cam_crop_px % 8 == 0, "train: cam_crop_px must be >= 32, x8")
+        _require(0.0 <= self.val_fraction < 1.0, "train: val_fraction must lie in [0, 1)")
+        _require(self.val_slices_max >= 1, "train: val_slices_max must be >= 1")
+        _require(self.lr > 0 and 0.0 <= self.beta1 < 1.0, "train: lr must be > 0 and beta1 in [0, 1)")
+        _require(self.l1_weight >= 0, "train: l1_weight must be >= 0")
+        _require(self.device in ("auto", "cpu", "cuda"), "train: device must be auto, cpu or cuda")
 
 
 # --- loading and overriding ------------------------------------------------------------------------
@@ -95,14 +278,19 @@ def build(cls: type[T], *layers: dict[str, Any] | None) -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     merged: dict[str, Any] = {}
+    sections: dict[str, list[dict[str, Any]]] = {}  # nested sections merge key by key across layers
     for layer in layers:
         for key, value in (layer or {}).items():
             key = key.replace("-", "_")
             if key not in fields:
                 known = ", ".join(sorted(fields))
                 raise ConfigError(f"{cls.__name__}: unknown option {key!r} (known: {known})")
-            if value is not None:
+            if dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
+                sections.setdefault(key, []).append(value)
+            elif value is not None:
                 merged[key] = _coerce(hints[key], value, key)
+    for key, section_layers in sections.items():
+        merged[key] = build(hints[key], *section_layers)
     try:
         return cls(**merged)
     except TypeError as exc:
@@ -110,8 +298,6 @@ def build(cls: type[T], *layers: dict[str, Any] | None) -> T:
 
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return build(hint, value)  # type: ignore[type-var]
     origin = typing.get_origin(hint)
     if origin is tuple and isinstance(value, list | tuple):
         return tuple(value)

@@ -55,3 +55,9 @@ class OutputError(RadiomicGANError):
 
 class ConfigError(RadiomicGANError):
     """A configuration file or option with an unknown key or a value out of range."""
+
+
+class EncoderWeightsError(InputError):
+    """Pretrained encoder weights that cannot be had: not cached and not downloadable, or a checkpoint
+    whose keys or shapes are not torchvision's VGG-19.
+    """

@@ -81,7 +81,7 @@ class Volume:
         return replace(self, hu=hu.astype(np.float32, copy=False), meta=meta or self.meta)
 
     def subset(self, slice_indices: list[int] | NDArray[np.int64]) -> Volume:
-        """The volume restricted to some slices (kept in the given order; must be evenly spaced for writing)."""
+        """The volume restricted to some slices, in the given order (evenly spaced ones to write it)."""
         idx = [int(i) for i in slice_indices]
         datasets = None if self.datasets is None else [self.datasets[i] for i in idx]
         positions = self.slice_positions_xyz_mm()

@@ -1,0 +1,106 @@
+"""The networks, chosen by name: `build_generator` and `build_discriminator` dispatch to a builder.
+
+Adding a network is one module and one line in `GENERATORS` or `DISCRIMINATORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from radiomicgan.config import ModelConfig
+from radiomicgan.errors import ConfigError
+from radiomicgan.nets.common import Generator
+from radiomicgan.nets.encoder_weights import EncoderWeights, load_encoder_weights, resolve_freeze
+from radiomicgan.nets.patchgan import PatchGAN, PatchGANConfig
+from radiomicgan.nets.unet import UNet, UNetConfig
+from radiomicgan.nets.vgg_unet import VGGUNet, VGGUNetConfig
+
+__all__ = [
+    "DISCRIMINATORS",
+    "GENERATORS",
+    "EncoderWeights",
+    "Generator",
+    "PatchGAN",
+    "UNet",
+    "VGGUNet",
+    "build_discriminator",
+    "build_generator",
+    "count_parameters",
+    "load_encoder_weights",
+    "resolve_freeze",
+    "trainable_parameters",
+]
+
+
+def _radiomicgan(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
+    if weights is None:
+        weights = load_encoder_weights(config.encoder_weights)
+    arch = VGGUNetConfig(
+        skip_width=config.skip_width,
+        upsample=config.upsample,
+        norm=config.norm,
+        freeze_encoder=config.freeze_encoder,
+    )
+    return VGGUNet(arch, weights)
+
+
+def _unet(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
+    return UNet(UNetConfig(base_channels=config.base_channels, downs=config.unet_downs, norm=config.norm))
+
+
+def _patchgan(config: ModelConfig) -> PatchGAN:
+    arch = PatchGANConfig(
+        base_channels=config.base_channels, layers=config.discriminator_layers, norm=config.norm
+    )
+    return PatchGAN(arch)
+
+
+GENERATORS: dict[str, Callable[[ModelConfig, EncoderWeights | None], Generator]] = {
+    "radiomicgan": _radiomicgan,  # VGG-19 U-Net (paper Sec. 2.1)
+    "unet": _unet,  # pix2pix U-Net from scratch (the pix2pix baseline)
+}
+DISCRIMINATORS: dict[str, Callable[[ModelConfig], PatchGAN]] = {
+    "patchgan": _patchgan,  # pix2pix 70x70 PatchGAN, conditioned on the input
+}
+
+
+def build_generator(name: str, config: ModelConfig, weights: EncoderWeights | None = None) -> Generator:
+    """Build a generator by name.
+
+    Args:
+        name: a key of `GENERATORS`.
+        config: the model section.
+        weights: encoder weights for "radiomicgan"; None loads `config.encoder_weights`. Pass
+            `NO_WEIGHTS` with an explicit freeze_encoder when a checkpoint will overwrite them anyway.
+
+    Raises:
+        ConfigError: an unknown name.
+        EncoderWeightsError: the encoder weights cannot be loaded.
+    """
+    if name not in GENERATORS:
+        raise ConfigError(f"unknown generator {name!r} (known: {', '.join(GENERATORS)})")
+    return GENERATORS[name](config, weights)
+
+
+def build_discriminator(name: str, config: ModelConfig) -> PatchGAN:
+    """Build a discriminator by name (a key of `DISCRIMINATORS`).
+
+    Raises:
+        ConfigError: an unknown name.
+    """
+    if name not in DISCRIMINATORS:
+        raise ConfigError(f"unknown discriminator {name!r} (known: {', '.join(DISCRIMINATORS)})")
+    return DISCRIMINATORS[name](config)
+
+
+def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
+    """The parameters an optimizer should get: those that require grad."""
+    return [p for p in module.parameters() if p.requires_grad]
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of scalar parameters, all or only the trainable ones."""
+    params = trainable_parameters(module) if trainable_only else list(module.parameters())
+    return sum(p.numel() for p in params)

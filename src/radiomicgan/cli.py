@@ -1,0 +1,84 @@
+"""The `radiomicgan` command line: argument parsing and error presentation only.
+
+Every subcommand calls one public library function. Library errors (RadiomicGANError) become one
+line on stderr and exit code 2; nothing else here knows about exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from radiomicgan import __version__
+from radiomicgan.errors import RadiomicGANError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+DESCRIPTION = """\
+Harmonize CT images across reconstruction kernels so radiomic features become reproducible
+(RadiomicGAN, Dynamic Window-based Training).
+
+Typical session:
+  radiomicgan simulate phantom pairs/          # paired kernels from the built-in phantom
+  radiomicgan info pairs/                      # what series are there
+  radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
+  radiomicgan harmonize --model runs/rg scans/smooth harmonized/
+Run `radiomicgan COMMAND --help` for each command's options.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="radiomicgan",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"radiomicgan {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    from radiomicgan.commands import demo, harmonize, info, simulate, train
+
+    for module in (info, simulate, train, harmonize, demo):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(verbose=args.verbose)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except RadiomicGANError as exc:
+        print(f"radiomicgan {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"radiomicgan {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message folded onto one line."""
+    return " ".join(str(exc).split())
+
+
+def _configure_logging(*, verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("radiomicgan: %(levelname)s: %(message)s"))
+    root = logging.getLogger("radiomicgan")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Output checks and all-or-nothing writes.
+
+Writers fill a hidden temporary sibling of the output and rename it into place only when every file
+is written, so a crash or a full disk never leaves a half series where a reader would pick it up
+(discovery skips hidden names). Renames within one folder stay on one file system, hence atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from radiomicgan.errors import OutputError
+
+
+def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: bool) -> None:
+    """Refuse an output that exists (unless `overwrite`) or that would clobber the input.
+
+    Args:
+        out: the output folder (`is_dir`) or file.
+        overwrite: whether an existing output may be replaced.
+        inputs: the files or folders the data was read from.
+        is_dir: the output is a folder (a DICOM series) rather than a file.
+
+    Raises:
+        OutputError: the output exists without `overwrite`, exists with the other kind (file or
+            folder), lies in or contains an input folder, or is an input file.
+    """
+    target = out.resolve()
+    for source in inputs:
+        source = source.resolve()
+        if not is_dir:
+            if target == source:
+                raise OutputError(out, "is the input file; write elsewhere")
+            continue
+        folder = source if source.is_dir() else source.parent
+        if target == folder or folder in target.parents:
+            raise OutputError(out, f"output folder is inside the input folder {folder}")
+        if target in folder.parents:
+            raise OutputError(out, f"output folder contains the input folder {folder}")
+    if out.exists() or out.is_symlink():
+        if not overwrite:
+            raise OutputError(out, "already exists (pass overwrite to replace it)")
+        if is_dir != out.is_dir():
+            raise OutputError(out, f"exists and is {'not ' if is_dir else ''}a folder")
+
+
+@contextmanager
+def atomic_dir(out: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder that replaces `out` when the block ends without error.
+
+    Raises:
+        OutputError: the temporary folder cannot be made or renamed, or an OSError occurs inside
+            the block; the temporary folder is removed and an existing `out` is kept.
+    """
+    temporary = _make_temporary(out)
+    try:
+        yield temporary
+        _swap_into_place(temporary, out)
+    except OSError as exc:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise OutputError(out, f"cannot write ({exc.strerror or exc})") from exc
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def atomic_files(out: Path) -> Iterator[Path]:
+    """Yield a temporary folder; every file written there moves next to `out` when the block ends.
+
+    The block writes `temporary / out.name` (and any companion file, e.g. a detached NRRD's data).
+
+    Raises:
+        OutputError: as for `atomic_dir`.
+    """
+    temporary = _make_temporary(out)
+    try:
+        yield temporary
+        for produced in sorted(temporary.iterdir()):
+            os.replace(produced, out.parent / produced.name)
+    except OSError as exc:
+        raise OutputError(out, f"cannot write ({exc.strerror or exc})") from exc
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _make_temporary(out: Path) -> Path:
+    # os.mkdir (not tempfile.mkdtemp, which makes mode 0700) so the result gets the user's umask.
+    temporary = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.partial"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary.mkdir()
+    except OSError as exc:
+        raise OutputError(out, f"cannot create output ({exc.strerror or exc})") from exc
+    return temporary
+
+
+def _swap_into_place(temporary: Path, out: Path) -> None:
+    if not out.exists():
+        temporary.rename(out)
+        return
+    backup = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.old"
+    out.rename(backup)
+    try:
+        temporary.rename(out)
+    except OSError:
+        backup.rename(out)  # put the previous output back: replacing is all or nothing
+        raise
+    if backup.is_dir() and not backup.is_symlink():
+        shutil.rmtree(backup)
+    else:
+        backup.unlink()

@@ -1,0 +1,218 @@
+"""Read one DICOM CT series into a Volume in Hounsfield units.
+
+Pure reading: input files are opened read-only and never written. Each slice's pixels pass through
+pydicom's decoders (pylibjpeg plugins for JPEG, JPEG-LS, JPEG 2000; native RLE and deflate), then
+RescaleSlope/RescaleIntercept, so the Volume holds HU whatever the stored encoding was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.uid import (
+    UID,
+    EnhancedCTImageStorage,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    LegacyConvertedEnhancedCTImageStorage,
+)
+
+from radiomicgan.errors import InputError, InvalidSeriesError, SeveralSeriesError
+from radiomicgan.io.dicom_geometry import series_geometry
+from radiomicgan.io.discovery import SeriesRef, find_series, one_line
+from radiomicgan.io.volume import SeriesMeta, Volume
+
+logger = logging.getLogger(__name__)
+
+_MULTIFRAME_CT = frozenset({EnhancedCTImageStorage, LegacyConvertedEnhancedCTImageStorage})
+
+
+def read_dicom(path: Path, series_uid: str | None = None) -> Volume:
+    """Read the CT series found under a DICOM file or folder.
+
+    Args:
+        path: a DICOM file or a folder searched recursively.
+        series_uid: the SeriesInstanceUID to read; needed when the folder holds several CT series.
+
+    Returns:
+        The series as a Volume with source datasets (pixel data removed) in slice order.
+
+    Raises:
+        InputError: `path` is an empty folder or holds no DICOM image.
+        InvalidSeriesError: no CT series, the chosen series is missing or not CT, or it cannot
+            become a volume (geometry, missing rescale, undecodable or truncated pixel data).
+        SeveralSeriesError: several CT series and no `series_uid`.
+    """
+    refs = find_series(path)
+    if not refs:
+        if path.is_dir():
+            empty = not any(p.is_file() for p in path.rglob("*"))
+            raise InputError(path, "empty folder" if empty else "no DICOM image files found")
+        raise InputError(path, "not a DICOM image file (nor .nrrd/.nhdr/.nii/.nii.gz)")
+    return read_series(select_series(refs, path, series_uid))
+
+
+def select_series(refs: list[SeriesRef], root: Path, series_uid: str | None = None) -> SeriesRef:
+    """Pick the CT series to read among those found under `root`.
+
+    Args:
+        refs: the image series found (any modality).
+        root: the searched path, for messages.
+        series_uid: the series wanted, or None to take the only CT series.
+
+    Returns:
+        The chosen CT series.
+
+    Raises:
+        InvalidSeriesError: `series_uid` is not among `refs`, is not CT, or there is no CT series.
+        SeveralSeriesError: several CT series and no `series_uid`; the message lists each.
+    """
+    if series_uid is not None:
+        chosen = [r for r in refs if r.series_uid == series_uid]
+        if not chosen:
+            found = "; ".join(r.label() for r in refs)
+            raise InvalidSeriesError(root, f"series {series_uid} not found (series here: {found})")
+        if not chosen[0].is_ct:
+            raise InvalidSeriesError(
+                root, f"series {series_uid} is {chosen[0].modality or 'no modality'}, not CT"
+            )
+        return chosen[0]
+    ct = [r for r in refs if r.is_ct]
+    if not ct:
+        counts = Counter(r.modality or "none" for r in refs)
+        found = ", ".join(f"{modality} ({n} series)" for modality, n in sorted(counts.items()))
+        raise InvalidSeriesError(root, f"no CT series; modalities found: {found}")
+    if len(ct) > 1:
+        listed = "; ".join(r.label() for r in ct)
+        raise SeveralSeriesError(root, f"{len(ct)} CT series, choose one by series UID: {listed}")
+    return ct[0]
+
+
+def read_series(ref: SeriesRef) -> Volume:
+    """Read a CT series found by discovery into a Volume.
+
+    Args:
+        ref: the series (its files and identity).
+
+    Returns:
+        float32 HU [z, y, x] in slice order, with geometry, metadata and pixel-less datasets.
+
+    Raises:
+        InvalidSeriesError: as for `read_dicom`.
+    """
+    datasets = [_read_file(path) for path in ref.files]
+    files = list(ref.files)
+    datasets, files = _drop_localizers(datasets, files)
+    for ds, path in zip(datasets, files, strict=True):
+        _check_slice(ds, path)
+    geometry = series_geometry(datasets, files)
+    hu = np.empty(geometry.shape, dtype=np.float32)
+    ordered: list[Dataset] = []
+    for z, index in enumerate(geometry.order):
+        ds = datasets[index]
+        hu[z] = _decode_hu(ds, files[index])
+        del ds.PixelData  # the Volume holds the pixels; datasets carry the other tags only
+        ordered.append(ds)
+    meta = SeriesMeta(
+        study_uid=ref.study_uid,
+        frame_of_reference_uid=ref.frame_of_reference_uid,
+        series_uid=ref.series_uid,
+        kernel=ref.kernel,
+        modality=ref.modality,
+        description=ref.description,
+    )
+    logger.info("read CT series %s: %d slices of %dx%d", ref.series_uid, *geometry.shape)
+    return Volume(
+        hu=hu,
+        spacing_zyx_mm=geometry.spacing_zyx_mm,
+        origin_xyz_mm=geometry.origin_xyz_mm,
+        direction=geometry.direction,
+        meta=meta,
+        datasets=ordered,
+        source_path=ref.folder,
+        source_format="dicom",
+    )
+
+
+def _read_file(path: Path) -> Dataset:
+    try:
+        return dcmread(path, force=True)
+    except Exception as exc:  # pydicom raises many types on corrupt files
+        raise InvalidSeriesError(
+            path, f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})"
+        ) from exc
+
+
+def _drop_localizers(datasets: list[Dataset], files: list[Path]) -> tuple[list[Dataset], list[Path]]:
+    """Leave out scout images that some scanners store inside the axial series."""
+    keep = [
+        i for i, ds in enumerate(datasets) if "LOCALIZER" not in [str(v) for v in ds.get("ImageType", [])]
+    ]
+    if not keep or len(keep) == len(datasets):
+        return datasets, files
+    logger.warning("%s: leaving out %d localizer images", files[0].parent, len(datasets) - len(keep))
+    return [datasets[i] for i in keep], [files[i] for i in keep]
+
+
+def _check_slice(ds: Dataset, path: Path) -> None:
+    """A single-frame grayscale image with the rescale the CT Image module requires."""
+    frames = ds.get("NumberOfFrames")
+    if ds.get("SOPClassUID") in _MULTIFRAME_CT or (frames not in (None, "") and int(frames) > 1):
+        raise InvalidSeriesError(
+            path,
+            "multi-frame (Enhanced CT) images are not supported; convert the series to single-frame "
+            "CT Image Storage first",
+        )
+    if "PixelData" not in ds:
+        raise InvalidSeriesError(path, "no pixel data")
+    if int(ds.get("SamplesPerPixel", 1)) != 1:
+        raise InvalidSeriesError(path, "not a grayscale image (SamplesPerPixel != 1)")
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        if ds.get(keyword) in (None, ""):
+            # Type 1 in the CT Image module: without it the stored values are not HU, and guessing
+            # (slope 1, intercept 0 or -1024) would silently shift every value.
+            raise InvalidSeriesError(path, f"missing {keyword}; cannot convert stored values to HU")
+    if float(ds.RescaleSlope) == 0:
+        raise InvalidSeriesError(path, "RescaleSlope is 0")
+
+
+def _decode_hu(ds: Dataset, path: Path) -> NDArray[np.float32]:
+    tsyntax = _transfer_syntax(ds)
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    if not tsyntax.is_encapsulated:
+        expected = rows * columns * ((int(ds.BitsAllocated) + 7) // 8)
+        if len(ds.PixelData) < expected:
+            raise InvalidSeriesError(path, f"truncated pixel data ({len(ds.PixelData)} of {expected} bytes)")
+    try:
+        pixels = ds.pixel_array
+    except Exception as exc:  # each decoder plugin raises its own types
+        raise InvalidSeriesError(path, f"cannot decode pixel data ({tsyntax.name}): {one_line(exc)}") from exc
+    if pixels.shape != (rows, columns):
+        raise InvalidSeriesError(
+            path, f"decoded pixels have shape {pixels.shape}, expected ({rows}, {columns})"
+        )
+    # float64 arithmetic so that integer stored values times a slope of 1 give exact integer HU
+    hu = pixels.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    return hu.astype(np.float32)
+
+
+def _transfer_syntax(ds: Dataset) -> UID:
+    """The dataset's transfer syntax; for files without meta, the encoding pydicom inferred."""
+    tsyntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if tsyntax:
+        return UID(str(tsyntax))
+    implicit, little = ds.original_encoding
+    inferred = (
+        ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    )
+    # Only the in-memory copy gets a transfer syntax: pydicom's decoders need one.
+    ds.ensure_file_meta()
+    ds.file_meta.TransferSyntaxUID = inferred
+    return inferred

@@ -1,0 +1,207 @@
+"""Write a Volume as a DICOM series: int16 HU, Explicit VR Little Endian, one file per slice.
+
+Pixels are always re-encoded the same way (signed 16-bit, slope 1, intercept 0), whatever the
+source's encoding was, so every integer HU a CT can hold survives exactly and no stale pixel
+description (bit depth, padding, min/max values) is carried over from the source.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom import dcmwrite
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    UID,
+    ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLSNearLossless,
+)
+
+from radiomicgan.errors import OutputError
+from radiomicgan.io.atomic import atomic_dir, check_output
+from radiomicgan.io.derivation import Derivation, derive_dataset, derived_series_uid
+from radiomicgan.io.dicom_geometry import ds_strings
+from radiomicgan.io.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+_INT16 = np.iinfo(np.int16)
+_IMPLEMENTATION_VERSION = "RADIOMICGAN_01"  # SH, at most 16 characters
+# Transfer syntaxes that are always lossy; their loss must stay flagged in anything derived.
+_LOSSY_METHODS = {
+    JPEGBaseline8Bit: "ISO_10918_1",
+    JPEGExtended12Bit: "ISO_10918_1",
+    JPEGLSNearLossless: "ISO_14495_1",
+}
+# Pixel-description tags whose values belonged to the source's stored encoding.
+_STALE_PIXEL_KEYWORDS = (
+    "SmallestImagePixelValue",
+    "LargestImagePixelValue",
+    "SmallestPixelValueInSeries",
+    "LargestPixelValueInSeries",
+    "ModalityLUTSequence",
+    "PlanarConfiguration",
+    "ExtendedOffsetTable",
+    "ExtendedOffsetTableLengths",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+    "PixelDataProviderURL",
+    "DataSetTrailingPadding",
+)
+_POSITION_TOLERANCE_MM = 1e-4
+
+
+def write_dicom_series(
+    volume: Volume, out_dir: str | Path, *, derivation: Derivation | None = None, overwrite: bool = False
+) -> Path:
+    """Write a volume with DICOM datasets as one file per slice, atomically.
+
+    With `derivation`, each slice becomes a derived instance of its source (new deterministic
+    series and instance UIDs, same study and frame of reference, DERIVED\\SECONDARY, a source image
+    reference). Without, datasets are written as they are (e.g. from `new_ct_datasets`).
+    Either way pixels and geometry (position, orientation, spacing) come from the volume.
+
+    Args:
+        volume: HU volume whose `datasets` hold one dataset per slice, in slice order.
+        out_dir: the series folder to create; files are IM000001.dcm, ... in slice order.
+        derivation: provenance of a derived series, or None.
+        overwrite: replace an existing `out_dir`.
+
+    Returns:
+        The written folder.
+
+    Raises:
+        OutputError: no datasets, `out_dir` exists without `overwrite`, lies in (or contains) the
+            input folder, the volume holds NaN/inf, a dataset lacks its SOP UIDs, or writing fails.
+            Nothing is left at `out_dir` on failure (an existing one is kept).
+    """
+    out = Path(out_dir)
+    if volume.datasets is None:
+        raise OutputError(out, "the volume has no DICOM datasets; build them with new_ct_datasets()")
+    check_output(out, overwrite=overwrite, inputs=_input_folders(volume), is_dir=True)
+    stored = _stored_values(volume.hu, out)
+    series_uid = None
+    if derivation is not None:
+        source_series = str(volume.datasets[0].get("SeriesInstanceUID", "") or volume.meta.series_uid)
+        series_uid = derived_series_uid(source_series, derivation)
+    positions = volume.slice_positions_xyz_mm()
+    with atomic_dir(out) as temporary:
+        for z, source in enumerate(volume.datasets):
+            ds = copy.deepcopy(source)
+            if derivation is not None and series_uid is not None:
+                derive_dataset(ds, derivation, series_uid)
+            _set_geometry(ds, volume, positions[z])
+            _set_pixels(ds, stored[z], source)
+            _write(ds, temporary / f"IM{z + 1:06d}.dcm", out, z)
+    logger.info("wrote %d DICOM slices to %s", len(volume.datasets), out)
+    return out
+
+
+def _input_folders(volume: Volume) -> list[Path]:
+    """Where the volume was read from: its source path and the folders of its source files."""
+    folders: set[Path] = set()
+    if volume.source_path is not None:
+        folders.add(volume.source_path)
+    for ds in volume.datasets or []:
+        filename = getattr(ds, "filename", None)
+        if isinstance(filename, str) and filename:
+            folders.add(Path(filename).parent)
+    return sorted(folders)
+
+
+def _stored_values(hu: NDArray[np.float32], out: Path) -> NDArray[np.int16]:
+    if not np.isfinite(hu).all():
+        raise OutputError(out, "the volume holds NaN or infinite values")
+    rounded = np.rint(hu)
+    outside = int(np.count_nonzero((rounded < _INT16.min) | (rounded > _INT16.max)))
+    if outside:
+        logger.warning("%s: %d voxels outside the int16 range clipped to [-32768, 32767] HU", out, outside)
+    return np.clip(rounded, _INT16.min, _INT16.max).astype(np.int16)
+
+
+def _set_geometry(ds: Dataset, volume: Volume, position: NDArray[np.float64]) -> None:
+    old = ds.get("ImagePositionPatient")
+    moved = (
+        old is None
+        or len(old) != 3
+        or np.abs(np.array(old, dtype=float) - position).max() > _POSITION_TOLERANCE_MM
+    )
+    direction = np.asarray(volume.direction, dtype=np.float64)
+    ds.ImagePositionPatient = ds_strings(position)
+    ds.ImageOrientationPatient = ds_strings([*direction[:, 0], *direction[:, 1]])
+    ds.PixelSpacing = ds_strings([volume.spacing_zyx_mm[1], volume.spacing_zyx_mm[2]])
+    if "SpacingBetweenSlices" in ds:
+        ds.SpacingBetweenSlices = ds_strings([volume.spacing_zyx_mm[0]])[0]
+    if moved and "SliceLocation" in ds:
+        del ds.SliceLocation  # vendors differ in how it relates to the position; drop rather than guess
+
+
+def _set_pixels(ds: Dataset, pixels: NDArray[np.int16], source: Dataset) -> None:
+    _convert_padding(ds)
+    for keyword in _STALE_PIXEL_KEYWORDS:
+        if keyword in ds:
+            delattr(ds, keyword)
+    _flag_lossy_source(ds, source)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = int(pixels.shape[0]), int(pixels.shape[1])
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.RescaleSlope = "1"
+    ds.RescaleIntercept = "0"
+    ds.RescaleType = "HU"
+    ds.add_new(0x7FE00010, "OW", pixels.astype("<i2").tobytes())
+
+
+def _convert_padding(ds: Dataset) -> None:
+    """Re-express PixelPaddingValue (and range limit) in the new stored values, or drop them."""
+    keywords = ("PixelPaddingValue", "PixelPaddingRangeLimit")
+    present = [k for k in keywords if k in ds]
+    if not present:
+        return
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    values = {k: float(ds[k].value) * slope + intercept for k in present}
+    fits = all(v == round(v) and _INT16.min <= v <= _INT16.max for v in values.values())
+    for keyword in present:
+        delattr(ds, keyword)
+        if fits:
+            tag = 0x00280120 if keyword == "PixelPaddingValue" else 0x00280121
+            ds.add_new(tag, "SS", int(values[keyword]))
+
+
+def _flag_lossy_source(ds: Dataset, source: Dataset) -> None:
+    """Keep the record that these pixels went through lossy compression (set it if the source was)."""
+    meta = getattr(source, "file_meta", None)
+    tsyntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    method = _LOSSY_METHODS.get(UID(str(tsyntax))) if tsyntax else None
+    if method is None:
+        return
+    ds.LossyImageCompression = "01"
+    if "LossyImageCompressionMethod" not in ds:
+        ds.LossyImageCompressionMethod = method
+
+
+def _write(ds: Dataset, path: Path, out: Path, index: int) -> None:
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    sop_instance = str(ds.get("SOPInstanceUID", "") or "")
+    if not sop_class or not sop_instance:
+        raise OutputError(out, f"slice {index} has no SOPClassUID/SOPInstanceUID")
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(sop_class)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = _IMPLEMENTATION_VERSION
+    ds.file_meta = meta
+    ds.preamble = b"\x00" * 128
+    dcmwrite(path, ds, implicit_vr=False, little_endian=True, enforce_file_format=True)

@@ -1,0 +1,278 @@
+"""Find the DICOM image series under a file or folder tree, reading headers only.
+
+A folder handed to the toolkit often holds more than one CT series, plus DICOMDIRs, structured
+reports, RT objects and notes. Discovery groups the image files by SeriesInstanceUID and skips
+everything that is not an image, so the reader can pick a series or say clearly why it cannot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from radiomicgan.errors import InputError, InvalidSeriesError
+
+logger = logging.getLogger(__name__)
+
+# Suffixes under which a file claims to be DICOM: failing to parse one of these is an error.
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".ima"})
+# Files that are certainly not DICOM are not even opened (a folder may hold large NIfTI/NRRD files).
+_NON_DICOM_SUFFIXES = frozenset(
+    {".txt", ".md", ".json", ".csv", ".yaml", ".yml", ".xml", ".html", ".pdf", ".png", ".jpg", ".jpeg"}
+    | {".nrrd", ".nhdr", ".nii", ".gz", ".raw", ".npy", ".npz", ".pt", ".safetensors", ".py", ".log"}
+)
+_PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})  # Pixel Data, Float and Double Float
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+_LONG_LENGTH_VRS = frozenset({b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC", b"UR"})
+
+
+class _TruncatedError(Exception):
+    """A parsed file whose last element ends beyond the end of the file."""
+
+
+@dataclass(frozen=True)
+class SeriesRef:
+    """One DICOM image series found on disk, known from its headers only.
+
+    Attributes:
+        series_uid: SeriesInstanceUID shared by all its files.
+        study_uid: StudyInstanceUID ('' if absent).
+        frame_of_reference_uid: FrameOfReferenceUID ('' if absent).
+        modality: Modality, e.g. 'CT' or 'MR' ('' if absent).
+        kernel: ConvolutionKernel, values joined by '\\' ('' if absent).
+        description: SeriesDescription ('' if absent).
+        files: the series' files, sorted by path (not by slice position).
+        folder: the deepest folder holding all the files.
+        transfer_syntaxes: distinct transfer syntax names of the files.
+        series_number: SeriesNumber, or None if absent.
+    """
+
+    series_uid: str
+    study_uid: str
+    frame_of_reference_uid: str
+    modality: str
+    kernel: str
+    description: str
+    files: tuple[Path, ...]
+    folder: Path
+    transfer_syntaxes: tuple[str, ...] = ()
+    series_number: int | None = None
+
+    @property
+    def is_ct(self) -> bool:
+        """True for a CT series (Modality CT)."""
+        return self.modality == "CT"
+
+    def label(self) -> str:
+        """One line naming the series for messages: UID, description, kernel, number of files."""
+        return (
+            f"{self.series_uid} ({self.modality or 'no modality'}, description {self.description!r}, "
+            f"kernel {self.kernel!r}, {len(self.files)} slices)"
+        )
+
+
+def find_series(root: str | Path) -> list[SeriesRef]:
+    """Group the DICOM image files under `root` by SeriesInstanceUID, reading headers only.
+
+    Files without pixel data (DICOMDIR, SR, RT structures and plans, presentation states) and files
+    that are not DICOM are skipped. Hidden files and folders (name starting with '.') are skipped too,
+    so a half-written temporary output of ours never shows up as a series.
+
+    Args:
+        root: a DICOM file or a folder searched recursively.
+
+    Returns:
+        The image series of every modality, sorted by folder then series UID.
+
+    Raises:
+        InputError: `root` does not exist.
+        InvalidSeriesError: a file that claims to be DICOM (DICM magic or a .dcm/.dicom/.ima name)
+            cannot be parsed or is truncated; the message names the file.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise InputError(root, "does not exist")
+    groups: dict[str, list[tuple[Path, Dataset]]] = {}
+    for path in _walk_files(root):
+        header = read_image_header(path)
+        if header is None:
+            continue
+        series_uid = str(header.get("SeriesInstanceUID", "") or "")
+        if not series_uid:
+            logger.warning("%s: image without SeriesInstanceUID, skipped", path)
+            continue
+        groups.setdefault(series_uid, []).append((path, header))
+    refs = [_series_ref(uid, items) for uid, items in groups.items()]
+    return sorted(refs, key=lambda r: (str(r.folder), r.series_uid))
+
+
+def read_image_header(path: Path) -> Dataset | None:
+    """Read one file's header if it is a DICOM image (a SOP instance with pixel data).
+
+    Args:
+        path: the file to inspect.
+
+    Returns:
+        The dataset without pixel data, or None when the file is not a DICOM image.
+
+    Raises:
+        InvalidSeriesError: the file claims to be DICOM but cannot be parsed, or is truncated.
+    """
+    suffix = path.suffix.lower()
+    try:
+        with path.open("rb") as fp:
+            head = fp.read(132)
+            has_magic = len(head) == 132 and head[128:] == b"DICM"
+            claims_dicom = has_magic or suffix in DICOM_SUFFIXES
+            if not claims_dicom and suffix in _NON_DICOM_SUFFIXES:
+                return None
+            fp.seek(0)
+            return _parse_header(fp, path, has_magic, claims_dicom)
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror or exc})") from exc
+
+
+def transfer_syntax_name(ds: Dataset) -> str:
+    """The name of the transfer syntax a dataset was read with (inferred when it has no file meta)."""
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if uid:
+        return str(UID(str(uid)).name)
+    implicit, little = ds.original_encoding
+    vr = "Implicit" if implicit else "Explicit"
+    endian = "Little" if little in (True, None) else "Big"
+    return f"{vr} VR {endian} Endian (no file meta)"
+
+
+def _parse_header(fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool) -> Dataset | None:
+    size = os.fstat(fp.fileno()).st_size
+    try:
+        # force=True lets files without preamble and meta through; junk is sorted out below.
+        ds = dcmread(fp, stop_before_pixels=True, force=True)
+        is_dicom = has_magic or "SOPClassUID" in ds
+        if not is_dicom:
+            if claims_dicom:
+                raise InvalidSeriesError(path, "not a DICOM file")
+            return None
+        has_pixels = _has_pixel_data(fp, ds, path, size)
+        _check_complete(ds)
+    except _TruncatedError as exc:
+        raise InvalidSeriesError(path, f"truncated DICOM file ({exc})") from exc
+    except InvalidSeriesError:
+        raise
+    except Exception as exc:  # pydicom raises many types on junk (struct, Value, Key, Unicode errors)
+        if not claims_dicom:
+            return None
+        reason = "truncated DICOM file" if has_magic else "not a DICOM file"
+        raise InvalidSeriesError(path, f"{reason} ({type(exc).__name__}: {one_line(exc)})") from exc
+    if not has_pixels or "SOPClassUID" not in ds:
+        return None
+    ds.filename = str(path)
+    return ds
+
+
+def _has_pixel_data(fp: BinaryIO, ds: Dataset, path: Path, size: int) -> bool:
+    """Whether the file goes on with pixel data where the header read stopped; checks its length."""
+    meta = getattr(ds, "file_meta", None)
+    tsyntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if tsyntax is not None and UID(str(tsyntax)).is_deflated:
+        # pydicom inflates deflated files into memory, so our file position means nothing there.
+        return "PixelData" in dcmread(path, force=True)
+    implicit, little = ds.original_encoding
+    start = fp.tell()
+    head = fp.read(12)
+    if not head:
+        return False
+    if len(head) < 8:
+        raise _TruncatedError("the file ends inside an element header")
+    endian = "<" if little in (True, None) else ">"
+    group, element = struct.unpack(f"{endian}HH", head[:4])
+    if (group << 16 | element) not in _PIXEL_TAGS:
+        return False
+    if implicit or head[4:6] in _LONG_LENGTH_VRS:
+        if not implicit and len(head) < 12:
+            raise _TruncatedError("the file ends inside the pixel data header")
+        offset = 4 if implicit else 8
+        header_bytes = offset + 4
+        (length,) = struct.unpack(f"{endian}L", head[offset:header_bytes])
+    else:
+        header_bytes = 8
+        (length,) = struct.unpack(f"{endian}H", head[6:8])
+    available = size - start - header_bytes
+    if length != _UNDEFINED_LENGTH and length > available:
+        raise _TruncatedError(f"pixel data has {available} of {length} bytes")
+    return True
+
+
+def _check_complete(ds: Dataset) -> None:
+    """Raise if an element's value is shorter than its declared length (pydicom reads those silently)."""
+    for elem in ds.elements():
+        if isinstance(elem, RawDataElement):
+            value = elem.value
+            if elem.length != _UNDEFINED_LENGTH and value is not None and len(value) < elem.length:
+                raise _TruncatedError(f"element {elem.tag} has {len(value)} of {elem.length} bytes")
+        elif elem.VR == "SQ":
+            for item in elem.value:
+                _check_complete(item)
+
+
+def _walk_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # also fixes the walk order
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield Path(folder) / name
+
+
+def _series_ref(series_uid: str, items: list[tuple[Path, Dataset]]) -> SeriesRef:
+    first = items[0][1]
+    files = tuple(sorted(path for path, _ in items))
+    folder = Path(os.path.commonpath([str(p.parent) for p in files]))
+    syntaxes = tuple(sorted({transfer_syntax_name(ds) for _, ds in items}))
+    return SeriesRef(
+        series_uid=series_uid,
+        study_uid=str(first.get("StudyInstanceUID", "") or ""),
+        frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "") or ""),
+        modality=str(first.get("Modality", "") or ""),
+        kernel=kernel_of(first),
+        description=str(first.get("SeriesDescription", "") or ""),
+        files=files,
+        folder=folder,
+        transfer_syntaxes=syntaxes,
+        series_number=_int_or_none(first.get("SeriesNumber")),
+    )
+
+
+def kernel_of(ds: Dataset) -> str:
+    """ConvolutionKernel as one string: values joined by '\\', '' when absent."""
+    value = ds.get("ConvolutionKernel")
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value
+    return "\\".join(str(v) for v in value)
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception message on one line (pydicom's decoder errors span several)."""
+    return " ".join(str(exc).split())

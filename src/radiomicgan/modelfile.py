@@ -1,0 +1,194 @@
+"""Model files are data, not code: generator weights in safetensors, metadata as JSON in its header.
+
+A model file never goes through pickle, so loading one cannot run code. The JSON says what the
+weights are (method, architecture, encoder weights and whether they were frozen), how they were
+trained (the final window, the kernels) and which format version wrote them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from radiomicgan import __version__
+from radiomicgan.config import ModelConfig, build
+from radiomicgan.errors import InputError
+from radiomicgan.nets import build_generator
+from radiomicgan.nets.common import Generator
+from radiomicgan.nets.encoder_weights import NO_WEIGHTS
+
+FORMAT = "radiomicgan-model"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.safetensors"
+METADATA_KEY = "radiomicgan"
+MAX_HEADER_BYTES = 100_000_000  # safetensors refuses larger headers too
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a model file says about its weights.
+
+    Attributes:
+        method: the harmonizer that trained them ("radiomicgan", a baseline's name).
+        model: the architecture section (`ModelConfig` as plain data).
+        encoder_weights: where the encoder's initial weights came from ({"source", "sha256"}).
+        encoder_frozen: whether the VGG layers stayed frozen during training.
+        training_window_hu: the window of the last training epoch.
+        full_range_hu: the standardization range (paper Sec. 3.1: [-1024, 1000]).
+        source_kernel: ConvolutionKernel of the non-standard training series ("" unknown).
+        target_kernel: ConvolutionKernel of the standard training series ("" unknown).
+        epochs: epochs trained.
+        extra: method-specific plain data.
+    """
+
+    method: str
+    model: dict[str, Any]
+    encoder_weights: dict[str, Any]
+    encoder_frozen: bool
+    training_window_hu: tuple[int, int]
+    full_range_hu: tuple[int, int] = (-1024, 1000)
+    source_kernel: str = ""
+    target_kernel: str = ""
+    epochs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    written_by: str = f"radiomicgan {__version__}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, path: Path) -> ModelMetadata:
+        """Parse and check a model file's metadata.
+
+        Raises:
+            InputError: not our format, or a version this release cannot read.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, "not a radiomicgan model file (metadata is not JSON)") from exc
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputError(path, "not a radiomicgan model file")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise InputError(path, f"model format version {data.get('format_version')} is not supported")
+        try:
+            data["training_window_hu"] = tuple(data["training_window_hu"])
+            data["full_range_hu"] = tuple(data["full_range_hu"])
+            return cls(**data)
+        except (KeyError, TypeError) as exc:
+            raise InputError(path, f"model file metadata is incomplete ({exc})") from exc
+
+
+def save_model(path: str | Path, generator: nn.Module, metadata: ModelMetadata) -> Path:
+    """Write generator weights and metadata atomically (temporary file, then rename).
+
+    Args:
+        path: a run folder (gets model.safetensors) or a file path ending in .safetensors.
+
+    Returns:
+        The model file written.
+    """
+    path = Path(path)
+    target = path / MODEL_FILE if path.suffix != ".safetensors" else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".safetensors", dir=target.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={METADATA_KEY: metadata.to_json()})
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def read_metadata(path: str | Path) -> ModelMetadata:
+    """A model file's metadata, without loading its weights.
+
+    Raises:
+        InputError: missing, pickled, or not one of ours.
+    """
+    target = resolve_model_path(path)
+    try:
+        with open(target, "rb") as handle:
+            header = _safetensors_header(handle, target)
+    except OSError as exc:
+        raise InputError(target, f"cannot read model file ({exc.strerror})") from exc
+    text = header.get("__metadata__", {}).get(METADATA_KEY)
+    if not isinstance(text, str):
+        raise InputError(target, "not a radiomicgan model file (no radiomicgan metadata)")
+    return ModelMetadata.from_json(text, target)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Generator, ModelMetadata]:
+    """Rebuild the generator a model file describes and load its weights.
+
+    Args:
+        path: a run folder or a .safetensors model file.
+        device: where the generator goes.
+
+    Raises:
+        InputError: missing, pickled, corrupt, or not one of ours; weights that do not fit.
+    """
+    target = resolve_model_path(path)
+    metadata = read_metadata(target)
+    config = build(ModelConfig, metadata.model, {"freeze_encoder": metadata.encoder_frozen})
+    generator = build_generator(config.generator, config, NO_WEIGHTS)
+    try:
+        state = load_file(target)
+    except (SafetensorError, OSError) as exc:
+        raise InputError(target, f"model weights are unreadable ({exc})") from exc
+    try:
+        generator.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise InputError(target, "model weights do not fit the architecture its metadata names") from exc
+    generator.to(device).eval()
+    return generator, metadata
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """The model file behind a run folder or a file path, refusing pickles before opening them.
+
+    Raises:
+        InputError: missing, a pickle-based checkpoint, or not a .safetensors file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist")
+    target = path / MODEL_FILE if path.is_dir() else path
+    if path.is_dir() and not target.is_file():
+        raise InputError(path, f"no {MODEL_FILE} in this folder (not a radiomicgan run folder)")
+    if target.suffix.lower() in PICKLE_SUFFIXES:
+        raise InputError(target, "pickle-based checkpoints are refused: loading them can run code")
+    if target.suffix.lower() != ".safetensors":
+        raise InputError(
+            target, "not a radiomicgan model file (expected a .safetensors file or a run folder)"
+        )
+    return target
+
+
+def _safetensors_header(handle: BinaryIO, path: Path) -> dict[str, Any]:
+    prefix = handle.read(8)
+    size = int.from_bytes(prefix, "little") if len(prefix) == 8 else 0
+    if not 0 < size <= MAX_HEADER_BYTES:
+        raise InputError(path, "not a radiomicgan model file (no safetensors header)")
+    raw = handle.read(size)
+    try:
+        header = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(path, "not a radiomicgan model file (corrupt header)") from exc
+    if len(raw) != size or not isinstance(header, dict):
+        raise InputError(path, "not a radiomicgan model file (corrupt header)")
+    return header

@@ -1,0 +1,163 @@
+"""Reconstruction kernels: apodized ramp filters for filtered back projection, chosen by name.
+
+A kernel is the ramp filter |f| multiplied by a window W(nu) of the normalized frequency
+nu = f / f_Nyquist in [0, 1]. Every window has W(0) = 1, so all kernels agree in DC gain (mean HU)
+and differ only at high frequency, as two reconstructions of one raw scan do.
+
+The presets echo the paper's Siemens kernels (Sec. 3.1): Br40 and Bl57 are the non-standard ones,
+Bl64 the standard. Their shapes are ours, tuned so that at 0.7 mm pixels the noise ratio and
+sharpness order match what vendors publish (Br40 about half as noisy as Bl57, Bl64 a little
+noisier and sharper than Bl57). docs/kernels.md lists the figures measured with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from radiomicgan.errors import ConfigError
+
+FloatArray = NDArray[np.float64]
+Window = Callable[[FloatArray], FloatArray]
+
+
+@dataclass(frozen=True)
+class KernelPreset:
+    """A named reconstruction kernel.
+
+    Attributes:
+        name: registry key, also written as the DICOM ConvolutionKernel.
+        description: one line for humans.
+        window: apodization W(nu) of the ramp, nu = frequency / Nyquist in [0, 1]; W(0) = 1.
+        vendor_analogue: the clinical kernel it imitates (Siemens naming).
+    """
+
+    name: str
+    description: str
+    window: Window
+    vendor_analogue: str
+
+
+def _hann(nu: FloatArray) -> FloatArray:
+    return 0.5 + 0.5 * np.cos(np.pi * nu)
+
+
+def _shepp_logan(nu: FloatArray) -> FloatArray:
+    return np.sinc(nu / 2.0)
+
+
+def _edge_enhancing(nu: FloatArray) -> FloatArray:
+    # Gaussian roll-off lifted by (1 + 1.5 nu^2): peaks at +7 % near nu = 0.58 and keeps 0.92 at
+    # Nyquist, as sharp lung kernels overshoot their MTF to offset detector and interpolation blur.
+    return (1.0 + 1.5 * nu**2) * np.exp(-(nu**2))
+
+
+KERNELS: dict[str, KernelPreset] = {
+    "smooth": KernelPreset("smooth", "ramp x Hann window: soft tissue, low noise", _hann, "Siemens Br40"),
+    "medium": KernelPreset("medium", "ramp x Shepp-Logan (sinc) window: lung", _shepp_logan, "Siemens Bl57"),
+    "sharp": KernelPreset(
+        "sharp", "ramp x edge-enhancing window: sharp lung", _edge_enhancing, "Siemens Bl64"
+    ),
+}
+
+
+def get_kernel(name: str) -> KernelPreset:
+    """The preset registered under `name`.
+
+    Raises:
+        ConfigError: no kernel has that name.
+    """
+    try:
+        return KERNELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown kernel {name!r} (known: {', '.join(KERNELS)})") from None
+
+
+def frequency_response(name: str, nu: FloatArray) -> FloatArray:
+    """The kernel's filter |nu| * W(nu), with the ramp normalized to 1 at Nyquist.
+
+    Args:
+        name: a registered kernel.
+        nu: frequencies as fractions of Nyquist (0 to 1).
+    """
+    nu = np.abs(np.asarray(nu, dtype=np.float64))
+    return nu * get_kernel(name).window(nu)
+
+
+def mtf(name: str, nu: FloatArray) -> FloatArray:
+    """Modelled modulation transfer of a reconstruction with this kernel (1 at nu = 0).
+
+    FBP turns the ramp back into an all-pass, leaving the window W(nu); the simulator adds the
+    detector aperture (a box one bin wide: sinc(nu/2)) and the linear interpolation of back
+    projection (a triangle: sinc(nu/2)^2). Pixel sampling of the object itself is not included.
+
+    Args:
+        name: a registered kernel.
+        nu: frequencies as fractions of Nyquist (0 to 1).
+    """
+    nu = np.abs(np.asarray(nu, dtype=np.float64))
+    return get_kernel(name).window(nu) * np.sinc(nu / 2.0) ** 3
+
+
+def discrete_filter(name: str, n_fft: int) -> NDArray[np.float32]:
+    """The kernel on an rfft grid of `n_fft` points, ready to multiply projections' spectra.
+
+    The ramp is the transform of the band-limited spatial ramp (Ram-Lak, Kak & Slaney eq. 61), not
+    |f| sampled, so the DC term is right and the filtered projections carry no offset.
+
+    Args:
+        name: a registered kernel.
+        n_fft: FFT length (even, at least twice the detector length to avoid wrap-around).
+
+    Returns:
+        n_fft // 2 + 1 real gains, in units of 1 / detector bin.
+    """
+    if n_fft < 2 or n_fft % 2:
+        raise ValueError(f"n_fft must be even and >= 2, got {n_fft}")
+    n = np.fft.fftfreq(n_fft, d=1.0 / n_fft)
+    h = np.zeros(n_fft)
+    h[0] = 0.25
+    odd = (n.astype(np.int64) % 2) == 1
+    h[odd] = -1.0 / (np.pi * n[odd]) ** 2
+    ramp = np.real(np.fft.rfft(h))  # ~|f| in cycles/bin: 0.5 at Nyquist
+    nu = np.fft.rfftfreq(n_fft) / 0.5
+    return (ramp * get_kernel(name).window(nu)).astype(np.float32)
+
+
+def plot_kernel_responses(path: str | Path, names: tuple[str, ...] | None = None) -> Path:
+    """Plot each kernel's filter response and modelled MTF side by side into an image file.
+
+    Args:
+        path: the image to write (e.g. docs/kernel_mtf.png).
+        names: kernels to plot; all registered ones by default.
+
+    Returns:
+        The written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nu = np.linspace(0.0, 1.0, 201)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name in names or tuple(KERNELS):
+        label = f"{name} ({get_kernel(name).vendor_analogue}-like)"
+        left.plot(nu, frequency_response(name, nu), label=label)
+        right.plot(nu, mtf(name, nu), label=label)
+    left.plot(nu, nu, "k:", label="ramp")
+    left.set(xlabel="frequency / Nyquist", ylabel="filter gain", title="FBP filter |f| W(f)")
+    right.set(xlabel="frequency / Nyquist", ylabel="MTF", title="modelled MTF", ylim=(0, 1.15))
+    for axes in (left, right):
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

@@ -1,0 +1,135 @@
+"""Paired training slices: read each (non-standard, standard) scan, pair it, split, and crop.
+
+Inputs stay integer HU, as DICOM stores them; windowing to [0, 1] happens per epoch, because the
+window changes during Dynamic Window-based Training.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from radiomicgan.errors import PairingError
+from radiomicgan.io import pair_volumes, read_volume
+
+log = logging.getLogger(__name__)
+
+AIR_HU = -900.0  # crops mostly below this carry no texture to learn from
+
+
+@dataclass(frozen=True)
+class PairedSlices:
+    """Matched slices of one or more scans, stacked: source (non-standard) and target (standard).
+
+    Attributes:
+        source_hu: float32 [n, y, x], integer-valued HU of the non-standard kernel.
+        target_hu: float32 [n, y, x], the standard kernel at the same positions.
+        scan_index: int [n], which scan (pair of series) each slice came from.
+        source_kernel: ConvolutionKernel of the source series ("" when unknown or mixed).
+        target_kernel: ConvolutionKernel of the target series ("" when unknown or mixed).
+    """
+
+    source_hu: NDArray[np.float32]
+    target_hu: NDArray[np.float32]
+    scan_index: NDArray[np.int64]
+    source_kernel: str = ""
+    target_kernel: str = ""
+
+    def __len__(self) -> int:
+        return int(self.source_hu.shape[0])
+
+    def take(self, indices: NDArray[np.int64]) -> PairedSlices:
+        """The slices at `indices`, keeping the kernels."""
+        return PairedSlices(
+            self.source_hu[indices],
+            self.target_hu[indices],
+            self.scan_index[indices],
+            self.source_kernel,
+            self.target_kernel,
+        )
+
+
+def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
+    """Read and pair each (source, target) scan and stack their matched slices.
+
+    Every scan must have the in-plane size of the first (crops and batches need one size).
+
+    Raises:
+        InputError: a series cannot be read, the two are not a pair, or the sizes differ.
+    """
+    sources: list[NDArray[np.float32]] = []
+    targets: list[NDArray[np.float32]] = []
+    scans: list[NDArray[np.int64]] = []
+    source_kernels: set[str] = set()
+    target_kernels: set[str] = set()
+    for scan, (source_path, target_path) in enumerate(pairs):
+        source, target = read_volume(source_path), read_volume(target_path)
+        pair = pair_volumes(source, target)
+        src = np.round(source.hu[list(pair.source_indices)])
+        tgt = np.round(target.hu[list(pair.target_indices)])
+        if sources and src.shape[1:] != sources[0].shape[1:]:
+            raise PairingError(source_path, f"slice size {src.shape[1:]} differs from {sources[0].shape[1:]}")
+        sources.append(src.astype(np.float32))
+        targets.append(tgt.astype(np.float32))
+        scans.append(np.full(len(src), scan, dtype=np.int64))
+        source_kernels.add(source.meta.kernel)
+        target_kernels.add(target.meta.kernel)
+    log.info("training pairs: %d scans, %d matched slices", len(pairs), sum(len(s) for s in sources))
+    return PairedSlices(
+        np.concatenate(sources),
+        np.concatenate(targets),
+        np.concatenate(scans),
+        _single(source_kernels),
+        _single(target_kernels),
+    )
+
+
+def _single(kernels: set[str]) -> str:
+    return next(iter(kernels)) if len(kernels) == 1 else ""
+
+
+def split_validation(data: PairedSlices, fraction: float) -> tuple[PairedSlices, PairedSlices]:
+    """Hold out the last `fraction` of each scan's slices (at least one when fraction > 0) for validation.
+
+    A contiguous block, not random slices: neighbouring slices look alike, so random hold-outs would
+    measure memory rather than generalization.
+    """
+    train_idx: list[int] = []
+    val_idx: list[int] = []
+    for scan in np.unique(data.scan_index):
+        idx = np.flatnonzero(data.scan_index == scan)
+        n_val = 0 if fraction <= 0 else max(1, round(fraction * len(idx)))
+        n_val = min(n_val, len(idx) - 1)
+        train_idx.extend(idx[: len(idx) - n_val])
+        val_idx.extend(idx[len(idx) - n_val :])
+    return data.take(np.asarray(train_idx, dtype=np.int64)), data.take(np.asarray(val_idx, dtype=np.int64))
+
+
+def sample_crops(
+    data: PairedSlices, batch_size: int, crop_px: int, rng: np.random.Generator, *, attempts: int = 10
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """A batch of co-located random crops, [batch, crop, crop] for source and target (HU).
+
+    A crop that is mostly air is redrawn up to `attempts` times. With `crop_px` at least the slice
+    size, whole slices are returned.
+    """
+    n, height, width = data.source_hu.shape
+    crop_y, crop_x = min(crop_px, height), min(crop_px, width)
+    sources = np.empty((batch_size, crop_y, crop_x), dtype=np.float32)
+    targets = np.empty_like(sources)
+    for b in range(batch_size):
+        for _ in range(attempts):
+            i = int(rng.integers(n))
+            y = int(rng.integers(height - crop_y + 1))
+            x = int(rng.integers(width - crop_x + 1))
+            crop = data.source_hu[i, y : y + crop_y, x : x + crop_x]
+            if np.mean(crop > AIR_HU) >= 0.5:
+                break
+        sources[b] = crop
+        targets[b] = data.target_hu[i, y : y + crop_y, x : x + crop_x]
+    return sources, targets

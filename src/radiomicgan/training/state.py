@@ -1,0 +1,109 @@
+"""The resumable training state: both networks, both optimizers, the random streams and the history.
+
+Tensors go to safetensors and everything else to JSON in its header: a checkpoint is data, never a
+pickle. It is written atomically at the end of every epoch, so a run killed at any moment resumes
+from its last finished epoch, and on the CPU with a fixed seed ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from radiomicgan.errors import InputError
+from radiomicgan.training.steps import GanParts
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+@dataclass
+class Progress:
+    """Where a run stands after `epochs_done` epochs: what resuming needs besides the weights."""
+
+    epochs_done: int
+    history: list[dict[str, Any]]
+    numpy_rng_state: dict[str, Any]
+
+
+def save_checkpoint(run_dir: Path, parts: GanParts, progress: Progress) -> Path:
+    """Write the whole training state atomically to run_dir/checkpoint.safetensors."""
+    tensors: dict[str, torch.Tensor] = {}
+    tensors |= _prefixed("g.", parts.generator.state_dict())
+    tensors |= _prefixed("d.", parts.discriminator.state_dict())
+    groups = {}
+    for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
+        state = opt.state_dict()
+        groups[name] = state["param_groups"]
+        for index, values in state["state"].items():
+            for key, value in values.items():
+                tensors[f"{name}.{index}.{key}"] = torch.as_tensor(value)
+    tensors["torch_rng"] = torch.get_rng_state()
+    meta = {"progress": progress.__dict__, "param_groups": groups}
+    target = run_dir / CHECKPOINT_FILE
+    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".safetensors", dir=run_dir)
+    os.close(fd)
+    try:
+        clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        save_file(clean, tmp, metadata={"training_state": json.dumps(meta)})
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def load_checkpoint(run_dir: Path, parts: GanParts) -> Progress:
+    """Restore networks, optimizers and the torch random stream; returns the progress to go on from.
+
+    Raises:
+        InputError: no checkpoint in run_dir, or one that does not fit these networks.
+    """
+    path = run_dir / CHECKPOINT_FILE
+    if not path.is_file():
+        raise InputError(run_dir, "nothing to resume: no checkpoint.safetensors in this run folder")
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["training_state"])
+    tensors = load_file(path)
+    try:
+        parts.generator.load_state_dict(_unprefixed("g.", tensors))
+        parts.discriminator.load_state_dict(_unprefixed("d.", tensors))
+        for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
+            opt.load_state_dict(_optimizer_state(name, tensors, meta["param_groups"][name]))
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise InputError(path, f"checkpoint does not fit this run's networks ({type(exc).__name__})") from exc
+    torch.set_rng_state(tensors["torch_rng"])
+    return Progress(**meta["progress"])
+
+
+def numpy_rng_from_state(state: dict[str, Any]) -> np.random.Generator:
+    """A numpy Generator continuing exactly where a saved one stopped."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    return rng
+
+
+def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {prefix + key: value for key, value in state.items()}
+
+
+def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {key[len(prefix) :]: value for key, value in tensors.items() if key.startswith(prefix)}
+
+
+def _optimizer_state(
+    name: str, tensors: dict[str, torch.Tensor], groups: list[dict[str, Any]]
+) -> dict[str, Any]:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith(name + "."):
+            _, index, field = key.split(".", 2)
+            state.setdefault(int(index), {})[field] = value
+    return {"state": state, "param_groups": groups}

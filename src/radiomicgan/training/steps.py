@@ -1,0 +1,67 @@
+"""One adversarial training step: the pix2pix objective, adversarial + lambda * L1 (paper Sec. 2.1).
+
+The discriminator sees (input, candidate) pairs; its logit is positive for the standard kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class GanParts:
+    """The two networks and their optimizers, as a step needs them."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+
+def adam(module: nn.Module, lr: float, beta1: float) -> torch.optim.Adam:
+    """Adam over the trainable parameters only (frozen VGG layers get no optimizer state)."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999))
+
+
+def gan_step(
+    parts: GanParts, source: torch.Tensor, target: torch.Tensor, l1_weight: float
+) -> dict[str, float]:
+    """Update the discriminator, then the generator, on one batch of windowed [B, 1, H, W] slices.
+
+    Returns:
+        The losses: "d" (discriminator), "g_adv", "g_l1" (mean absolute error in [0, 1] units), "g".
+    """
+    generator, discriminator = parts.generator, parts.discriminator
+    fake = generator(source)
+
+    parts.opt_d.zero_grad(set_to_none=True)
+    real_logits = discriminator(source, target)
+    fake_logits = discriminator(source, fake.detach())
+    loss_d = 0.5 * (_bce(real_logits, True) + _bce(fake_logits, False))
+    loss_d.backward()  # type: ignore[no-untyped-call]
+    parts.opt_d.step()
+
+    # The generator step leaves D's weights alone; not tracking their gradients saves the work.
+    for p in discriminator.parameters():
+        p.requires_grad_(False)
+    try:
+        parts.opt_g.zero_grad(set_to_none=True)
+        loss_adv = _bce(discriminator(source, fake), True)
+        loss_l1 = F.l1_loss(fake, target)
+        loss_g = loss_adv + l1_weight * loss_l1
+        loss_g.backward()  # type: ignore[no-untyped-call]
+        parts.opt_g.step()
+    finally:
+        for p in discriminator.parameters():
+            p.requires_grad_(True)
+    return {"d": loss_d.item(), "g_adv": loss_adv.item(), "g_l1": loss_l1.item(), "g": loss_g.item()}
+
+
+def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    labels = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, labels)

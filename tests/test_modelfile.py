@@ -1,0 +1,91 @@
+"""Model files are data: safetensors plus JSON metadata; pickles and foreign files are refused."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from radiomicgan.config import ModelConfig, as_dict
+from radiomicgan.errors import InputError
+from radiomicgan.modelfile import ModelMetadata, load_model, read_metadata, save_model
+from radiomicgan.nets import build_generator
+from radiomicgan.nets.encoder_weights import NO_WEIGHTS
+
+TINY = ModelConfig(generator="unet", base_channels=4, unet_downs=3, encoder_weights="none")
+
+
+def _metadata(config: ModelConfig) -> ModelMetadata:
+    return ModelMetadata(
+        method="pix2pix",
+        model=as_dict(config),
+        encoder_weights=NO_WEIGHTS.record(),
+        encoder_frozen=False,
+        training_window_hu=(-1024, 488),
+        source_kernel="smooth",
+        target_kernel="sharp",
+        epochs=3,
+    )
+
+
+def test_round_trip_restores_weights_and_metadata(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    generator = build_generator("unet", TINY, NO_WEIGHTS)
+    path = save_model(tmp_path / "run", generator, _metadata(TINY))
+    assert path.name == "model.safetensors"
+    loaded, metadata = load_model(tmp_path / "run")
+    assert metadata == _metadata(TINY)
+    for (name, a), (_, b) in zip(generator.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    x = torch.rand(1, 1, 16, 16)
+    generator.eval()
+    assert torch.equal(generator(x), loaded(x))
+
+
+def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (Path.touch, (str(marker),))  # would create a file if unpickled
+
+    for suffix in (".pt", ".pth", ".ckpt"):
+        evil = tmp_path / f"model{suffix}"
+        evil.write_bytes(pickle.dumps(Payload()))
+        with pytest.raises(InputError, match="pickle-based checkpoints are refused"):
+            load_model(evil)
+    disguised = tmp_path / "model.safetensors"
+    disguised.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(InputError, match="not a radiomicgan model file"):
+        load_model(disguised)
+    assert not marker.exists()
+
+
+def test_foreign_safetensors_is_not_ours(tmp_path: Path) -> None:
+    foreign = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, foreign, metadata={"framework": "pt"})
+    with pytest.raises(InputError, match="no radiomicgan metadata"):
+        read_metadata(foreign)
+
+
+def test_weights_that_do_not_fit_are_refused(tmp_path: Path) -> None:
+    generator = build_generator("unet", TINY, NO_WEIGHTS)
+    wider = ModelConfig(generator="unet", base_channels=8, unet_downs=3, encoder_weights="none")
+    path = save_model(tmp_path / "m.safetensors", generator, _metadata(wider))
+    with pytest.raises(InputError, match="do not fit"):
+        load_model(path)
+
+
+def test_missing_and_non_model_paths(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        load_model(tmp_path / "absent")
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(InputError, match="not a radiomicgan run folder"):
+        load_model(tmp_path / "empty_run")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="expected a .safetensors file"):
+        load_model(text)
