@@ -52,7 +52,7 @@ def test_load_yaml_errors_name_the_file(tmp_path: Path) -> None:
         load_yaml(tmp_path / "absent.yaml")
     bad = tmp_path / "list.yaml"
     bad.write_text("- a\n- b\n")
-    with pytest.raises(ConfigError, match="list.yaml: a config file must hold a mapping"):
+    with pytest.raises(ConfigError, match=r"list\.yaml: a config file must hold a mapping"):
         load_yaml(bad)
     broken = tmp_path / "broken.yaml"
     broken.write_text("a: [1, 2\n")

@@ -87,5 +87,5 @@ def test_missing_and_non_model_paths(tmp_path: Path) -> None:
         load_model(tmp_path / "empty_run")
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    with pytest.raises(InputError, match="expected a .safetensors file"):
+    with pytest.raises(InputError, match=r"expected a \.safetensors file"):
         load_model(text)

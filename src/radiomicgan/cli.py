@@ -71,8 +71,18 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (it is replaced under test runners and notebooks)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # a logging failure must never end the command
+            self.handleError(record)
+
+
 def _configure_logging(*, verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("radiomicgan: %(levelname)s: %(message)s"))
     root = logging.getLogger("radiomicgan")
     root.handlers[:] = [handler]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,9 @@ def harmonize_path(
     _check_output_outside_input(input_path, output_path)
     if input_path.is_file() and not _is_dicom_name(input_path):
         volume = read_volume(input_path)
-        return [write_volume(harmonizer(volume, progress=progress), output_path, overwrite=overwrite)]
+        harmonized = harmonizer(volume, progress=progress)
+        derivation = harmonizer.derivation(volume.meta.kernel)  # NRRD keeps it as header fields
+        return [write_volume(harmonized, output_path, derivation=derivation, overwrite=overwrite)]
     jobs = _series_jobs(input_path, output_path, series_uid)
     written = []
     for series, out in tqdm(jobs, desc="series", unit="series", disable=not progress or len(jobs) < 2):
@@ -162,12 +165,14 @@ def _series_jobs(input_path: Path, output_path: Path, series_uid: str | None) ->
         )
     if len(found) == 1:
         return [(found[0], output_path)]
+    per_folder = Counter(series.folder for series in found)
     jobs: list[tuple[SeriesRef, Path]] = []
     for series in found:
         relative = series.folder.relative_to(input_path) if input_path.is_dir() else Path(series.series_uid)
         out = output_path / relative
-        if any(out == other for _, other in jobs):
-            out = out / series.series_uid  # several series in one folder: one subfolder each
+        if per_folder[series.folder] > 1:
+            # Several series in one folder: one subfolder each, all of them, so none lies in another.
+            out = out / series.series_uid
         jobs.append((series, out))
     return jobs
 

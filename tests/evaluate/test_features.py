@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -76,6 +77,24 @@ def test_identical_images_give_identical_features_and_texture_matters() -> None:
         assert other[name] != pytest.approx(first[name], rel=0.05), name
 
 
+def test_shipped_settings_keep_soft_tissue_features_informative() -> None:
+    # binWidth 25 on the square/exponential maps put a whole soft-tissue ROI in one bin (101 constant
+    # features); the shipped per-filter bin counts leave almost none.
+    table = []
+    for seed in range(4):
+        image, _ = _textured_roi(seed, 1.0 + seed)
+        image = image * 0.5 + 40.0  # soft tissue, about [-200, 280] HU
+        image[:, :4] = -1000.0  # air in the filter context, as next to a lung: sets the maps' scale
+        mask = np.zeros(image.shape, dtype=bool)
+        mask[8:72, 8:72] = (image[8:72, 8:72] >= -100) & (image[8:72, 8:72] <= 250)
+        table.append(list(extract_features(image, mask, SPACING).values()))
+    spread = np.ptp(np.array(table), axis=0)
+    constant = [name for name, width in zip(feature_names(), spread, strict=True) if width == 0]
+    # left: LBP's intrinsic constants, and the diameter of masks that reach the box's corners
+    assert len(constant) <= 10, constant
+    assert all(name.startswith(("lbp-2D", "original_shape2D")) for name in constant), constant
+
+
 def test_bad_inputs_are_refused(light_settings: RadiomicsSettings) -> None:
     image, mask = _textured_roi(2, 1.0)
     row = np.zeros_like(mask)
@@ -89,8 +108,21 @@ def test_bad_inputs_are_refused(light_settings: RadiomicsSettings) -> None:
 
 
 def test_pyradiomics_is_quiet_without_touching_root_logger() -> None:
-    assert logging.getLogger("radiomics").level == logging.ERROR
-    assert logging.getLogger().level == logging.WARNING  # untouched root default
+    script = """
+import logging, numpy as np
+root = logging.getLogger()
+before = (root.level, list(root.handlers))
+from radiomicgan.evaluate.features import extract_features
+image = np.random.default_rng(0).normal(0, 100, (40, 40)).astype(np.float32)
+mask = np.zeros((40, 40), dtype=bool)
+mask[10:30, 10:30] = True
+extract_features(image, mask, (0.7, 0.7))
+assert (root.level, list(root.handlers)) == before
+assert logging.getLogger("radiomics").level == logging.ERROR
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no PyRadiomics or scikit-image chatter
 
 
 def test_batch_matches_single_extraction_and_workers(light_settings: RadiomicsSettings) -> None:

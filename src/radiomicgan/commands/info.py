@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from radiomicgan.commands.common import SubParsers, add_command
+from radiomicgan.errors import InputError
 from radiomicgan.io import format_summary, summarize
 
 DESCRIPTION = """\
@@ -29,7 +30,12 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    summaries = [summary for path in args.paths for summary in summarize(path)]
+    summaries = []
+    for path in args.paths:
+        found = summarize(path)
+        if not found:
+            raise InputError(path, "no image series found (empty folder or no DICOM/NRRD/NIfTI files)")
+        summaries.extend(found)
     if args.json:
         print(json.dumps([asdict(s) for s in summaries], indent=2, default=str))
     else:

@@ -180,7 +180,9 @@ def extract_many(
 ) -> pd.DataFrame:
     """Features of many ROIs, over worker processes, with a cache and a progress bar.
 
-    Identical tasks (same key) are extracted once; cached ones not at all.
+    Identical tasks (same key) are extracted once; cached ones not at all. Workers are spawned (safe
+    beside threads in the caller), so a script calling this with jobs != 1 needs the usual
+    `if __name__ == "__main__":` guard.
 
     Args:
         tasks: the extractions, in the order of the returned rows.

@@ -33,6 +33,7 @@ def new_ct_datasets(
     manufacturer: str = "radiomicgan simulator",
     study_date: str = "20000101",
     study_time: str = "120000",
+    body_part: str = "CHEST",
 ) -> list[Dataset]:
     """One complete CT Image Storage dataset per slice (without pixel data), in slice order.
 
@@ -50,6 +51,7 @@ def new_ct_datasets(
         manufacturer: Manufacturer.
         study_date: StudyDate, also used for series, acquisition and content dates (YYYYMMDD).
         study_time: StudyTime and the other times (HHMMSS).
+        body_part: BodyPartExamined; an unpaired part, so Laterality is rightly absent.
 
     Returns:
         Datasets ready for `Volume.datasets`; `write_dicom_series` adds the pixels.
@@ -78,6 +80,7 @@ def new_ct_datasets(
         common.SpecificCharacterSet = "ISO_IR 192"  # UTF-8
     _patient_and_study(common, patient_name, patient_id, study_description, study_date, study_time)
     _series_and_equipment(common, volume, series_description, series_number, manufacturer, kernel)
+    common.BodyPartExamined = body_part
     return [_slice(common, volume, z) for z in range(volume.shape[0])]
 
 

@@ -28,6 +28,9 @@ class Derivation:
         method: the method's name, e.g. "RadiomicGAN".
         description: one line for people, e.g. "Harmonized from B30f to B60f by RadiomicGAN".
         model_id: a hash of the model (weights and inference settings); part of every new UID.
+
+    Raises:
+        ValueError: `method` or `model_id` is empty.
     """
 
     method: str

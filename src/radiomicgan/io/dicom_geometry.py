@@ -157,12 +157,13 @@ def _check_positions(
         )
     step = float((along[-1] - along[0]) / (len(along) - 1))
     tolerance = spacing_tolerance_mm(step)
-    if (uneven := np.flatnonzero(np.abs(gaps - step) > tolerance)).size:
-        k = int(uneven[0])
+    deviation = np.abs(gaps - step)
+    if deviation.max() > tolerance:
+        k = int(np.argmax(deviation))  # the worst gap is the one a user should look at
         raise InvalidSeriesError(
             files[k].parent,
             f"uneven slice spacing: gap of {gaps[k]:.3f} mm between {files[k].name} and {files[k + 1].name}, "
-            f"mean step {step:.3f} mm (missing slices?)",
+            f"most gaps are {float(np.median(gaps)):.3f} mm (missing slices?)",
         )
     # Positions must move along the normal only; a sideways drift (gantry tilt) is not a regular grid.
     sideways = (positions - positions[0]) - np.outer(along - along[0], normal)

@@ -152,13 +152,18 @@ def _read_file(path: Path) -> Dataset:
 
 def _drop_localizers(datasets: list[Dataset], files: list[Path]) -> tuple[list[Dataset], list[Path]]:
     """Leave out scout images that some scanners store inside the axial series."""
-    keep = [
-        i for i, ds in enumerate(datasets) if "LOCALIZER" not in [str(v) for v in ds.get("ImageType", [])]
-    ]
+    keep = [i for i, ds in enumerate(datasets) if "LOCALIZER" not in _image_type(ds)]
     if not keep or len(keep) == len(datasets):
         return datasets, files
     logger.warning("%s: leaving out %d localizer images", files[0].parent, len(datasets) - len(keep))
     return [datasets[i] for i in keep], [files[i] for i in keep]
+
+
+def _image_type(ds: Dataset) -> list[str]:
+    value = ds.get("ImageType")
+    if value is None or value == "":
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _check_slice(ds: Dataset, path: Path) -> None:

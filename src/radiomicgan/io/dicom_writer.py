@@ -105,9 +105,9 @@ def write_dicom_series(
 
 
 def _input_folders(volume: Volume) -> list[Path]:
-    """Where the volume was read from: its source path and the folders of its source files."""
+    """The DICOM folders the volume was read from (a series written there would be read back too)."""
     folders: set[Path] = set()
-    if volume.source_path is not None:
+    if volume.source_path is not None and volume.source_format == "dicom":
         folders.add(volume.source_path)
     for ds in volume.datasets or []:
         filename = getattr(ds, "filename", None)

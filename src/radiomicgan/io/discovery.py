@@ -97,7 +97,8 @@ def find_series(root: str | Path) -> list[SeriesRef]:
     Raises:
         InputError: `root` does not exist.
         InvalidSeriesError: a file that claims to be DICOM (DICM magic or a .dcm/.dicom/.ima name)
-            cannot be parsed or is truncated; the message names the file.
+            cannot be parsed or is truncated, or an image has no SeriesInstanceUID; the message
+            names the file.
     """
     root = Path(root)
     if not root.exists():
@@ -109,8 +110,8 @@ def find_series(root: str | Path) -> list[SeriesRef]:
             continue
         series_uid = str(header.get("SeriesInstanceUID", "") or "")
         if not series_uid:
-            logger.warning("%s: image without SeriesInstanceUID, skipped", path)
-            continue
+            # Type 1: without it the image cannot be told apart from other series' images.
+            raise InvalidSeriesError(path, "DICOM image without SeriesInstanceUID")
         groups.setdefault(series_uid, []).append((path, header))
     refs = [_series_ref(uid, items) for uid, items in groups.items()]
     return sorted(refs, key=lambda r: (str(r.folder), r.series_uid))
@@ -135,6 +136,11 @@ def read_image_header(path: Path) -> Dataset | None:
             has_magic = len(head) == 132 and head[128:] == b"DICM"
             claims_dicom = has_magic or suffix in DICOM_SUFFIXES
             if not claims_dicom and suffix in _NON_DICOM_SUFFIXES:
+                return None
+            if not has_magic and not _starts_like_a_dataset(head):
+                # Checked before parsing: pydicom would read junk "lengths" of gigabytes into memory.
+                if claims_dicom:
+                    raise InvalidSeriesError(path, "not a DICOM file")
                 return None
             fp.seek(0)
             return _parse_header(fp, path, has_magic, claims_dicom)
@@ -179,6 +185,18 @@ def _parse_header(fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool)
         return None
     ds.filename = str(path)
     return ds
+
+
+def _starts_like_a_dataset(head: bytes) -> bool:
+    """Whether a file without preamble may be a bare DICOM dataset.
+
+    Its elements are sorted by tag and an image needs SOPClassUID (0008,0016), so the first element
+    belongs to group 0000 (command), 0002 (file meta) or 0008, in either byte order.
+    """
+    if len(head) < 8:
+        return False
+    groups = {int.from_bytes(head[:2], "little"), int.from_bytes(head[:2], "big")}
+    return bool(groups & {0x0000, 0x0002, 0x0008})
 
 
 def _has_pixel_data(fp: BinaryIO, ds: Dataset, path: Path, size: int) -> bool:

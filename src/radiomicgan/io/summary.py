@@ -150,8 +150,8 @@ def _dicom_summary(ref: SeriesRef) -> SeriesSummary:
             volume = read_series(ref)
             hu_range = float(volume.hu.min()), float(volume.hu.max())
             return _replace_geometry(base, volume.shape, volume.spacing_zyx_mm, hu_range)
-        headers = [read_image_header(f) for f in ref.files]
-        geometry = series_geometry([h for h in headers if h is not None], list(ref.files))
+        headers = [(h, f) for f in ref.files if (h := read_image_header(f)) is not None]
+        geometry = series_geometry([h for h, _ in headers], [f for _, f in headers])
         return _replace_geometry(base, geometry.shape, geometry.spacing_zyx_mm, None)
     except InputError as exc:
         return _with_problem(base, ref, exc.reason)

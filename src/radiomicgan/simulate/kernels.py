@@ -123,8 +123,8 @@ def discrete_filter(name: str, n_fft: int) -> NDArray[np.float32]:
     h[0] = 0.25
     odd = (n.astype(np.int64) % 2) == 1
     h[odd] = -1.0 / (np.pi * n[odd]) ** 2
-    ramp = np.real(np.fft.rfft(h))  # ~|f| in cycles/bin: 0.5 at Nyquist
-    nu = np.fft.rfftfreq(n_fft) / 0.5
+    ramp: FloatArray = np.real(np.fft.rfft(h))  # ~|f| in cycles/bin: 0.5 at Nyquist
+    nu = np.asarray(np.fft.rfftfreq(n_fft) / 0.5, dtype=np.float64)
     return (ramp * get_kernel(name).window(nu)).astype(np.float32)
 
 

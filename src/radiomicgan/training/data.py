@@ -111,15 +111,28 @@ def split_validation(data: PairedSlices, fraction: float) -> tuple[PairedSlices,
 
 
 def sample_crops(
-    data: PairedSlices, batch_size: int, crop_px: int, rng: np.random.Generator, *, attempts: int = 10
+    data: PairedSlices,
+    batch_size: int,
+    crop_px: int,
+    rng: np.random.Generator,
+    *,
+    multiple: int = 1,
+    attempts: int = 10,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """A batch of co-located random crops, [batch, crop, crop] for source and target (HU).
 
     A crop that is mostly air is redrawn up to `attempts` times. With `crop_px` at least the slice
-    size, whole slices are returned.
+    size, whole slices are returned, cut down to a multiple of `multiple` (the generator's size
+    multiple) on each side.
+
+    Raises:
+        ValueError: the slices are smaller than `multiple`.
     """
     n, height, width = data.source_hu.shape
-    crop_y, crop_x = min(crop_px, height), min(crop_px, width)
+    crop_y = min(crop_px, height) // multiple * multiple
+    crop_x = min(crop_px, width) // multiple * multiple
+    if not crop_y or not crop_x:
+        raise ValueError(f"slices of {height}x{width} px are smaller than the size multiple {multiple}")
     sources = np.empty((batch_size, crop_y, crop_x), dtype=np.float32)
     targets = np.empty_like(sources)
     for b in range(batch_size):

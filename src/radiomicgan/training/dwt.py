@@ -18,7 +18,7 @@ from radiomicgan.config import WindowConfig
 from radiomicgan.gradcam import gradcam
 from radiomicgan.nets import PatchGAN
 from radiomicgan.training.data import PairedSlices, sample_crops
-from radiomicgan.training.tensors import windowed_tensor
+from radiomicgan.training.tensors import size_multiple, windowed_tensor
 from radiomicgan.windowing import Window, select_window_from_cams
 
 
@@ -48,7 +48,9 @@ def cam_window(
     generator.eval()
     try:
         for _ in range(config.subsets):
-            source_hu, _target = sample_crops(train, config.subset_size, crop_px, rng)
+            source_hu, _target = sample_crops(
+                train, config.subset_size, crop_px, rng, multiple=size_multiple(generator)
+            )
             x = windowed_tensor(source_hu, window_hu, device)
             with torch.no_grad():
                 synthesized = generator(x)

@@ -29,7 +29,6 @@ from radiomicgan.nets import (
     load_encoder_weights,
     resolve_freeze,
 )
-from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS, EncoderWeights
 from radiomicgan.training.data import PairedSlices, load_paired_slices, sample_crops, split_validation
 from radiomicgan.training.dwt import cam_window
@@ -37,7 +36,7 @@ from radiomicgan.training.figures import plot_cam, plot_window_history
 from radiomicgan.training.state import CHECKPOINT_FILE, Progress, load_checkpoint, numpy_rng_from_state
 from radiomicgan.training.state import save_checkpoint as save_training_state
 from radiomicgan.training.steps import GanParts, adam, gan_step
-from radiomicgan.training.tensors import windowed_tensor
+from radiomicgan.training.tensors import size_multiple, windowed_tensor
 from radiomicgan.training.validation import validate, validation_subset
 from radiomicgan.windowing import EpochRecord, Window, needs_cams, next_window
 
@@ -77,24 +76,26 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         OutputError: the run folder exists and resume was not asked for.
     """
     start = time.perf_counter()
-    run_dir = _prepare_run_dir(config, resume)
+    run_dir = _check_run_dir(config, resume)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    data = load_paired_slices([(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)])
-    train_set, val_set = split_validation(data, config.val_fraction)
-    val_set = validation_subset(val_set, config.val_slices_max)
-    weights = (
+    weights = (  # before the data: a bad weights file fails in a second, not after reading every scan
         load_encoder_weights(config.model.encoder_weights)
         if config.model.generator == "radiomicgan"
         else NO_WEIGHTS
     )
+    data = load_paired_slices([(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)])
+    train_set, val_set = split_validation(data, config.val_fraction)
+    val_set = validation_subset(val_set, config.val_slices_max)
     parts = _build_parts(config, weights, device)
+    _check_slice_size(data, size_multiple(parts.generator), config.source[0])
     rng = np.random.default_rng(config.seed)
     state = Progress(0, [], dict(rng.bit_generator.state))
     if resume:
         state = load_checkpoint(run_dir, parts)
         rng = numpy_rng_from_state(state.numpy_rng_state)
         log.info("resuming after epoch %d of %d", state.epochs_done, config.epochs)
+    _create_run_dir(run_dir, config)  # only now: a run that cannot start leaves nothing behind
     for epoch in range(state.epochs_done, config.epochs):
         entry = _run_epoch(
             epoch, parts, train_set, val_set, state.history, config, rng, device, run_dir, progress
@@ -110,23 +111,34 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     return TrainResult(run_dir, model_path, state.history, final_window, time.perf_counter() - start)
 
 
-def _prepare_run_dir(config: TrainConfig, resume: bool) -> Path:
+def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
     if not config.out:
         raise OutputError(".", "no run folder given (--out RUN_DIR)")
-    if not config.source:
-        raise InputError(".", "no training pairs given (--source DIR --target DIR)")
     run_dir = Path(config.out)
     has_state = (run_dir / CHECKPOINT_FILE).is_file()
     if resume and not has_state:
         raise InputError(run_dir, "nothing to resume: no checkpoint.safetensors in this run folder")
+    if not config.source:
+        raise InputError(".", "no training pairs given (--source DIR --target DIR)")
     if not resume and run_dir.exists() and any(run_dir.iterdir()):
         raise OutputError(run_dir, "run folder exists and is not empty (use --resume to continue it)")
     for source in (*config.source, *config.target):
         if _inside(run_dir, Path(source)):
             raise OutputError(run_dir, f"run folder lies inside the input {source}")
+    return run_dir
+
+
+def _create_run_dir(run_dir: Path, config: TrainConfig) -> None:
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(as_dict(config), sort_keys=False), encoding="utf-8")
-    return run_dir
+
+
+def _check_slice_size(data: PairedSlices, multiple: int, source: str) -> None:
+    height, width = data.source_hu.shape[1:]
+    if min(height, width) < multiple:
+        raise InputError(
+            source, f"slices of {height}x{width} px are smaller than the generator's size multiple {multiple}"
+        )
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -161,7 +173,7 @@ def _run_epoch(
     last_cam = tuple(history[-1]["cam_window_hu"]) if history and history[-1].get("cam_window_hu") else None
     step = next_window(config.window.schedule, records, last_cam, config.window)
     losses = _train_steps(parts, train_set, step.window_hu, config, rng, device, epoch, progress)
-    multiple = _size_multiple(parts.generator)
+    multiple = size_multiple(parts.generator)
     metrics = validate(parts.generator, val_set, step.window_hu, multiple, device)
     accuracy = metrics.get(config.window.accuracy_metric)
     entry: dict[str, Any] = {
@@ -215,7 +227,9 @@ def _train_steps(
         leave=False,
     )
     for _ in bar:
-        source_hu, target_hu = sample_crops(train_set, config.batch_size, config.crop_px, rng)
+        source_hu, target_hu = sample_crops(
+            train_set, config.batch_size, config.crop_px, rng, multiple=size_multiple(parts.generator)
+        )
         source = windowed_tensor(source_hu, window_hu, device)
         target = windowed_tensor(target_hu, window_hu, device)
         losses = gan_step(parts, source, target, config.l1_weight)
@@ -229,10 +243,6 @@ def _train_steps(
 
 def _record(entry: dict[str, Any]) -> EpochRecord:
     return EpochRecord(tuple(entry["window_hu"]), entry["phase"], entry["accuracy"])
-
-
-def _size_multiple(generator: torch.nn.Module) -> int:
-    return generator.size_multiple if isinstance(generator, Generator) else 1
 
 
 def _brief(losses: dict[str, float], metrics: dict[str, float]) -> str:

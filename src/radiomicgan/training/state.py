@@ -106,4 +106,8 @@ def _optimizer_state(
         if key.startswith(name + "."):
             _, index, field = key.split(".", 2)
             state.setdefault(int(index), {})[field] = value
-    return {"state": state, "param_groups": groups}
+    # JSON turned the groups' tuples (Adam's betas) into lists; "params" is the one list they hold.
+    restored = [
+        {k: v if k == "params" or not isinstance(v, list) else tuple(v) for k, v in g.items()} for g in groups
+    ]
+    return {"state": state, "param_groups": restored}

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from radiomicgan.nets.common import Generator
 from radiomicgan.windowing import from_unit, to_unit
 
 
@@ -18,8 +19,13 @@ def windowed_tensor(
     return torch.from_numpy(to_unit(hu, window_hu)).unsqueeze(1).to(device)
 
 
+def size_multiple(generator: nn.Module) -> int:
+    """The generator's input size multiple (`Generator.size_multiple`; 1 for other modules)."""
+    return generator.size_multiple if isinstance(generator, Generator) else 1
+
+
 def predict_unit(generator: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Run a generator on whole slices, padding H and W up to `multiple` by reflection, then cropping."""
+    """Run a generator on whole slices, padding H and W up to `multiple` (edge values), then cropping."""
     height, width = x.shape[-2:]
     pad_y, pad_x = -height % multiple, -width % multiple
     padded = F.pad(x, (0, pad_x, 0, pad_y), mode="replicate") if pad_y or pad_x else x

@@ -1,0 +1,31 @@
+"""Fixtures of the training tests: one torch thread, a paired scan on disk, a VGG-19 checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.pairs import Scan, write_scan, write_vgg_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine is shared
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    """One paired scan, 6 slices of 48 x 48 px (shared: tests must not write into it)."""
+    return write_scan(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def vgg_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A torchvision-layout VGG-19 encoder checkpoint (random values), saved with torch.save."""
+    return write_vgg_checkpoint(tmp_path_factory.mktemp("weights") / "vgg19-test.pth")

@@ -1,0 +1,86 @@
+"""`radiomicgan train` through the command line: a tiny run succeeds; bad input is one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from radiomicgan.cli import main
+from training.pairs import Scan, tiny_config_yaml
+
+
+def _args(scan: Scan, tmp_path: Path, out: Path) -> list[str]:
+    config = tiny_config_yaml(tmp_path / "train.yaml")
+    pairs = ["--source", str(scan.source), "--target", str(scan.target)]
+    return ["train", "--config", str(config), *pairs, "--out", str(out), "--quiet"]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *words: str) -> str:
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("radiomicgan train: error: ") and "Traceback" not in err
+    for word in words:
+        assert word in err
+    return err
+
+
+def test_train_command_writes_a_run(scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert main([*_args(scan, tmp_path, run), "--schedule", "fixed"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"model: {run / 'model.safetensors'}") and "final window [-1024, -769] HU" in out
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "history.json", "model.safetensors", "figures"}
+    # resuming a finished run trains nothing more and keeps the model
+    before = (run / "model.safetensors").read_bytes()
+    assert main(["train", "--out", str(run), "--resume", "--quiet"]) == 0
+    assert (run / "model.safetensors").read_bytes() == before
+
+
+def test_missing_source_series(scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    args = _args(scan, tmp_path, run)
+    args[args.index(str(scan.source))] = str(tmp_path / "nowhere")
+    assert main(args) == 2
+    _one_line_error(capsys, "nowhere", "does not exist")
+    assert not run.exists()
+
+
+def test_no_source_at_all(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--out", str(tmp_path / "run")]) == 2
+    _one_line_error(capsys, "no training pairs")
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_run_folder_without_resume(
+    scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("mine")
+    assert main(_args(scan, tmp_path, run)) == 2
+    _one_line_error(capsys, "exists", "--resume")
+    assert [p.name for p in run.iterdir()] == ["notes.txt"]
+
+
+def test_resume_with_nothing_to_resume(
+    scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume"]) == 2
+    _one_line_error(capsys, "nothing to resume")
+    assert not (tmp_path / "run").exists()
+    assert main([*_args(scan, tmp_path, tmp_path / "other"), "--resume"]) == 2
+    _one_line_error(capsys, "nothing to resume")
+    assert not (tmp_path / "other").exists()
+
+
+def test_unreadable_encoder_weights(scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "vgg.pth"
+    weights.write_text("not a checkpoint")
+    config = tmp_path / "vgg.yaml"
+    config.write_text(f"epochs: 1\nsteps_per_epoch: 1\ncrop_px: 32\nmodel: {{encoder_weights: {weights}}}\n")
+    run = tmp_path / "run"
+    args = ["train", "--config", str(config), "--source", str(scan.source), "--target", str(scan.target)]
+    assert main([*args, "--out", str(run)]) == 2
+    _one_line_error(capsys, "vgg.pth")
+    assert not run.exists()
