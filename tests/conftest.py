@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
+import torch
 from numpy.typing import NDArray
 from pydicom.uid import ImplicitVRLittleEndian
 from scipy.spatial.transform import Rotation
@@ -129,6 +130,15 @@ def _resave_implicit(path: Path) -> None:
     ds = pydicom.dcmread(path)
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     ds.save_as(path, enforce_file_format=True)
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for the test, restored after: the machine's two cores are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(name="make_ct_series")

@@ -12,8 +12,8 @@ from radiomicgan.nets.patchgan import PatchGAN, PatchGANConfig
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here runs torch on one thread (`one_torch_thread` in tests/conftest.py)."""
 
 
 class Square(nn.Module):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import pickle
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +24,8 @@ TRAINING_WINDOW = (-1024, -513)  # two fixed-growing epochs with th_eta = 1
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the machine is shared
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread: None) -> None:
+    """Every test here runs torch on one thread (`one_torch_thread` in tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
