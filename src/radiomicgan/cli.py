@@ -29,6 +29,8 @@ Typical session:
   radiomicgan info pairs/                      # what series are there
   radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
   radiomicgan harmonize --model runs/rg scans/smooth harmonized/
+  radiomicgan evaluate --reference pairs/sharp --candidate input=pairs/smooth \\
+      --candidate radiomicgan=harmonized/ --out report/
 Run `radiomicgan COMMAND --help` for each command's options.
 """
 
@@ -43,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"radiomicgan {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from radiomicgan.commands import demo, harmonize, info, simulate, train
+    from radiomicgan.commands import demo, evaluate, harmonize, info, simulate, train
 
-    for module in (info, simulate, train, harmonize, demo):
+    for module in (info, simulate, train, harmonize, evaluate, demo):
         module.register(sub)
     return parser
 

@@ -79,6 +79,9 @@ class ModelConfig:
     base_channels: int = 64  # first-layer width of the "unet" generator and the discriminator (pix2pix)
     unet_downs: int = 8  # downsamplings of the "unet" generator (pix2pix unet_256): input multiple of 2**n
     discriminator_layers: int = 3  # stride-2 layers of the PatchGAN; 3 gives the 70x70 receptive field
+    # "sigmoid": the VGG U-Net predicts the windowed image (paper, Fig. 1); "residual": it predicts a
+    # correction added to its input, starting from the identity (ours; Choe et al. predict residuals too)
+    output: str = "sigmoid"
 
     def __post_init__(self) -> None:
         _require(bool(self.encoder_weights), "model: encoder_weights must be auto, imagenet, none or a path")
@@ -88,6 +91,7 @@ class ModelConfig:
         _require(self.base_channels >= 1, "model: base_channels must be >= 1")
         _require(1 <= self.unet_downs <= 8, "model: unet_downs must lie in [1, 8]")
         _require(1 <= self.discriminator_layers <= 5, "model: discriminator_layers must lie in [1, 5]")
+        _require(self.output in ("sigmoid", "residual"), "model: output must be sigmoid or residual")
 
 
 # --- dynamic window-based training (Sec. 2.2) ------------------------------------------------------
@@ -168,6 +172,9 @@ class EvaluationConfig:
     min_roi_pixels: int = 10  # smaller range masks are skipped (PyRadiomics fails or returns NaN on them)
     max_draws_per_roi: int = 20  # box draws allowed per wanted ROI before a range settles for fewer
     quality_range_hu: tuple[float, float] = (-1024.0, 1000.0)  # PSNR/SSIM clip range (Sec. 3.1)
+    # whole-image level: at most this many slices, evenly spread (0: all, as the paper); a 512² slice
+    # takes about 5 s per image to extract on one core, so large test sets may want a cap (ours)
+    whole_image_slices: int = 0
     seed: int = 0
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
 
@@ -182,6 +189,7 @@ class EvaluationConfig:
         _require(self.context_px >= 0 and self.max_draws_per_roi >= 1, "evaluation: bad context/draws")
         _require(0.0 < self.min_body_fraction <= 1.0, "evaluation: min_body_fraction must lie in (0, 1]")
         _require(self.min_roi_pixels >= 4, "evaluation: min_roi_pixels must be >= 4")
+        _require(self.whole_image_slices >= 0, "evaluation: whole_image_slices must be >= 0")
         lo, hi = self.quality_range_hu
         _require(lo < hi, "evaluation: quality_range_hu needs lo < hi")
 
@@ -189,7 +197,8 @@ class EvaluationConfig:
 # --- training (paper Sec. 3.1: Adam, lr 1e-4, beta1 0.5, at most 30 epochs) -------------------------
 
 
-TRAIN_METHODS = ("radiomicgan",)  # the baselines join as they land
+# RadiomicGAN and the baselines (DESIGN.md "Baselines"); `radiomicgan.training.methods` builds each
+TRAIN_METHODS = ("radiomicgan", "pix2pix", "choe", "ganai", "stanct", "histmatch", "wiener")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +212,7 @@ class TrainConfig:
     source: tuple[str, ...] = ()  # non-standard kernel series, one per scan
     target: tuple[str, ...] = ()  # standard kernel series, same order
     out: str = ""  # the run folder
-    method: str = "radiomicgan"  # which harmonizer trains (`radiomicgan.training.METHODS`)
+    method: str = "radiomicgan"  # which harmonizer trains (TRAIN_METHODS; docs/baselines.md)
     epochs: int = 30  # paper Sec. 3.1: "Maximum training epochs were set to 30"
     steps_per_epoch: int = 100  # random-crop batches per epoch (ours: the paper sweeps whole slices)
     batch_size: int = 4  # ours (the authors' code: 1)

@@ -92,3 +92,20 @@ def test_imagenet_normalization_happens_inside_and_is_not_saved() -> None:
         model(torch.full((1, 1, 32, 32), 0.5))
     expected = (0.5 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
     assert torch.allclose(seen[0][0, :, 0, 0], expected)
+
+
+def test_residual_output_starts_as_the_identity_and_then_learns() -> None:
+    model = VGGUNet(VGGUNetConfig(skip_width=0.25, output="residual"))
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), x)
+    before = _step(model)
+    moved = [n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())]
+    assert "head.weight" in moved
+    with torch.no_grad():
+        assert not torch.equal(model(x), x)
+
+
+def test_unknown_output_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown output"):
+        VGGUNet(VGGUNetConfig(skip_width=0.25, output="tanh"))

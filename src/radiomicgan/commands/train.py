@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
-from radiomicgan.config import WINDOW_SCHEDULES, TrainConfig, build, load_yaml
+from radiomicgan.config import TRAIN_METHODS, WINDOW_SCHEDULES, TrainConfig, build, load_yaml
 from radiomicgan.training import train
 
 DESCRIPTION = """\
@@ -22,11 +22,23 @@ checkpoint.safetensors (for --resume), model.safetensors (what `harmonize` loads
 Schedules: fixed+dynamic (the paper's RadiomicGAN), fixed (RadiomicGAN1), dynamic
 (RadiomicGAN2), minmax (no window training).
 
+--model picks the harmonizer (docs/baselines.md: what each takes from its paper):
+  radiomicgan  the paper's method (default)
+  pix2pix      plain cGAN: U-Net from scratch, PatchGAN, adversarial + L1
+  choe         Choe et al. 2019: 6-layer CNN predicting the residual, L2 loss in HU
+  ganai        GANai (Liang et al. 2019): cGAN with alternating improvement
+  stanct       STAN-CT (Selim et al. 2020): cGAN with latent-space and texture losses
+  histmatch    histogram matching to the standard kernel (fitted in one pass)
+  wiener       least-squares linear kernel conversion, lambda tuned on held-out slices
+The baselines train in the full range [-1024, 1000] HU (schedule minmax); histmatch and wiener
+fit in one epoch. Every model harmonizes with `radiomicgan harmonize --model RUN_DIR`.
+
 Examples:
   radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
   radiomicgan train --source a/smooth --target a/sharp --source b/smooth --target b/sharp \\
       --out runs/rg --epochs 10 --steps-per-epoch 50 --crop 96
   radiomicgan train --out runs/rg --resume --config train.yaml
+  radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
 """
 
 
@@ -40,7 +52,9 @@ def register(sub: SubParsers) -> None:
         "--target", action="append", metavar="DIR", help="standard kernel series (repeatable)"
     )
     parser.add_argument("--out", metavar="RUN_DIR", help="the run folder to create (or to --resume)")
-    parser.add_argument("--model", dest="method", help=f"harmonizer to train (default: {d.method})")
+    parser.add_argument(
+        "--model", dest="method", choices=TRAIN_METHODS, help=f"harmonizer to train (default: {d.method})"
+    )
     parser.add_argument(
         "--schedule", choices=WINDOW_SCHEDULES, help=f"window schedule (default: {d.window.schedule})"
     )

@@ -162,7 +162,7 @@ def reproducibility(
     features = extract_many(tasks, jobs, progress, settings=settings, cache=cache)
     values = pd.concat([pd.DataFrame(meta, columns=META_COLUMNS), features], axis=1)
     names = feature_names(settings)
-    ccc, counts = _agreement(values, names, list(candidates), rejected, threshold)
+    ccc, counts = agreement_tables(values, names, list(candidates), rejected, threshold)
     return ReproducibilityResult(names, counts, ccc, values, threshold)
 
 
@@ -188,13 +188,22 @@ def _tasks(
     return tasks, meta
 
 
-def _agreement(
+def agreement_tables(
     values: pd.DataFrame,
     names: list[str],
     candidate_names: list[str],
     rejected: dict[tuple[int, str], int],
     threshold: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The `ccc` and `counts` tables of a `ReproducibilityResult` from its `values` table.
+
+    Args:
+        values: rows with columns repeat, range, roi, candidate and the features; within a
+            (repeat, range), a candidate's row matches the reference's row of the same roi.
+        names: the feature columns. candidate_names: the rows' candidates to score, in order.
+        rejected: (repeat, range label) -> boxes rejected there; every group to score has a key.
+        threshold: the CCC a feature must exceed.
+    """
     ccc_rows, index, count_rows = [], [], []
     for (repeat, label), n_rejected in rejected.items():
         group = values[(values["repeat"] == repeat) & (values["range"] == label)]

@@ -44,7 +44,9 @@ def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: 
             raise OutputError(out, f"output folder contains the input folder {folder}")
     if out.exists() or out.is_symlink():
         if not overwrite:
-            raise OutputError(out, "already exists (pass overwrite to replace it)")
+            raise OutputError(
+                out, "already exists (use --overwrite, or overwrite=True in Python, to replace it)"
+            )
         if is_dir != out.is_dir():
             raise OutputError(out, f"exists and is {'not ' if is_dir else ''}a folder")
 

@@ -13,7 +13,10 @@ from radiomicgan.config import ModelConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import EncoderWeights, load_encoder_weights, resolve_freeze
+from radiomicgan.nets.frequency_filter import FrequencyFilter
+from radiomicgan.nets.lookup_table import LookupTable
 from radiomicgan.nets.patchgan import PatchGAN, PatchGANConfig
+from radiomicgan.nets.residual_cnn import ResidualCNN, ResidualCNNConfig
 from radiomicgan.nets.unet import UNet, UNetConfig
 from radiomicgan.nets.vgg_unet import VGGUNet, VGGUNetConfig
 
@@ -21,8 +24,11 @@ __all__ = [
     "DISCRIMINATORS",
     "GENERATORS",
     "EncoderWeights",
+    "FrequencyFilter",
     "Generator",
+    "LookupTable",
     "PatchGAN",
+    "ResidualCNN",
     "UNet",
     "VGGUNet",
     "build_discriminator",
@@ -42,12 +48,25 @@ def _radiomicgan(config: ModelConfig, weights: EncoderWeights | None) -> Generat
         upsample=config.upsample,
         norm=config.norm,
         freeze_encoder=config.freeze_encoder,
+        output=config.output,
     )
     return VGGUNet(arch, weights)
 
 
 def _unet(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
     return UNet(UNetConfig(base_channels=config.base_channels, downs=config.unet_downs, norm=config.norm))
+
+
+def _choe(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
+    return ResidualCNN(ResidualCNNConfig(channels=config.base_channels))
+
+
+def _lookup_table(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
+    return LookupTable()
+
+
+def _frequency_filter(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
+    return FrequencyFilter()
 
 
 def _patchgan(config: ModelConfig) -> PatchGAN:
@@ -59,7 +78,10 @@ def _patchgan(config: ModelConfig) -> PatchGAN:
 
 GENERATORS: dict[str, Callable[[ModelConfig, EncoderWeights | None], Generator]] = {
     "radiomicgan": _radiomicgan,  # VGG-19 U-Net (paper Sec. 2.1)
-    "unet": _unet,  # pix2pix U-Net from scratch (the pix2pix baseline)
+    "unet": _unet,  # pix2pix U-Net from scratch (pix2pix, GANai and STAN-CT baselines)
+    "choe": _choe,  # Choe et al. 2019: 6 conv layers predicting the residual (width: base_channels)
+    "histmatch": _lookup_table,  # histogram matching's monotone lookup table (fitted, no weights)
+    "wiener": _frequency_filter,  # least-squares linear kernel conversion (fitted frequency response)
 }
 DISCRIMINATORS: dict[str, Callable[[ModelConfig], PatchGAN]] = {
     "patchgan": _patchgan,  # pix2pix 70x70 PatchGAN, conditioned on the input

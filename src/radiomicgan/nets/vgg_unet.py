@@ -10,6 +10,9 @@ which also brings VGG's large deep activations to the decoder's scale.
 Decoder: from block 4 (1/8 resolution) up three times, each time fusing the skip of the same
 resolution, then a 1x1 conv to one channel and a sigmoid. The sigmoid maps to the windowed [0, 1]
 range directly; the authors' tanh output rescaled to [0, 1] is the same function, sigmoid(2z).
+With `output="residual"` (ours, not the paper's) the head's zero-initialized output is added to the
+input instead: training starts from the identity and learns the kernel's difference, which is small
+next to the image. Out-of-range values are clipped when the output is turned back into HU.
 
 Input: a windowed slice [B, 1, H, W] in [0, 1], H and W multiples of 8 (three pools). It is repeated
 to three channels and normalized with ImageNet's statistics inside the model, as the VGG weights expect.
@@ -35,6 +38,7 @@ class VGGUNetConfig:
     upsample: str = "transpose"  # "transpose": 4x4 stride-2 transposed conv (pix2pix); "bilinear" + 3x3 conv
     norm: str = "batch"  # in the skip convs and the decoder; the VGG convs have none
     freeze_encoder: bool | None = None  # None: frozen exactly when the weights are pretrained
+    output: str = "sigmoid"  # "sigmoid": the image itself (paper); "residual": input + correction (ours)
 
 
 class SkipConv(nn.Sequential):
@@ -109,10 +113,17 @@ class VGGUNet(Generator):
                 Up(GROUP_WIDTHS[1], skip_widths[0], GROUP_WIDTHS[0], config.upsample, config.norm),
             ]
         )
+        if config.output not in ("sigmoid", "residual"):
+            raise ValueError(f"unknown output {config.output!r} (known: sigmoid, residual)")
+        self.residual = config.output == "residual"
         self.head = nn.Conv2d(GROUP_WIDTHS[0], 1, kernel_size=1)
         init_pix2pix(self.skips)
         init_pix2pix(self.ups)
         init_pix2pix(self.head)
+        if self.residual:  # start from the identity: the input is already most of the answer
+            with torch.no_grad():
+                self.head.weight.zero_()
+                self.head.bias.zero_()  # type: ignore[union-attr]
         # Not saved with the weights: they are constants of the VGG weights, not learned.
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -128,4 +139,6 @@ class VGGUNet(Generator):
         y = skips[3]
         for up, skip in zip(self.ups, reversed(skips[:3]), strict=True):
             y = up(y, skip)
+        if self.residual:
+            return x + self.head(y)  # type: ignore[no-any-return]
         return torch.sigmoid(self.head(y))

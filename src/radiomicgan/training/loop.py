@@ -1,8 +1,10 @@
-"""The training run: epochs of adversarial steps in a window that DWT chooses, checkpoints, resume.
+"""The training run: epochs of steps in a window that DWT chooses, checkpoints, resume.
 
-A run folder holds config.yaml (the resolved configuration), history.json (per epoch: window,
-phase, losses, validation metrics), checkpoint.safetensors (everything resuming needs),
-model.safetensors (the generator with its metadata, what `harmonize` loads) and figures/.
+Every method of `radiomicgan.training.methods` runs through this loop: RadiomicGAN and the learned
+baselines take steps on random crops, the classical ones fit in one epoch. A run folder holds
+config.yaml (the resolved configuration), history.json (per epoch: window, phase, losses,
+validation metrics), checkpoint.safetensors (everything resuming needs), model.safetensors (the
+generator with its metadata, what `harmonize` loads) and figures/.
 """
 
 from __future__ import annotations
@@ -22,25 +24,29 @@ from tqdm import tqdm
 from radiomicgan.config import TrainConfig, as_dict
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.modelfile import ModelMetadata, save_model
-from radiomicgan.nets import (
-    PatchGAN,
-    build_discriminator,
-    build_generator,
-    load_encoder_weights,
-    resolve_freeze,
-)
+from radiomicgan.nets import PatchGAN, build_generator, load_encoder_weights, resolve_freeze
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS, EncoderWeights
 from radiomicgan.training.data import PairedSlices, load_paired_slices, sample_crops, split_validation
 from radiomicgan.training.dwt import cam_window
 from radiomicgan.training.figures import plot_cam, plot_window_history
+from radiomicgan.training.parts import Fitter, Learner
 from radiomicgan.training.state import CHECKPOINT_FILE, Progress, load_checkpoint, numpy_rng_from_state
 from radiomicgan.training.state import save_checkpoint as save_training_state
-from radiomicgan.training.steps import GanParts, adam, gan_step
+from radiomicgan.training.steps import GanParts
 from radiomicgan.training.tensors import size_multiple, windowed_tensor
 from radiomicgan.training.validation import validate, validation_subset
 from radiomicgan.windowing import EpochRecord, Window, needs_cams, next_window
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The paired slices of one run: training, the whole held-out block, and its scored subset."""
+
+    train: PairedSlices
+    held_out: PairedSlices
+    val: PairedSlices
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     """Train a harmonizer on paired series and write the run folder.
 
     Args:
-        config: data, budget, model and window schedule.
+        config: data, budget, method, model and window schedule; the method may override the
+            generator, the schedule and the epochs (`methods.resolve`), and config.yaml records that.
         resume: continue the run in `config.out` from its last finished epoch.
         progress: show a progress bar.
 
@@ -75,7 +82,12 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         InputError: unreadable or unpaired series, nothing to resume.
         OutputError: the run folder exists and resume was not asked for.
     """
+    # Imported here, not at the top: the baselines import this package's data and step modules,
+    # so a module-level import would close a cycle through radiomicgan.training's __init__.
+    from radiomicgan.training.methods import METHODS, resolve
+
     start = time.perf_counter()
+    config = resolve(config)
     run_dir = _check_run_dir(config, resume)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
@@ -85,10 +97,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         else NO_WEIGHTS
     )
     data = load_paired_slices([(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)])
-    train_set, val_set = split_validation(data, config.val_fraction)
-    val_set = validation_subset(val_set, config.val_slices_max)
-    parts = _build_parts(config, weights, device)
-    _check_slice_size(data, size_multiple(parts.generator), config.source[0])
+    train_set, held_out = split_validation(data, config.val_fraction)
+    split = Split(train_set, held_out, validation_subset(held_out, config.val_slices_max))
+    generator = build_generator(config.model.generator, config.model, weights).to(device)
+    parts = METHODS[config.method].build(generator, config, device)
+    _check_sizes(data, size_multiple(parts.model()), config)
     rng = np.random.default_rng(config.seed)
     state = Progress(0, [], dict(rng.bit_generator.state))
     if resume:
@@ -97,16 +110,15 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
         log.info("resuming after epoch %d of %d", state.epochs_done, config.epochs)
     _create_run_dir(run_dir, config)  # only now: a run that cannot start leaves nothing behind
     for epoch in range(state.epochs_done, config.epochs):
-        entry = _run_epoch(
-            epoch, parts, train_set, val_set, state.history, config, rng, device, run_dir, progress
-        )
+        entry = _run_epoch(epoch, parts, split, state.history, config, rng, device, run_dir, progress)
         state = Progress(epoch + 1, [*state.history, entry], dict(rng.bit_generator.state))
         save_training_state(run_dir, parts, state)
         _write_history(run_dir, state.history)
     lo, hi = state.history[-1]["window_hu"]
     final_window: Window = (int(lo), int(hi))
-    metadata = _metadata(config, weights, parts.generator, data, final_window, len(state.history))
-    model_path = save_model(run_dir, parts.generator, metadata)
+    model = parts.model()
+    metadata = _metadata(config, weights, model, data, final_window, state.history)
+    model_path = save_model(run_dir, model, metadata)
     plot_window_history(state.history, run_dir / "figures" / "window_schedule.png")
     return TrainResult(run_dir, model_path, state.history, final_window, time.perf_counter() - start)
 
@@ -133,11 +145,17 @@ def _create_run_dir(run_dir: Path, config: TrainConfig) -> None:
     (run_dir / "config.yaml").write_text(yaml.safe_dump(as_dict(config), sort_keys=False), encoding="utf-8")
 
 
-def _check_slice_size(data: PairedSlices, multiple: int, source: str) -> None:
+def _check_sizes(data: PairedSlices, multiple: int, config: TrainConfig) -> None:
     height, width = data.source_hu.shape[1:]
     if min(height, width) < multiple:
         raise InputError(
-            source, f"slices of {height}x{width} px are smaller than the generator's size multiple {multiple}"
+            config.source[0],
+            f"slices of {height}x{width} px are smaller than the generator's size multiple {multiple}",
+        )
+    if min(config.crop_px, height, width) < multiple:
+        raise ConfigError(
+            f"train: crops of {config.crop_px} px are smaller than the generator's size multiple {multiple}"
+            " (raise crop_px, or lower model.unet_downs)"
         )
 
 
@@ -146,22 +164,10 @@ def _inside(path: Path, folder: Path) -> bool:
     return folder.is_dir() and (path == folder or folder in path.parents)
 
 
-def _build_parts(config: TrainConfig, weights: EncoderWeights, device: torch.device) -> GanParts:
-    generator = build_generator(config.model.generator, config.model, weights).to(device)
-    discriminator = build_discriminator(config.model.discriminator, config.model).to(device)
-    return GanParts(
-        generator,
-        discriminator,
-        adam(generator, config.lr, config.beta1),
-        adam(discriminator, config.lr, config.beta1),
-    )
-
-
 def _run_epoch(
     epoch: int,
-    parts: GanParts,
-    train_set: PairedSlices,
-    val_set: PairedSlices,
+    parts: Learner | Fitter,
+    split: Split,
     history: list[dict[str, Any]],
     config: TrainConfig,
     rng: np.random.Generator,
@@ -172,9 +178,12 @@ def _run_epoch(
     records = [_record(h) for h in history]
     last_cam = tuple(history[-1]["cam_window_hu"]) if history and history[-1].get("cam_window_hu") else None
     step = next_window(config.window.schedule, records, last_cam, config.window)
-    losses = _train_steps(parts, train_set, step.window_hu, config, rng, device, epoch, progress)
-    multiple = size_multiple(parts.generator)
-    metrics = validate(parts.generator, val_set, step.window_hu, multiple, device)
+    if isinstance(parts, Fitter):
+        losses = parts.fit(split.train, split.held_out, step.window_hu)
+    else:
+        losses = _train_steps(parts, split.train, step.window_hu, config, rng, device, epoch, progress)
+    model = parts.model()
+    metrics = validate(model, split.val, step.window_hu, size_multiple(model), device)
     accuracy = metrics.get(config.window.accuracy_metric)
     entry: dict[str, Any] = {
         "epoch": epoch + 1,
@@ -187,12 +196,13 @@ def _run_epoch(
     }
     finished = [*records, EpochRecord(step.window_hu, step.phase, accuracy)]
     if needs_cams(config.window.schedule, finished, config.window):
-        if not isinstance(parts.discriminator, PatchGAN):
+        if not isinstance(parts, GanParts) or not isinstance(parts.discriminator, PatchGAN):
             raise ConfigError(
-                f"dynamic windows need a PatchGAN discriminator, not {config.model.discriminator}"
+                f"dynamic windows need a GAN with a PatchGAN discriminator, not {config.method} with "
+                f"{config.model.discriminator}"
             )
         selection = cam_window(
-            parts.generator, parts.discriminator, train_set, step.window_hu, config.window,
+            parts.generator, parts.discriminator, split.train, step.window_hu, config.window,
             config.cam_crop_px, rng, device,
         )  # fmt: skip
         entry["cam_window_hu"] = list(selection.window_hu) if selection.window_hu else None
@@ -208,7 +218,7 @@ def _run_epoch(
 
 
 def _train_steps(
-    parts: GanParts,
+    parts: Learner,
     train_set: PairedSlices,
     window_hu: Window,
     config: TrainConfig,
@@ -217,9 +227,17 @@ def _train_steps(
     epoch: int,
     progress: bool,
 ) -> dict[str, float]:
-    parts.generator.train()
-    parts.discriminator.train()
+    """`config.steps_per_epoch` steps; returns each loss averaged over the steps that reported it."""
+    for network in parts.networks().values():
+        network.train()
+    multiple = size_multiple(parts.model())
+
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        source_hu, target_hu = sample_crops(train_set, n, config.crop_px, rng, multiple=multiple)
+        return windowed_tensor(source_hu, window_hu, device), windowed_tensor(target_hu, window_hu, device)
+
     totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
     bar = tqdm(
         range(config.steps_per_epoch),
         desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -227,18 +245,13 @@ def _train_steps(
         leave=False,
     )
     for _ in bar:
-        source_hu, target_hu = sample_crops(
-            train_set, config.batch_size, config.crop_px, rng, multiple=size_multiple(parts.generator)
-        )
-        source = windowed_tensor(source_hu, window_hu, device)
-        target = windowed_tensor(target_hu, window_hu, device)
-        losses = gan_step(parts, source, target, config.l1_weight)
+        losses = parts.train_step(sample)
         for key, value in losses.items():
             totals[key] = totals.get(key, 0.0) + value
-        bar.set_postfix(
-            window=f"[{window_hu[0]},{window_hu[1]}]", d=f"{losses['d']:.3f}", l1=f"{losses['g_l1']:.4f}"
-        )
-    return {key: value / config.steps_per_epoch for key, value in totals.items()}
+            counts[key] = counts.get(key, 0) + 1
+        shown = {key: f"{value:.4g}" for key, value in losses.items()}
+        bar.set_postfix({"window": f"[{window_hu[0]},{window_hu[1]}]", **shown})
+    return {key: value / counts[key] for key, value in totals.items()}
 
 
 def _record(entry: dict[str, Any]) -> EpochRecord:
@@ -262,7 +275,7 @@ def _metadata(
     generator: torch.nn.Module,
     data: PairedSlices,
     final_window: Window,
-    epochs: int,
+    history: list[dict[str, Any]],
 ) -> ModelMetadata:
     frozen = resolve_freeze(weights.pretrained, config.model.freeze_encoder)
     return ModelMetadata(
@@ -274,9 +287,10 @@ def _metadata(
         full_range_hu=config.window.full_range_hu,
         source_kernel=data.source_kernel,
         target_kernel=data.target_kernel,
-        epochs=epochs,
+        epochs=len(history),
         extra={
             "schedule": config.window.schedule,
             "parameters": sum(p.numel() for p in generator.parameters()),
+            "final_losses": history[-1]["losses"],  # a fitted method's choices (e.g. the Wiener lambda)
         },
     )

@@ -1,4 +1,4 @@
-"""The resumable training state: both networks, both optimizers, the random streams and the history.
+"""The resumable training state: the networks, the optimizers, the random streams and the history.
 
 Tensors go to safetensors and everything else to JSON in its header: a checkpoint is data, never a
 pickle. It is written atomically at the end of every epoch, so a run killed at any moment resumes
@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from radiomicgan.errors import InputError
-from radiomicgan.training.steps import GanParts
+from radiomicgan.training.parts import Parts
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
@@ -34,13 +34,17 @@ class Progress:
     numpy_rng_state: dict[str, Any]
 
 
-def save_checkpoint(run_dir: Path, parts: GanParts, progress: Progress) -> Path:
-    """Write the whole training state atomically to run_dir/checkpoint.safetensors."""
+def save_checkpoint(run_dir: Path, parts: Parts, progress: Progress) -> Path:
+    """Write the whole training state atomically to run_dir/checkpoint.safetensors.
+
+    Each network's tensors are keyed "<network>.<name>" and each optimizer's "<optimizer>.<index>.<name>"
+    (`parts.networks()` and `parts.optimizers()` name them).
+    """
     tensors: dict[str, torch.Tensor] = {}
-    tensors |= _prefixed("g.", parts.generator.state_dict())
-    tensors |= _prefixed("d.", parts.discriminator.state_dict())
+    for key, network in parts.networks().items():
+        tensors |= _prefixed(f"{key}.", network.state_dict())
     groups = {}
-    for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
+    for name, opt in parts.optimizers().items():
         state = opt.state_dict()
         groups[name] = state["param_groups"]
         for index, values in state["state"].items():
@@ -60,7 +64,7 @@ def save_checkpoint(run_dir: Path, parts: GanParts, progress: Progress) -> Path:
     return target
 
 
-def load_checkpoint(run_dir: Path, parts: GanParts) -> Progress:
+def load_checkpoint(run_dir: Path, parts: Parts) -> Progress:
     """Restore networks, optimizers and the torch random stream; returns the progress to go on from.
 
     Raises:
@@ -73,9 +77,9 @@ def load_checkpoint(run_dir: Path, parts: GanParts) -> Progress:
         meta = json.loads(handle.metadata()["training_state"])
     tensors = load_file(path)
     try:
-        parts.generator.load_state_dict(_unprefixed("g.", tensors))
-        parts.discriminator.load_state_dict(_unprefixed("d.", tensors))
-        for name, opt in (("opt_g", parts.opt_g), ("opt_d", parts.opt_d)):
+        for key, network in parts.networks().items():
+            network.load_state_dict(_unprefixed(f"{key}.", tensors))
+        for name, opt in parts.optimizers().items():
             opt.load_state_dict(_optimizer_state(name, tensors, meta["param_groups"][name]))
     except (RuntimeError, ValueError, KeyError) as exc:
         raise InputError(path, f"checkpoint does not fit this run's networks ({type(exc).__name__})") from exc

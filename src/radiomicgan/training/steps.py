@@ -1,25 +1,50 @@
 """One adversarial training step: the pix2pix objective, adversarial + lambda * L1 (paper Sec. 2.1).
 
 The discriminator sees (input, candidate) pairs; its logit is positive for the standard kernel.
+RadiomicGAN and the plain pix2pix baseline share this step; other GAN baselines reuse its pieces.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radiomicgan.training.parts import SampleFn
+
 
 @dataclass
 class GanParts:
-    """The two networks and their optimizers, as a step needs them."""
+    """The two networks and their optimizers, as a step needs them (a `Learner`).
+
+    Attributes:
+        l1_weight: lambda of adversarial + lambda * L1.
+        batch_size: crops per step.
+    """
 
     generator: nn.Module
     discriminator: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    l1_weight: float = 100.0
+    batch_size: int = 4
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.generator, "d": self.discriminator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def model(self) -> nn.Module:
+        return self.generator
+
+    def train_step(self, sample: SampleFn) -> dict[str, float]:
+        source, target = sample(self.batch_size)
+        return gan_step(self, source, target, self.l1_weight)
 
 
 def adam(module: nn.Module, lr: float, beta1: float) -> torch.optim.Adam:
@@ -42,26 +67,37 @@ def gan_step(
     parts.opt_d.zero_grad(set_to_none=True)
     real_logits = discriminator(source, target)
     fake_logits = discriminator(source, fake.detach())
-    loss_d = 0.5 * (_bce(real_logits, True) + _bce(fake_logits, False))
+    loss_d = 0.5 * (bce(real_logits, True) + bce(fake_logits, False))
     loss_d.backward()  # type: ignore[no-untyped-call]
     parts.opt_d.step()
 
-    # The generator step leaves D's weights alone; not tracking their gradients saves the work.
-    for p in discriminator.parameters():
-        p.requires_grad_(False)
-    try:
+    with frozen(discriminator):
         parts.opt_g.zero_grad(set_to_none=True)
-        loss_adv = _bce(discriminator(source, fake), True)
+        loss_adv = bce(discriminator(source, fake), True)
         loss_l1 = F.l1_loss(fake, target)
         loss_g = loss_adv + l1_weight * loss_l1
         loss_g.backward()  # type: ignore[no-untyped-call]
         parts.opt_g.step()
-    finally:
-        for p in discriminator.parameters():
-            p.requires_grad_(True)
     return {"d": loss_d.item(), "g_adv": loss_adv.item(), "g_l1": loss_l1.item(), "g": loss_g.item()}
 
 
-def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Stop tracking a module's parameter gradients for a while (restored after).
+
+    A generator step leaves D's weights alone; not tracking their gradients saves the work.
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Binary cross-entropy of logits against an all-real (True) or all-synthesized (False) label."""
     labels = torch.ones_like(logits) if real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, labels)

@@ -1,0 +1,126 @@
+"""STAN-CT (Selim et al. 2020): a conditional GAN with a latent-space loss for the generator and a
+feature-space (texture) loss for the discriminator.
+
+Selim M, Zhang J, Fei B, Zhang GQ, Chen J. "STAN-CT: Standardizing CT Image using Generative
+Adversarial Networks." AMIA Annu Symp Proc 2020:1100-1109 (arXiv:2004.01307). What the published
+text we could read says (its abstract, and the RadiomicGAN paper's summary): a GAN whose generator
+loss adds a latent-space term, so that each synthesized image maps one-to-one onto its standard
+image, and whose discriminator critics the texture features of standard and synthesized images;
+trained on image patches, with a DICOM pipeline that stitches patches back into slices.
+
+How each is read here (our choices, docs/baselines.md says why):
+- networks: the pix2pix U-Net generator and PatchGAN discriminator, trained on random crops; whole
+  slices at inference (fully convolutional, so no patch stitching is needed);
+- latent-space loss: the L1 distance between the discriminator's last feature maps of (input,
+  synthesized) and of (input, standard) -- feature matching (Salimans et al. 2016) on paired data;
+- feature-space loss: the discriminator judges each candidate together with its texture map (the
+  high-pass residual after a Gaussian blur), so its adversarial loss is computed on texture too;
+- generator loss: adversarial + l1_weight * L1 + LATENT_WEIGHT * latent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from radiomicgan.config import TrainConfig
+from radiomicgan.nets import Generator, PatchGAN
+from radiomicgan.nets.patchgan import PatchGANConfig
+from radiomicgan.training.parts import SampleFn
+from radiomicgan.training.steps import adam, bce, frozen
+
+LATENT_WEIGHT = 1.0  # ours: the latent term's weight beside BCE (~0.7) and 100 * L1 (~1-3)
+TEXTURE_SIGMA_PX = 1.0  # ours: the blur whose residual is the texture map (noise grain ~1-2 px)
+TEXTURE_GAIN = 10.0  # ours: a 20 HU grain is 0.01 windowed units; x10 brings it near the image's scale
+
+
+@dataclass
+class StanCTParts:
+    """Generator, texture-aware discriminator and their optimizers (a `Learner`)."""
+
+    generator: nn.Module
+    discriminator: PatchGAN
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    l1_weight: float
+    batch_size: int
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.generator, "d": self.discriminator}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def model(self) -> nn.Module:
+        return self.generator
+
+    def train_step(self, sample: SampleFn) -> dict[str, float]:
+        """Update D on image + texture, then G on adversarial + L1 + latent; returns the losses."""
+        source, target = sample(self.batch_size)
+        d = self.discriminator
+        fake = self.generator(source)
+
+        self.opt_d.zero_grad(set_to_none=True)
+        real_logits = d(source, with_texture(target))
+        fake_logits = d(source, with_texture(fake.detach()))
+        loss_d = 0.5 * (bce(real_logits, True) + bce(fake_logits, False))
+        loss_d.backward()  # type: ignore[no-untyped-call]
+        self.opt_d.step()
+
+        with frozen(d):
+            self.opt_g.zero_grad(set_to_none=True)
+            fake_features = d.features(torch.cat([source, with_texture(fake)], dim=1))
+            with torch.no_grad():
+                real_features = d.features(torch.cat([source, with_texture(target)], dim=1))
+            loss_adv = bce(d.head(fake_features), True)
+            loss_l1 = F.l1_loss(fake, target)
+            loss_latent = F.l1_loss(fake_features, real_features)
+            loss_g = loss_adv + self.l1_weight * loss_l1 + LATENT_WEIGHT * loss_latent
+            loss_g.backward()  # type: ignore[no-untyped-call]
+            self.opt_g.step()
+        return {
+            "d": loss_d.item(),
+            "g_adv": loss_adv.item(),
+            "g_l1": loss_l1.item(),
+            "g_latent": loss_latent.item(),
+            "g": loss_g.item(),
+        }
+
+
+def with_texture(candidate: torch.Tensor) -> torch.Tensor:
+    """[B, 1, H, W] -> [B, 2, H, W]: the candidate and its amplified high-pass texture map."""
+    texture = (candidate - gaussian_blur(candidate, TEXTURE_SIGMA_PX)) * TEXTURE_GAIN
+    return torch.cat([candidate, texture], dim=1)
+
+
+def gaussian_blur(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    """A separable Gaussian blur of [B, 1, H, W] out to 3 sigma, reflecting at the edges."""
+    radius = max(1, math.ceil(3 * sigma_px))
+    offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (offsets / sigma_px) ** 2)
+    kernel = kernel / kernel.sum()
+    padded = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1))
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1))
+
+
+def build_stanct(generator: Generator, config: TrainConfig, device: torch.device) -> StanCTParts:
+    """STAN-CT around the registry's generator ("unet"), with a 3-channel PatchGAN (input, candidate,
+    texture) of the model section's width, depth and norm."""
+    model = config.model
+    arch = PatchGANConfig(
+        in_channels=3, base_channels=model.base_channels, layers=model.discriminator_layers, norm=model.norm
+    )
+    discriminator = PatchGAN(arch).to(device)
+    return StanCTParts(
+        generator,
+        discriminator,
+        adam(generator, config.lr, config.beta1),
+        adam(discriminator, config.lr, config.beta1),
+        config.l1_weight,
+        config.batch_size,
+    )

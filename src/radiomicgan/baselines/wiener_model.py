@@ -1,0 +1,69 @@
+"""The least-squares linear kernel conversion as a trainable method: fit, choose lambda, keep H.
+
+`radiomicgan.baselines.wiener` fits H(f) = E[Y X*] / (E[|X|^2] + lambda) on paired slices and picks
+lambda by the validation error; this wraps it for `radiomicgan train --model wiener`: H is fitted on
+the training split and lambda chosen on the held-out split (the same `split_validation` every
+method uses), then stored in a `FrequencyFilter` that `harmonize` loads like any generator.
+
+The fit runs in the windowed [0, 1] domain the Harmonizer feeds the generator, not in HU. Inside
+the window the two differ by the affine map u = (HU - lo) / width, so the fitted response is the
+same except at zero frequency, where the offset lo is absorbed (a kernel conversion with unit DC
+gain has the same H in both); outside the window the pixels are clipped in both training and
+inference (and pasted back by the Harmonizer), so fitting where they are clipped is consistent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from radiomicgan.baselines.wiener import fit_wiener
+from radiomicgan.config import TrainConfig
+from radiomicgan.nets import FrequencyFilter, Generator
+from radiomicgan.training.data import PairedSlices
+from radiomicgan.windowing import Window, to_unit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WienerFitting:
+    """A frequency response fitted in one pass (a `Fitter`)."""
+
+    filter: FrequencyFilter
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.filter}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {}
+
+    def model(self) -> nn.Module:
+        return self.filter
+
+    def fit(self, train: PairedSlices, held_out: PairedSlices, window_hu: Window) -> dict[str, float]:
+        """Fit H on `train`, lambda on `held_out` (on `train` itself when nothing is held out)."""
+        if len(held_out) == 0:
+            log.warning("no held-out slices (val_fraction 0): lambda is chosen on the training pairs")
+            held_out = train
+        fitted = fit_wiener(
+            to_unit(train.source_hu, window_hu),
+            to_unit(train.target_hu, window_hu),
+            to_unit(held_out.source_hu, window_hu),
+            to_unit(held_out.target_hu, window_hu),
+        )
+        self.filter.set_response(torch.from_numpy(fitted.response))
+        width = window_hu[1] - window_hu[0]
+        rmse_hu = fitted.validation_mse[fitted.relative_lambda] ** 0.5 * width
+        log.info("Wiener lambda %.3g x mean power, held-out RMSE %.1f HU", fitted.relative_lambda, rmse_hu)
+        return {"relative_lambda": fitted.relative_lambda, "held_out_rmse_hu": rmse_hu}
+
+
+def build_wiener(generator: Generator, config: TrainConfig, device: torch.device) -> WienerFitting:
+    """The least-squares conversion around the registry's "wiener" generator (a `FrequencyFilter`)."""
+    if not isinstance(generator, FrequencyFilter):
+        raise TypeError(f"the Wiener fit fills a FrequencyFilter, not {type(generator).__name__}")
+    return WienerFitting(generator)

@@ -1,0 +1,104 @@
+"""ComBat in feature space, with the standard-kernel features as the reference batch.
+
+ComBat (Johnson, Li & Rabinovic 2007, parametric empirical Bayes) models each feature of a batch as
+the reference's location and scale, shifted by a batch effect gamma and scaled by a batch effect
+delta. With a reference batch (as `ref_batch` in neuroCombat, Fortin et al.), the reference's values
+stay as they are and the other batch is mapped onto them:
+
+1. Standardize with the reference's mean and variance (1/n): s = (x - mean_ref) / sd_ref.
+2. Per feature, the candidate's gamma_hat = mean(s) and delta_hat = var(s) (n - 1).
+3. Priors over the features: gamma ~ N(gamma_bar, t2), delta ~ InvGamma(a, b) by the method of moments.
+4. Posterior gamma*, delta* by the fixed-point iteration of Johnson et al.
+5. Adjusted = (s - gamma*) / sqrt(delta*) * sd_ref + mean_ref.
+
+Batch effects here are per feature and per batch, so ComBat with a reference batch and several other
+batches is this two-batch function applied to each of them. Degenerate features, where neuroCombat
+divides by zero or lets one feature's raw scale leak into every feature's prior, are settled as follows:
+
+- A feature that is not finite in some sample, or constant on the reference (no scale to map onto;
+  a spread below 1e-9 of its magnitude counts as rounding), is left unchanged and kept out of the
+  priors. (neuroCombat replaces a zero reference variance by `median(var != 0)`, i.e. 1 in the
+  feature's raw units, and keeps it in the priors.)
+- A feature constant on the candidate has delta_hat 0, which is replaced by 1, as neuroCombat does.
+- All delta_hat equal (s2 = 0) makes the inverse-gamma prior a point mass: delta* is that value, the
+  limit of the posterior as s2 -> 0. t2 = 0 gives gamma* = gamma_bar by the formula itself.
+- Fewer than two usable features, or fewer than two samples in a batch: no prior can be estimated, the
+  candidate is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+TOLERANCE = 1e-4  # neuroCombat's convergence threshold on the relative change of gamma* and delta*
+MAX_ITERATIONS = 1000
+CONSTANT_RELATIVE_SPREAD = 1e-9  # a reference feature spread less than this, relative to it, is constant
+
+
+def combat_to_reference(
+    reference: ArrayLike, candidate: ArrayLike, *, tolerance: float = TOLERANCE
+) -> NDArray[np.float64]:
+    """Map a candidate's features onto the reference batch with parametric empirical Bayes ComBat.
+
+    Args:
+        reference: [n_ref, n_features] feature values of the reference batch (left unchanged).
+        candidate: [n_candidate, n_features] values of the batch to adjust, same feature columns.
+        tolerance: stop iterating when gamma* and delta* change by less than this, relatively.
+
+    Returns:
+        [n_candidate, n_features] adjusted candidate values (float64); see the module docstring for
+        the features left unchanged.
+
+    Raises:
+        ValueError: the tables are not 2-D or have different feature columns.
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    cand = np.asarray(candidate, dtype=np.float64)
+    if ref.ndim != 2 or cand.ndim != 2 or ref.shape[1] != cand.shape[1]:
+        raise ValueError(f"feature tables must be 2-D with equal columns, got {ref.shape} and {cand.shape}")
+    adjusted = cand.copy()
+    if ref.shape[0] < 2 or cand.shape[0] < 2:
+        return adjusted
+    usable = np.isfinite(ref).all(axis=0) & np.isfinite(cand).all(axis=0)
+    with np.errstate(invalid="ignore"):  # inf - inf in non-finite columns, which are left out anyway
+        # constant up to rounding: a spread of a few ulps would standardize to huge values
+        spread = np.nan_to_num(np.ptp(ref, axis=0))
+        usable &= spread > CONSTANT_RELATIVE_SPREAD * np.nan_to_num(np.abs(ref).max(axis=0))
+    if np.count_nonzero(usable) < 2:
+        return adjusted
+    mean_ref = ref[:, usable].mean(axis=0)
+    sd_ref = ref[:, usable].std(axis=0)  # 1/n, as neuroCombat's pooled variance of the reference batch
+    standardized = (cand[:, usable] - mean_ref) / sd_ref
+    gamma, delta = _posterior(standardized, tolerance)
+    adjusted[:, usable] = (standardized - gamma) / np.sqrt(delta) * sd_ref + mean_ref
+    return adjusted
+
+
+def _posterior(standardized: NDArray[np.float64], tolerance: float) -> tuple[NDArray[np.float64], ...]:
+    """gamma*, delta* per feature of one standardized batch [n, features] (Johnson et al., Sec. 3.2)."""
+    n = standardized.shape[0]
+    gamma_hat = standardized.mean(axis=0)
+    delta_hat = standardized.var(axis=0, ddof=1)
+    delta_hat[delta_hat == 0] = 1.0  # a constant feature carries no scale information (as neuroCombat)
+    gamma_bar, t2 = gamma_hat.mean(), gamma_hat.var(ddof=1)
+    m, s2 = delta_hat.mean(), delta_hat.var(ddof=1)
+    if s2 <= 1e-12 * m**2:  # point-mass prior on delta (a, b overflow): the posterior is its value
+        delta = np.full_like(delta_hat, m)
+        return (t2 * n * gamma_hat + delta * gamma_bar) / (t2 * n + delta), delta
+    a, b = (2 * s2 + m**2) / s2, (m * s2 + m**3) / s2  # inverse-gamma prior by the method of moments
+    gamma, delta = gamma_hat, delta_hat
+    for _ in range(MAX_ITERATIONS):
+        new_gamma = (t2 * n * gamma_hat + delta * gamma_bar) / (t2 * n + delta)
+        sum2 = ((standardized - new_gamma) ** 2).sum(axis=0)
+        new_delta = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
+        change = max(_relative_change(new_gamma, gamma), _relative_change(new_delta, delta))
+        gamma, delta = new_gamma, new_delta
+        if change < tolerance:
+            break
+    return gamma, delta
+
+
+def _relative_change(new: NDArray[np.float64], old: NDArray[np.float64]) -> float:
+    scale = np.maximum(np.abs(old), np.finfo(np.float64).tiny)  # a zero estimate must not divide by zero
+    return float((np.abs(new - old) / scale).max())

@@ -1,0 +1,175 @@
+"""The HTML report: tables laid out like the paper's, figures beside it, settings echoed.
+
+The page is one self-contained HTML file with PNG figures in the same folder, referenced by relative
+paths, so it works from file:// and can be moved or zipped as a folder. A small inline script marks
+on <body> how many images loaded (data-images-loaded / data-images-total), so a headless browser
+can confirm that the page renders completely.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from radiomicgan.errors import InputError
+from radiomicgan.evaluate.report.figures import (
+    DISPLAY_WINDOW_HU,
+    family_means,
+    plot_case_study,
+    plot_ccc_heatmap,
+)
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE = "template.html"
+_CAM = re.compile(r"cam_epoch(\d+)\.png")
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report shows.
+
+    Attributes:
+        results: the results.json document.
+        mean_ccc: CCC per feature averaged over ranges and repeats; one row per candidate row.
+        case_reference: [y, x] reference slice for the case study (HU).
+        case_candidates: name -> the same slice of each candidate (HU).
+        case_label: which scan and slice the case study shows, e.g. "scan 1, slice 3".
+        training_runs: candidate name -> its training run folder.
+        notes: the choices the evaluation made, one sentence each.
+    """
+
+    results: Mapping[str, Any]
+    mean_ccc: pd.DataFrame
+    case_reference: NDArray[np.floating]
+    case_candidates: Mapping[str, NDArray[np.floating]]
+    case_label: str
+    training_runs: Mapping[str, Path] = field(default_factory=dict)
+    notes: Sequence[str] = ()
+
+
+def training_figures(run_dir: Path) -> dict[str, Path]:
+    """The window schedule (paper Fig. 5a) and the last epoch's CAM (Fig. 5b) of a training run.
+
+    Returns:
+        {"window": path, "cam": path} for the figures the run has (a run stopped early may have none).
+
+    Raises:
+        InputError: the run folder does not exist.
+    """
+    if not run_dir.is_dir():
+        raise InputError(run_dir, "training run folder not found")
+    figures = run_dir / "figures"
+    found: dict[str, Path] = {}
+    if (figures / "window_schedule.png").is_file():
+        found["window"] = figures / "window_schedule.png"
+    cams = sorted(
+        (int(m.group(1)), p) for p in figures.glob("cam_epoch*.png") if (m := _CAM.fullmatch(p.name))
+    )
+    if cams:
+        found["cam"] = cams[-1][1]
+    if len(found) < 2:
+        logger.warning(
+            "training run %s lacks %s", run_dir, " and ".join(sorted({"window", "cam"} - set(found)))
+        )
+    return found
+
+
+def write_report(folder: Path, inputs: ReportInputs) -> Path:
+    """Write report.html and its PNG figures into `folder`.
+
+    Returns:
+        The report's path.
+
+    Raises:
+        InputError: a training run folder does not exist.
+    """
+    case = plot_case_study(inputs.case_reference, inputs.case_candidates, folder / "case_study.png")
+    plot_ccc_heatmap(family_means(inputs.mean_ccc), folder / "ccc_heatmap.png")
+    training = _copy_training_figures(folder, inputs.training_runs)
+    results = inputs.results
+    context = {
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "results": results,
+        "ranges": [f"[{lo}, {hi}]" for lo, hi in results["hu_ranges"]],
+        "table1": _table1(results),
+        "table2": _table2(results),
+        "whole": _whole_rows(results),
+        "case": {**case, "label": inputs.case_label, "window": DISPLAY_WINDOW_HU},
+        "training": training,
+        "settings": _settings_rows(results["radiomics_settings"]),
+        "notes": inputs.notes,
+    }
+    path = folder / "report.html"
+    path.write_text(_template().render(**context), encoding="utf-8")
+    return path
+
+
+def _template() -> jinja2.Template:
+    text = resources.files("radiomicgan.evaluate.report").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
+    return environment.from_string(text)
+
+
+def _copy_training_figures(folder: Path, runs: Mapping[str, Path]) -> list[dict[str, str]]:
+    copied = []
+    for index, (name, run_dir) in enumerate(runs.items(), start=1):
+        for kind, source in training_figures(Path(run_dir)).items():
+            target = f"training_{index}_{kind}.png"  # numbered: candidate names need not be file names
+            shutil.copyfile(source, folder / target)
+            copied.append({"candidate": name, "kind": kind, "file": target, "source": source.name})
+    return copied
+
+
+def mean_sd_text(cell: Mapping[str, Any], digits: int) -> str:
+    """ "mean ± SD" with `digits` decimals, or "n/a" when the cell has no value."""
+    if cell.get("mean") is None:
+        return "n/a"
+    return f"{cell['mean']:.{digits}f} ± {cell['sd']:.{digits}f}"
+
+
+def _table1(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    keys = [f"{lo},{hi}" for lo, hi in results["hu_ranges"]]
+    return [
+        {"name": name, "cells": [mean_sd_text(row["reproducible"][key], 0) for key in keys]}
+        for name, row in results["candidates"].items()
+    ]
+
+
+def _table2(results: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"name": name, "psnr": mean_sd_text(row["psnr"], 2), "ssim": mean_sd_text(row["ssim"], 4)}
+        for name, row in results["candidates"].items()
+        if name not in results["combat"]  # ComBat changes features, not images
+    ]
+
+
+def _whole_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    whole = results["whole_image"]
+    if whole is None:
+        return []
+    return [{"name": name, "count": count} for name, count in whole["reproducible"].items()]
+
+
+def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def show(value: Any) -> str:
+        if isinstance(value, Mapping):
+            return "; ".join(f"{k}: {show(v)}" if v not in ({}, None) else str(k) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return str(value)
+
+    order = ("source", "pyradiomics_version", "n_features", "setting", "imageType", "featureClass")
+    return [(key, show(settings[key])) for key in order if key in settings]

@@ -1,0 +1,209 @@
+"""`evaluate`: the whole evaluation of candidates against a standard-kernel reference, written to a folder.
+
+reference + candidates (series or trees) -> scans on common slices (`inputs`) -> ROI protocol pooled over
+scans, optional ComBat rows, whole-image level, PSNR/SSIM (`pooling`) -> results.json, tables (`results`)
+and report.html with figures (`report`), all written at once into the output folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from radiomicgan.config import EvaluationConfig
+from radiomicgan.errors import ConfigError, InputError
+from radiomicgan.evaluate.cache import FeatureCache
+from radiomicgan.evaluate.features import describe_settings
+from radiomicgan.evaluate.inputs import Scan, load_scans
+from radiomicgan.evaluate.pooling import (
+    COMBAT_SUFFIX,
+    Extraction,
+    pooled_image_quality,
+    pooled_reproducibility,
+    pooled_whole_image,
+)
+from radiomicgan.evaluate.protocol import REFERENCE, ReproducibilityResult
+from radiomicgan.evaluate.report import ReportInputs, training_figures, write_report
+from radiomicgan.evaluate.results import results_document, write_json, write_tables
+from radiomicgan.evaluate.settings import load_settings
+from radiomicgan.evaluate.whole_image import WholeImageResult
+from radiomicgan.io.atomic import atomic_dir, check_output
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    """What `evaluate` wrote and measured.
+
+    Attributes:
+        out: the output folder (results.json, features.parquet, ccc.parquet, counts.csv, report.html,
+            PNG figures).
+        report: the report's path.
+        results: the results.json document.
+        n_scans: scans evaluated. n_slices: slices compared over all scans.
+        extracted: feature extractions performed (cache misses), None without a cache.
+        from_cache: extractions served from the cache, None without a cache.
+        seconds: wall time.
+    """
+
+    out: Path
+    report: Path
+    results: dict[str, Any]
+    n_scans: int
+    n_slices: int
+    extracted: int | None
+    from_cache: int | None
+    seconds: float
+
+
+def evaluate(
+    reference: Path,
+    candidates: Mapping[str, Path],
+    out: Path,
+    config: EvaluationConfig,
+    *,
+    combat: bool = False,
+    training_runs: Mapping[str, Path] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> EvaluationOutcome:
+    """Measure how reproducible each candidate's radiomic features are against the reference.
+
+    Args:
+        reference: standard-kernel series, or a folder tree of series (one scan each).
+        candidates: name -> series or tree holding, for each reference series, the same scan
+            (input kernel, harmonized output, baseline); names label the report's rows.
+        out: the folder to create; it appears complete or not at all.
+        config: the protocol (ROIs, repeats, ranges, seed) and feature extraction (settings file,
+            processes, cache folder).
+        combat: add a row "NAME+ComBat" per candidate: its ROI features harmonized by ComBat.
+        training_runs: candidate name -> the training run folder it came from; its window schedule
+            and last CAM are copied into the report.
+        overwrite: replace an existing `out`.
+        progress: show progress bars during feature extraction.
+
+    Returns:
+        The outcome, with the results.json document.
+
+    Raises:
+        ConfigError: no candidate, a name that is empty, "reference" or clashes with a ComBat row,
+            or a training run named for no candidate; or refused PyRadiomics settings.
+        OutputError: `out` exists (without `overwrite`), lies inside an input or holds one.
+        InputError: an input is missing or holds no CT series, a candidate has no (or several)
+            series matching a reference series, or a training run folder is missing.
+    """
+    start = time.perf_counter()
+    runs = {name: Path(path) for name, path in (training_runs or {}).items()}
+    check_names(list(candidates), list(runs), combat=combat)
+    for run_dir in runs.values():
+        training_figures(run_dir)  # a missing run folder fails now, not after the extraction
+    inputs = [Path(reference), *(Path(p) for p in candidates.values()), *runs.values()]
+    for path in inputs:
+        if not path.exists():  # before check_output, which takes a missing path for a file
+            raise InputError(path, "does not exist")
+    check_output(Path(out), overwrite=overwrite, inputs=inputs, is_dir=True)
+    settings = load_settings(config.features.settings_path or None)
+    cache = FeatureCache(config.features.cache_dir) if config.features.cache_dir else None
+    extraction = Extraction(config.features.jobs, cache, settings, progress)
+    scans = load_scans(Path(reference), {name: Path(path) for name, path in candidates.items()})
+    logger.info("evaluating %d candidate(s) on %d scan(s)", len(candidates), len(scans))
+    roi = pooled_reproducibility(scans, config, extraction, combat=combat)
+    quality = pooled_image_quality(scans, config.quality_range_hu)
+    whole = _whole_image(scans, config, extraction)
+    results = results_document(roi, quality, whole, scans, config, describe_settings(settings))
+    report = _write(Path(out), roi, whole, results, scans, runs, _notes(scans, config, combat))
+    n_slices = sum(scan.reference.shape[0] for scan in scans)
+    extracted, from_cache = (cache.misses, cache.hits) if cache is not None else (None, None)
+    seconds = time.perf_counter() - start
+    logger.info("evaluation written to %s in %.0f s", out, seconds)
+    return EvaluationOutcome(Path(out), report, results, len(scans), n_slices, extracted, from_cache, seconds)
+
+
+def check_names(candidates: Sequence[str], training_runs: Sequence[str], *, combat: bool) -> None:
+    """Refuse candidate names the report cannot tell apart.
+
+    Raises:
+        ConfigError: no candidate, an empty or padded name, "reference", a name that a ComBat row
+            would repeat, or a training run for an unknown candidate.
+    """
+    if not candidates:
+        raise ConfigError("evaluate: give at least one candidate")
+    for name in candidates:
+        if not name or name != name.strip():
+            raise ConfigError(f"evaluate: candidate name {name!r} must be non-empty, without outer spaces")
+        if name == REFERENCE:
+            raise ConfigError(f"evaluate: {REFERENCE!r} names the reference; choose another candidate name")
+        if combat and name + COMBAT_SUFFIX in candidates:
+            raise ConfigError(
+                f"evaluate: candidate {name + COMBAT_SUFFIX!r} clashes with {name!r}'s ComBat row"
+            )
+    unknown = sorted(set(training_runs) - set(candidates))
+    if unknown:
+        raise ConfigError(f"evaluate: training run given for unknown candidate(s) {', '.join(unknown)}")
+
+
+def _whole_image(
+    scans: list[Scan], config: EvaluationConfig, extraction: Extraction
+) -> WholeImageResult | None:
+    try:
+        return pooled_whole_image(scans, config, extraction, config.whole_image_slices)
+    except ValueError as exc:  # too few slices: the ROI level still stands on its own
+        logger.warning("whole-image level skipped: %s", exc)
+        return None
+
+
+def _write(
+    out: Path,
+    roi: ReproducibilityResult,
+    whole: WholeImageResult | None,
+    results: dict[str, Any],
+    scans: list[Scan],
+    runs: Mapping[str, Path],
+    notes: list[str],
+) -> Path:
+    first = scans[0]
+    z = first.reference.shape[0] // 2  # the middle slice of the first scan: typical anatomy
+    inputs = ReportInputs(
+        results=results,
+        mean_ccc=roi.ccc.groupby(level="candidate", sort=False).mean(),
+        case_reference=first.reference[z],
+        case_candidates={name: volume[z] for name, volume in first.candidates.items()},
+        case_label=f"scan 1, slice {first.slice_indices[z] + 1} of {first.n_reference_slices}",
+        training_runs=runs,
+        notes=notes,
+    )
+    with atomic_dir(out) as temporary:
+        write_json(temporary / "results.json", results)
+        write_tables(temporary, roi, whole)
+        write_report(temporary, inputs)
+    return out / "report.html"
+
+
+def _notes(scans: list[Scan], config: EvaluationConfig, combat: bool) -> list[str]:
+    kept = sum(s.reference.shape[0] for s in scans)
+    total = sum(s.n_reference_slices for s in scans)
+    notes = [
+        f"{kept} of {total} reference slices are present in every candidate and were compared.",
+        "ROIs are drawn inside the reference's body; each HU range's mask keeps the box's pixels whose "
+        "reference HU lies in the range, and every image is measured under the same masks.",
+        "Each range draws its own boxes from a random stream seeded by (seed, scan, repeat, range).",
+    ]
+    if len(scans) > 1:
+        notes.append(
+            f"ROIs of the {len(scans)} scans are pooled: each repeat's {config.n_rois} ROIs per range are "
+            "shared among the scans in proportion to their slices, and each CCC is taken across all of them."
+        )
+    if combat:
+        notes.append(
+            "ComBat (Johnson et al. 2007, parametric empirical Bayes) maps a candidate's ROI features onto "
+            "the reference's (the reference batch stays unchanged) within each range and repeat; features "
+            "constant or undefined on the reference are left as they are."
+        )
+    if config.whole_image_slices:
+        notes.append(f"The whole-image level uses at most {config.whole_image_slices} slices, evenly spread.")
+    return notes

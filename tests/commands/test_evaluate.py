@@ -1,0 +1,143 @@
+"""`radiomicgan evaluate`: a thin layer over `evaluate`; bad options are one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from radiomicgan.cli import build_parser, main
+from radiomicgan.commands.evaluate import config_from_args, default_cache_dir
+from radiomicgan.config import SimulationConfig
+from radiomicgan.simulate import simulate_to_folder
+
+LIGHT = {
+    "setting": {"binWidth": 25, "label": 1, "force2D": False, "additionalInfo": False},
+    "imageType": {"Original": {}},
+    "featureClass": {"firstorder": None, "glcm": None},
+}
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated scan: smooth/, sharp/ (the standard), sharp_retest/ (read only)."""
+    out = tmp_path_factory.mktemp("sim") / "pairs"
+    config = SimulationConfig(kernels=("smooth", "sharp"), size_px=64, slices=3, seed=2, retest=True, jobs=1)
+    simulate_to_folder("phantom", out, config)
+    return out
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An evaluation config: light PyRadiomics settings, a small protocol, one process."""
+    folder = tmp_path_factory.mktemp("config")
+    (folder / "light.yaml").write_text(yaml.safe_dump(LIGHT), encoding="utf-8")
+    config = {"roi_size_px": 16, "context_px": 4, "features": {"settings_path": str(folder / "light.yaml")}}
+    (folder / "evaluation.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return folder / "evaluation.yaml"
+
+
+def test_evaluates_and_prints_the_report_path(
+    pairs: Path, config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    argv = [
+        "evaluate", "--reference", str(pairs / "sharp"), "--candidate", f"input={pairs / 'smooth'}",
+        "--candidate", f"retest={pairs / 'sharp_retest'}", "--out", str(out), "--rois", "4",
+        "--repeats", "2", "--seed", "3", "--jobs", "1", "--combat", "--cache", str(tmp_path / "cache"),
+        "--config", str(config_file), "--quiet",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out / "report.html")
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["candidates"]) == ["input", "retest", "input+ComBat", "retest+ComBat"]
+    assert results["features"] == 18 + 24  # the config file's settings: firstorder and glcm
+    assert (
+        results["protocol"] | {"n_rois": 4, "repeats": 2, "seed": 3, "roi_size_px": 16} == results["protocol"]
+    )
+    assert list((tmp_path / "cache").rglob("*.npy"))
+
+
+def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    code = main(["evaluate", *argv])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("radiomicgan evaluate: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "extra", "message"),
+    [
+        (["smooth"], [], "--candidate expects NAME=DIR, got 'smooth'"),
+        (["=sharp_retest"], [], "expects NAME=DIR"),
+        (["a="], [], "expects NAME=DIR"),
+        (["a=smooth", "a=sharp_retest"], [], "the name 'a' is given twice"),
+        (["reference=smooth"], [], "'reference' names the reference"),
+        (["a=smooth"], ["--training-run", "b=smooth"], "unknown candidate"),
+        (["a=smooth"], ["--training-run", "runs"], "--training-run expects NAME=DIR"),
+        (["a=absent"], [], "absent: does not exist"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(
+    pairs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    candidates: list[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    argv = ["--reference", str(pairs / "sharp"), "--out", str(tmp_path / "out"), *extra]
+    for value in candidates:
+        name, sep, folder = value.partition("=")
+        argv += ["--candidate", f"{name}{sep}{pairs / folder}" if folder else value]
+    assert message in _fails(argv, capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_needs_overwrite(
+    pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "out").mkdir()
+    argv = [
+        "--reference",
+        str(pairs / "sharp"),
+        "--candidate",
+        f"a={pairs / 'smooth'}",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    assert "already exists" in _fails(argv, capsys)
+
+
+def _args(*options: str) -> argparse.Namespace:
+    return build_parser().parse_args(
+        ["evaluate", "--reference", "r", "--candidate", "a=c", "--out", "o", *options]
+    )
+
+
+def test_cache_defaults_to_the_user_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_file: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "radiomicgan" / "features"
+    assert config_from_args(_args()).features.cache_dir == str(default_cache_dir())
+    assert config_from_args(_args("--no-cache")).features.cache_dir == ""
+    chosen = config_from_args(_args("--cache", "c", "--jobs", "3", "--rois", "7"))
+    assert (chosen.features.cache_dir, chosen.features.jobs, chosen.n_rois) == ("c", 3, 7)
+    from_file = config_from_args(_args("--config", str(config_file)))
+    assert from_file.roi_size_px == 16 and from_file.features.settings_path.endswith("light.yaml")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_cache_dir() == Path.home() / ".cache" / "radiomicgan" / "features"
+
+
+def test_help_describes_and_gives_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "Examples:" in text and "--candidate NAME=DIR" in text and "CCC > 0.85" in text

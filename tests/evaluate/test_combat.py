@@ -1,0 +1,103 @@
+"""ComBat with a reference batch: neuroCombat's results on regular data, no NaN/inf on degenerate data.
+
+neuroCombat 0.2.12 is the reference implementation (Fortin et al.). Its `ref_batch` path calls
+`np.int`, removed in NumPy 1.24, so the tests restore that alias for the call (monkeypatch); the rest
+of its code runs unchanged under NumPy 2 and pandas 3.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.typing import NDArray
+
+from radiomicgan.evaluate.agreement import ccc_per_feature
+from radiomicgan.evaluate.combat import combat_to_reference
+
+neurocombat = importlib.import_module("neuroCombat.neuroCombat")
+
+
+def _batches(
+    seed: int, n_ref: int = 12, n_cand: int = 9, features: int = 40
+) -> tuple[NDArray[np.float64], ...]:
+    """Features on very different scales; the candidate has its own location and scale per feature."""
+    rng = np.random.default_rng(seed)
+    scale = rng.uniform(0.5, 500.0, features)
+    reference = rng.normal(10.0, 3.0, (n_ref, features)) * scale
+    candidate = rng.normal(12.0, 5.0, (n_cand, features)) * scale * rng.uniform(0.5, 2.0, features)
+    return reference, candidate
+
+
+def _neurocombat(
+    reference: NDArray[np.float64], candidate: NDArray[np.float64], monkeypatch: pytest.MonkeyPatch
+) -> NDArray[np.float64]:
+    monkeypatch.setattr(np, "int", int, raising=False)  # neuroCombat's ref_batch path uses np.int
+    covars = pd.DataFrame({"batch": ["reference"] * len(reference) + ["candidate"] * len(candidate)})
+    data = np.vstack([reference, candidate]).T  # neuroCombat takes [features, samples]
+    result = neurocombat.neuroCombat(data, covars, "batch", ref_batch="reference")["data"]
+    np.testing.assert_array_equal(result[:, : len(reference)].T, reference)  # the reference stays
+    return np.asarray(result[:, len(reference) :].T)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_neurocombat_with_a_reference_batch(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference, candidate = _batches(seed)
+    expected = _neurocombat(reference, candidate, monkeypatch)
+    np.testing.assert_allclose(combat_to_reference(reference, candidate), expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # neuroCombat's own stopping rule
+def test_matches_neurocombat_at_convergence(monkeypatch: pytest.MonkeyPatch) -> None:
+    # neuroCombat's stopping rule divides by signed estimates; at a tight tolerance both reach the fixed point
+    reference, candidate = _batches(3, n_ref=6, n_cand=30, features=200)
+    monkeypatch.setattr(neurocombat.it_sol, "__defaults__", (1e-12,))
+    expected = _neurocombat(reference, candidate, monkeypatch)
+    np.testing.assert_allclose(
+        combat_to_reference(reference, candidate, tolerance=1e-12), expected, rtol=1e-8, atol=1e-8
+    )
+
+
+def test_moves_the_candidate_onto_the_reference() -> None:
+    reference, candidate = _batches(4, n_ref=30, n_cand=30)
+    adjusted = combat_to_reference(reference, candidate)
+    scale = reference.std(axis=0)
+    before = np.abs(candidate.mean(axis=0) - reference.mean(axis=0)) / scale
+    after = np.abs(adjusted.mean(axis=0) - reference.mean(axis=0)) / scale
+    assert after.mean() < 0.2 * before.mean()
+    ratio = adjusted.std(axis=0) / scale
+    assert np.abs(np.log(ratio)).mean() < 0.5 * np.abs(np.log(candidate.std(axis=0) / scale)).mean()
+
+
+def test_degenerate_features_give_finite_values_and_stay_put() -> None:
+    reference, candidate = _batches(5, features=8)
+    reference[:, 0] = 7.0  # constant on the reference: nothing to map onto
+    reference[:, 1] = 3.3 + np.arange(len(reference)) * 1e-15  # constant up to rounding
+    candidate[:, 2] = -4.0  # constant on the candidate
+    candidate[3, 3] = np.nan  # PyRadiomics' NaN
+    reference[0, 4] = np.inf
+    adjusted = combat_to_reference(reference, candidate)
+    np.testing.assert_array_equal(adjusted[:, [0, 1, 4]], candidate[:, [0, 1, 4]])
+    np.testing.assert_array_equal(adjusted[:, 3], candidate[:, 3])  # NaN left where it was
+    assert np.isfinite(np.delete(adjusted, 3, axis=1)).all()
+    assert np.ptp(adjusted[:, 2]) == 0 and adjusted[0, 2] != -4.0  # moved to the reference's location
+
+
+def test_identical_batches_and_tiny_inputs_give_finite_results() -> None:
+    reference, _ = _batches(6, n_ref=5, features=20)
+    same = combat_to_reference(reference, reference)  # all delta_hat equal: point-mass prior
+    assert np.isfinite(same).all()
+    assert np.nanmin(ccc_per_feature(reference, same)) > 0.95
+    one_feature = combat_to_reference(reference[:, :1], reference[:, :1] + 5.0)
+    np.testing.assert_array_equal(one_feature, reference[:, :1] + 5.0)  # no prior from one feature
+    one_sample = combat_to_reference(reference, reference[:1] * 2)
+    np.testing.assert_array_equal(one_sample, reference[:1] * 2)
+    constant = np.ones((5, 4))
+    np.testing.assert_array_equal(combat_to_reference(constant, constant * 2), constant * 2)
+
+
+def test_refuses_mismatched_tables() -> None:
+    with pytest.raises(ValueError, match="equal columns"):
+        combat_to_reference(np.zeros((3, 4)), np.zeros((3, 5)))

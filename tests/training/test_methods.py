@@ -1,0 +1,46 @@
+"""The method registry: one entry per configurable name, and what each method overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from radiomicgan.config import TRAIN_METHODS, ModelConfig, TrainConfig, WindowConfig
+from radiomicgan.errors import ConfigError
+from radiomicgan.nets import GENERATORS
+from radiomicgan.training.methods import METHODS, resolve
+
+
+def test_every_configurable_method_is_registered_and_its_generator_exists() -> None:
+    assert set(METHODS) == set(TRAIN_METHODS)
+    for method in METHODS.values():
+        assert method.generator is None or method.generator in GENERATORS
+
+
+def test_radiomicgan_keeps_the_configured_generator_and_schedule() -> None:
+    config = TrainConfig(model=ModelConfig(generator="unet"), window=WindowConfig(schedule="fixed"), epochs=7)
+    assert resolve(config) == config
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "choe", "ganai", "stanct"])
+def test_learned_baselines_train_their_generator_in_the_full_range(name: str) -> None:
+    resolved = resolve(TrainConfig(method=name, epochs=7))
+    assert resolved.model.generator == METHODS[name].generator
+    assert resolved.window.schedule == "minmax" and resolved.epochs == 7
+    assert resolve(resolved) == resolved
+
+
+@pytest.mark.parametrize("name", ["histmatch", "wiener"])
+def test_fitted_baselines_run_one_epoch(name: str) -> None:
+    resolved = resolve(TrainConfig(method=name, epochs=7))
+    assert resolved.epochs == 1 and resolved.model.generator == name
+
+
+def test_unknown_methods_are_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown model 'cyclegan'.*pix2pix.*wiener"):
+        TrainConfig(method="cyclegan")
+
+
+def test_a_baseline_u_net_is_made_no_deeper_than_its_crops() -> None:
+    resolved = resolve(TrainConfig(method="pix2pix", crop_px=128))  # the default unet_256 would not fit
+    assert resolved.model.unet_downs == 7  # pix2pix's own unet_128
+    assert resolve(TrainConfig(method="ganai", crop_px=256)).model.unet_downs == 8
