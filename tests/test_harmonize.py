@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import pickle
 import shutil
+import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from radiomicgan import harmonize
 from radiomicgan.cli import main
 from radiomicgan.config import WindowConfig
-from radiomicgan.errors import InputError, OutputError
-from radiomicgan.harmonize import Harmonizer, harmonize_path
-from radiomicgan.io import find_series, read_volume
+from radiomicgan.errors import ConfigError, InputError, OutputError
+from radiomicgan.harmonize import Harmonizer, choose_precision, harmonize_path, resolve_precision
+from radiomicgan.io import find_series, read_volume, write_volume
 from radiomicgan.training import train
 from radiomicgan.training.tensors import harmonize_slices_hu
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, Scan, tiny_config, write_scan
@@ -204,3 +209,219 @@ def test_bad_models_and_inputs_are_one_line_errors(
     _refused(args(tmp_path / "no-run"), capsys, "does not exist")
     _refused(args(run_dir, tmp_path / "no-input"), capsys, "no-input", "does not exist")
     assert not out.exists()
+
+
+# --- streamed series ----------------------------------------------------------------------------------
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(folder.iterdir())
+
+
+@pytest.mark.parametrize("batch_size", [4, 6, 7])
+def test_streamed_series_equals_the_in_memory_path(
+    run_dir: Path, scan: Scan, tmp_path: Path, batch_size: int, run_dciodvfy
+) -> None:
+    harmonizer = Harmonizer.load(run_dir, device="cpu", batch_size=batch_size)  # 6 slices: 4 + 2, 6, 6
+    (streamed,) = harmonize_path(harmonizer, scan.source, tmp_path / "streamed", progress=False)
+    volume = read_volume(scan.source)
+    derivation = harmonizer.derivation(volume.meta.kernel)
+    in_memory = write_volume(harmonizer(volume), tmp_path / "memory", derivation=derivation)
+    assert [p.name for p in _files(streamed)] == [p.name for p in _files(in_memory)]
+    assert [p.read_bytes() for p in _files(streamed)] == [p.read_bytes() for p in _files(in_memory)]
+    derived = read_volume(streamed)
+    assert derived.meta.series_uid != volume.meta.series_uid
+    assert not np.array_equal(derived.hu, volume.hu)
+    errors, output = run_dciodvfy(streamed)
+    assert errors == [], output
+
+
+def test_a_series_holds_one_batch_of_pixels_at_a_time(
+    harmonizer: Harmonizer, scan: Scan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory is bounded by the batch: when a batch is harmonized, no earlier batch is still alive."""
+    seen: list[weakref.ref[np.ndarray]] = []
+    original = Harmonizer.harmonize_slices
+
+    def watching(
+        self: Harmonizer, hu: np.ndarray, source_range: tuple[float, float] | None = None
+    ) -> np.ndarray:
+        gc.collect()
+        assert all(ref() is None for ref in seen), "an earlier batch is still in memory"
+        assert len(hu) <= self.batch_size
+        seen.append(weakref.ref(hu))
+        return original(self, hu, source_range)
+
+    monkeypatch.setattr(Harmonizer, "harmonize_slices", watching)
+    harmonize_path(harmonizer, scan.source, tmp_path / "out", progress=False)
+    assert len(seen) == 3  # 6 slices, batches of 2
+
+
+@pytest.mark.parametrize("interruption", [RuntimeError("model failed"), KeyboardInterrupt()])
+def test_failure_mid_series_leaves_no_output(
+    harmonizer: Harmonizer,
+    scan: Scan,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interruption: BaseException,
+) -> None:
+    calls = []
+    original = Harmonizer.harmonize_slices
+
+    def failing_second(
+        self: Harmonizer, hu: np.ndarray, source_range: tuple[float, float] | None = None
+    ) -> np.ndarray:
+        calls.append(len(hu))
+        if len(calls) == 2:
+            raise interruption
+        return original(self, hu, source_range)
+
+    monkeypatch.setattr(Harmonizer, "harmonize_slices", failing_second)
+    out = tmp_path / "out"
+    with pytest.raises(type(interruption)):
+        harmonize_path(harmonizer, scan.source, out, progress=False)
+    assert calls == [2, 2]
+    assert list(tmp_path.iterdir()) == []  # neither the series nor a hidden temporary folder
+    monkeypatch.undo()
+    previous = _files(harmonize_path(harmonizer, scan.source, out, progress=False)[0])
+    before = [p.read_bytes() for p in previous]
+    monkeypatch.setattr(Harmonizer, "harmonize_slices", failing_second)
+    calls.clear()
+    with pytest.raises(type(interruption)):
+        harmonize_path(harmonizer, scan.source, out, overwrite=True, progress=False)
+    assert [p.read_bytes() for p in _files(out)] == before  # the earlier output is kept whole
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_existing_output_is_refused_before_any_slice_is_harmonized(
+    harmonizer: Harmonizer, scan: Scan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(Harmonizer, "harmonize_slices", lambda *a: pytest.fail("harmonized"))
+    with pytest.raises(OutputError, match="already exists"):
+        harmonize_path(harmonizer, scan.source, tmp_path / "out", progress=False)
+
+
+# --- --strict -----------------------------------------------------------------------------------------
+
+
+def test_strict_refuses_another_kernel_before_writing_anything(
+    harmonizer: Harmonizer, scan: Scan, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError) as raised:
+        harmonize_path(harmonizer, scan.target, tmp_path / "one", strict=True, progress=False)
+    message = str(raised.value)
+    assert "\n" not in message and str(scan.target) in message
+    assert TARGET_KERNEL in message and SOURCE_KERNEL in message
+    # a tree of a matching and a mismatching series: not even the matching one is written
+    with pytest.raises(InputError, match=TARGET_KERNEL):
+        harmonize_path(harmonizer, scan.source.parent, tmp_path / "tree", strict=True, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    assert harmonize_path(harmonizer, scan.source, tmp_path / "ok", strict=True, progress=False)
+
+
+def test_strict_command_line(
+    run_dir: Path, scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["harmonize", "--model", str(run_dir), str(scan.target), str(out), "--device", "cpu", "--quiet"]
+    _refused([*args, "--strict"], capsys, str(scan.target), TARGET_KERNEL, SOURCE_KERNEL)
+    assert not out.exists()
+    assert main(args) == 0  # without --strict: a warning, and the series is written
+    assert len(list(out.iterdir())) == 6
+
+
+# --- precision ----------------------------------------------------------------------------------------
+
+
+def test_resolve_precision() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_precision("auto", cpu) == (None, None)
+    assert resolve_precision("auto", cuda) == (None, torch.float16)  # tried on the first batch
+    assert resolve_precision("fp32", cuda) == (None, None)
+    assert resolve_precision("bf16", cpu) == (torch.bfloat16, None)
+    assert resolve_precision("fp16", cuda) == (torch.float16, None)
+    with pytest.raises(ConfigError, match="precision"):
+        resolve_precision("fp8", cpu)
+
+
+def test_bf16_runs_and_stays_close_to_fp32(run_dir: Path, scan: Scan) -> None:
+    hu = read_volume(scan.source).hu
+    fp32 = Harmonizer.load(run_dir, device="cpu", precision="fp32").harmonize_slices(hu)
+    harmonizer = Harmonizer.load(run_dir, device="cpu", precision="bf16")
+    assert harmonizer.autocast_dtype == torch.bfloat16
+    bf16 = harmonizer.harmonize_slices(hu)
+    np.testing.assert_array_equal(bf16, np.rint(bf16))
+    difference = np.abs(bf16 - fp32)
+    # bf16 rounds the [0, 1] output to steps of up to 2**-8 (~8 HU over the 2024 HU window)
+    assert 0 < difference.max() <= 8 and difference.mean() < 2
+
+
+def test_choose_precision_keeps_mixed_precision_only_within_tolerance(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reference = np.array([0.0, 10.0, -5.0], dtype=np.float32)
+
+    def run(offset: float) -> Callable[[torch.dtype | None], np.ndarray]:
+        return lambda dtype: reference if dtype is None else reference + np.float32(offset)
+
+    with caplog.at_level(logging.INFO, logger="radiomicgan"):
+        dtype, out = choose_precision(run(1.0), torch.float16)
+        assert dtype == torch.float16 and out[1] == 11.0
+        dtype, out = choose_precision(run(2.0), torch.float16)
+        assert dtype is None and out is reference
+        dtype, out = choose_precision(run(np.nan), torch.float16)  # an overflow
+        assert dtype is None and out is reference
+    lines = [r.getMessage() for r in caplog.records if r.name == "radiomicgan.harmonize"]
+    assert len(lines) == 3 and all("\n" not in line for line in lines)
+    assert lines[0].startswith("using fp16: fp16 differs from fp32 by up to 1 HU")
+    assert lines[1].startswith("using fp32: fp16 differs from fp32 by up to 2 HU")
+
+
+@pytest.mark.parametrize(("tolerance_hu", "kept"), [(100.0, torch.bfloat16), (0.0, None)])
+def test_auto_calibrates_on_the_first_batch(
+    run_dir: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch, tolerance_hu: float, kept: torch.dtype | None
+) -> None:
+    """As "auto" does on a GPU, with bf16 on the CPU: try it on the first batch, then keep the choice."""
+    monkeypatch.setattr(harmonize, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
+    hu = read_volume(scan.source).hu
+    harmonizer = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision="auto")
+    assert (harmonizer.autocast_dtype, harmonizer.calibrate_with) == (None, None)  # fp32 on a CPU
+    harmonizer.calibrate_with = torch.bfloat16
+    first = harmonizer.harmonize_slices(hu[:2])
+    assert harmonizer.calibrate_with is None and harmonizer.autocast_dtype == kept
+    name = {torch.bfloat16: "bf16", None: "fp32"}[kept]
+    explicit = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision=name)
+    np.testing.assert_array_equal(first, explicit.harmonize_slices(hu[:2]))
+    np.testing.assert_array_equal(harmonizer.harmonize_slices(hu[2:]), explicit.harmonize_slices(hu[2:]))
+
+
+def test_mixed_precision_overflow_falls_back_to_fp32(
+    run_dir: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    hu = read_volume(scan.source).hu[:2]
+    expected = Harmonizer.load(run_dir, device="cpu", precision="fp32").harmonize_slices(hu)
+    original = harmonize.harmonize_slices_hu
+
+    def overflowing(*args: Any) -> np.ndarray:
+        out = original(*args)
+        mixed = len(args) == 6 and args[5] is not None  # (generator, hu, window, device, multiple, dtype)
+        return out * np.inf if mixed else out
+
+    monkeypatch.setattr(harmonize, "harmonize_slices_hu", overflowing)
+    harmonizer = Harmonizer.load(run_dir, device="cpu", precision="fp16")
+    with caplog.at_level(logging.WARNING, logger="radiomicgan"):
+        np.testing.assert_array_equal(harmonizer.harmonize_slices(hu), expected)
+    assert harmonizer.autocast_dtype is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "fp16 overflowed" in warnings[0]
+
+
+def test_precision_and_batch_size_options(
+    run_dir: Path, scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["harmonize", "--model", str(run_dir), str(scan.source), "--device", "cpu", "--quiet"]
+    assert main([*args, str(tmp_path / "bf16"), "--precision", "bf16", "--batch-size", "4"]) == 0
+    assert len(list((tmp_path / "bf16").iterdir())) == 6
+    capsys.readouterr()
+    _refused([*args, str(tmp_path / "zero"), "--batch-size", "0"], capsys, "batch size")

@@ -13,7 +13,7 @@ import pytest
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, JPEGBaseline8Bit
 
 from radiomicgan.errors import OutputError
-from radiomicgan.io import Derivation, read_volume, write_dicom_series
+from radiomicgan.io import Derivation, dicom_series_writer, read_volume, write_dicom_series
 
 DERIVATION = Derivation("RadiomicGAN", "Harmonized from B30f to B60f by RadiomicGAN", "model-3f2a")
 
@@ -200,3 +200,63 @@ def test_volume_without_datasets_is_refused(ct_series, tmp_path):
     source = read_volume(ct_series.folder)
     with pytest.raises(OutputError, match="new_ct_datasets"):
         write_dicom_series(replace(source, datasets=None), tmp_path / "out")
+
+
+# --- writing batch by batch (dicom_series_writer) ------------------------------------------------------
+
+
+def _streamed_writer(source, out, **overrides):
+    arguments = {
+        "positions_xyz_mm": source.slice_positions_xyz_mm(),
+        "direction": source.direction,
+        "spacing_zyx_mm": source.spacing_zyx_mm,
+        "source_series_uid": source.meta.series_uid,
+        "derivation": DERIVATION,
+        "inputs": [source.source_path],
+    }
+    return dicom_series_writer(out, **{**arguments, **overrides})
+
+
+def test_series_written_in_uneven_batches_equals_the_whole_volume_write(ct_series, tmp_path, run_dciodvfy):
+    source = read_volume(ct_series.folder)
+    whole = write_dicom_series(source, tmp_path / "whole", derivation=DERIVATION)
+    with _streamed_writer(source, tmp_path / "streamed") as writer:
+        for start, stop in ((0, 4), (4, 5), (5, 6)):
+            writer.write(source.datasets[start:stop], source.hu[start:stop])
+            assert writer.written == stop
+    streamed = tmp_path / "streamed"
+    assert [p.name for p in _files(streamed)] == [p.name for p in _files(whole)]
+    assert [p.read_bytes() for p in _files(streamed)] == [p.read_bytes() for p in _files(whole)]
+    errors, output = run_dciodvfy(streamed)
+    assert errors == [], output
+
+
+def test_streamed_series_is_all_or_nothing(ct_series, tmp_path):
+    source = read_volume(ct_series.folder)
+    out = tmp_path / "out"
+    with pytest.raises(OutputError, match="only 5 of 6 slices"), _streamed_writer(source, out) as writer:
+        writer.write(source.datasets[:5], source.hu[:5])
+    with pytest.raises(OutputError, match="more than the 6 slices"), _streamed_writer(source, out) as writer:
+        writer.write(source.datasets, source.hu)
+        writer.write(source.datasets[:1], source.hu[:1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct"]
+    previous = write_dicom_series(source, out)
+    before = [p.read_bytes() for p in _files(previous)]
+    for interruption in (RuntimeError("model failed"), KeyboardInterrupt()):
+        with pytest.raises(type(interruption)), _streamed_writer(source, out, overwrite=True) as writer:
+            writer.write(source.datasets[:3], source.hu[:3])
+            raise interruption
+        assert [p.read_bytes() for p in _files(previous)] == before  # the earlier output is kept
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["ct", "out"]  # no temporary left over
+
+
+def test_streamed_writer_checks_the_output_before_writing(ct_series, tmp_path):
+    source = read_volume(ct_series.folder)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OutputError, match="already exists"), _streamed_writer(source, tmp_path / "out"):
+        pytest.fail("the block ran although the output exists")
+    with (
+        pytest.raises(OutputError, match="inside the input"),
+        _streamed_writer(source, ct_series.folder / "x"),
+    ):
+        pytest.fail("the block ran although the output lies in the input")

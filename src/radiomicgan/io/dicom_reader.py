@@ -3,12 +3,15 @@
 Pure reading: input files are opened read-only and never written. Each slice's pixels pass through
 pydicom's decoders (pylibjpeg plugins for JPEG, JPEG-LS, JPEG 2000; native RLE and deflate), then
 RescaleSlope/RescaleIntercept, so the Volume holds HU whatever the stored encoding was.
+`plan_series` sorts and checks a series from its headers alone; `read_slice` then reads one slice's
+pixels, so a caller may hold a few slices at a time instead of the volume (see `io.stream`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +28,9 @@ from pydicom.uid import (
 )
 
 from radiomicgan.errors import InputError, InvalidSeriesError, SeveralSeriesError
-from radiomicgan.io.dicom_geometry import series_geometry
+from radiomicgan.io.dicom_geometry import SeriesGeometry, series_geometry
 from radiomicgan.io.discovery import SeriesRef, find_series, one_line
-from radiomicgan.io.volume import SeriesMeta, Volume
+from radiomicgan.io.volume import SeriesMeta, Volume, slice_positions_xyz_mm
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +98,75 @@ def select_series(refs: list[SeriesRef], root: Path, series_uid: str | None = No
     return ct[0]
 
 
+@dataclass(frozen=True)
+class SeriesPlan:
+    """A CT series checked from its headers alone: everything but the pixels.
+
+    Attributes:
+        ref: the series as discovery found it.
+        files: its image files in slice order (localizers left out).
+        geometry: the volume geometry (its `order` indexes the discovered files, localizers left out).
+        meta: the series identity a Volume of it would carry.
+    """
+
+    ref: SeriesRef
+    files: tuple[Path, ...]
+    geometry: SeriesGeometry
+    meta: SeriesMeta
+
+    @property
+    def folders(self) -> list[Path]:
+        """The folders its files lie in (an output there would be read back as input)."""
+        return sorted({self.ref.folder, *(path.parent for path in self.files)})
+
+    def positions_xyz_mm(self) -> NDArray[np.float64]:
+        """Patient position (LPS, mm) of the first voxel of every slice, [z, 3], as a Volume gives it."""
+        g = self.geometry
+        return slice_positions_xyz_mm(g.origin_xyz_mm, g.direction, g.spacing_zyx_mm[0], g.shape[0])
+
+
+def plan_series(ref: SeriesRef) -> SeriesPlan:
+    """Sort and check a CT series from its headers, reading no pixel data.
+
+    Args:
+        ref: the series (its files and identity).
+
+    Returns:
+        The slice order, geometry and identity; `read_slice` then reads the pixels slice by slice.
+
+    Raises:
+        InvalidSeriesError: a file cannot be read, is multi-frame, lacks the rescale, or the slices
+            do not form a regular volume.
+    """
+    headers = [_read_file(path, pixels=False) for path in ref.files]
+    headers, files = _drop_localizers(headers, list(ref.files))
+    for ds, path in zip(headers, files, strict=True):
+        _check_header(ds, path)
+    geometry = series_geometry(headers, files)
+    meta = SeriesMeta(
+        study_uid=ref.study_uid,
+        frame_of_reference_uid=ref.frame_of_reference_uid,
+        series_uid=ref.series_uid,
+        kernel=ref.kernel,
+        modality=ref.modality,
+        description=ref.description,
+    )
+    return SeriesPlan(ref, tuple(files[i] for i in geometry.order), geometry, meta)
+
+
+def read_slice(path: Path) -> tuple[Dataset, NDArray[np.float32]]:
+    """Read one slice: its dataset without pixel data, and its pixels in HU [y, x].
+
+    Raises:
+        InvalidSeriesError: unreadable, no pixel data, or the pixels cannot be decoded.
+    """
+    ds = _read_file(path, pixels=True)
+    _check_slice(ds, path)
+    hu = _decode_hu(ds, path)
+    del ds.PixelData  # the caller holds the pixels; the dataset carries the other tags only
+    return ds, hu
+
+
 def read_series(ref: SeriesRef) -> Volume:
     """Read a CT series found by discovery into a Volume.
 
@@ -107,43 +179,29 @@ def read_series(ref: SeriesRef) -> Volume:
     Raises:
         InvalidSeriesError: as for `read_dicom`.
     """
-    datasets = [_read_file(path) for path in ref.files]
-    files = list(ref.files)
-    datasets, files = _drop_localizers(datasets, files)
-    for ds, path in zip(datasets, files, strict=True):
-        _check_slice(ds, path)
-    geometry = series_geometry(datasets, files)
+    plan = plan_series(ref)
+    geometry = plan.geometry
     hu = np.empty(geometry.shape, dtype=np.float32)
     ordered: list[Dataset] = []
-    for z, index in enumerate(geometry.order):
-        ds = datasets[index]
-        hu[z] = _decode_hu(ds, files[index])
-        del ds.PixelData  # the Volume holds the pixels; datasets carry the other tags only
+    for z, path in enumerate(plan.files):
+        ds, hu[z] = read_slice(path)
         ordered.append(ds)
-    meta = SeriesMeta(
-        study_uid=ref.study_uid,
-        frame_of_reference_uid=ref.frame_of_reference_uid,
-        series_uid=ref.series_uid,
-        kernel=ref.kernel,
-        modality=ref.modality,
-        description=ref.description,
-    )
     logger.info("read CT series %s: %d slices of %dx%d", ref.series_uid, *geometry.shape)
     return Volume(
         hu=hu,
         spacing_zyx_mm=geometry.spacing_zyx_mm,
         origin_xyz_mm=geometry.origin_xyz_mm,
         direction=geometry.direction,
-        meta=meta,
+        meta=plan.meta,
         datasets=ordered,
         source_path=ref.folder,
         source_format="dicom",
     )
 
 
-def _read_file(path: Path) -> Dataset:
+def _read_file(path: Path, *, pixels: bool) -> Dataset:
     try:
-        return dcmread(path, force=True)
+        return dcmread(path, force=True, stop_before_pixels=not pixels)
     except Exception as exc:  # pydicom raises many types on corrupt files
         raise InvalidSeriesError(
             path, f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})"
@@ -167,7 +225,14 @@ def _image_type(ds: Dataset) -> list[str]:
 
 
 def _check_slice(ds: Dataset, path: Path) -> None:
-    """A single-frame grayscale image with the rescale the CT Image module requires."""
+    """A single-frame grayscale image with pixel data and the rescale the CT Image module requires."""
+    _check_header(ds, path)
+    if "PixelData" not in ds:
+        raise InvalidSeriesError(path, "no pixel data")
+
+
+def _check_header(ds: Dataset, path: Path) -> None:
+    """What `_check_slice` checks that the header alone tells."""
     frames = ds.get("NumberOfFrames")
     if ds.get("SOPClassUID") in _MULTIFRAME_CT or (frames not in (None, "") and int(frames) > 1):
         raise InvalidSeriesError(
@@ -175,8 +240,6 @@ def _check_slice(ds: Dataset, path: Path) -> None:
             "multi-frame (Enhanced CT) images are not supported; convert the series to single-frame "
             "CT Image Storage first",
         )
-    if "PixelData" not in ds:
-        raise InvalidSeriesError(path, "no pixel data")
     if int(ds.get("SamplesPerPixel", 1)) != 1:
         raise InvalidSeriesError(path, "not a grayscale image (SamplesPerPixel != 1)")
     for keyword in ("RescaleSlope", "RescaleIntercept"):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -85,23 +87,111 @@ def write_dicom_series(
     out = Path(out_dir)
     if volume.datasets is None:
         raise OutputError(out, "the volume has no DICOM datasets; build them with new_ct_datasets()")
-    check_output(out, overwrite=overwrite, inputs=_input_folders(volume), is_dir=True)
-    stored = _stored_values(volume.hu, out)
-    series_uid = None
-    if derivation is not None:
-        source_series = str(volume.datasets[0].get("SeriesInstanceUID", "") or volume.meta.series_uid)
-        series_uid = derived_series_uid(source_series, derivation)
-    positions = volume.slice_positions_xyz_mm()
-    with atomic_dir(out) as temporary:
-        for z, source in enumerate(volume.datasets):
-            ds = copy.deepcopy(source)
-            if derivation is not None and series_uid is not None:
-                derive_dataset(ds, derivation, series_uid)
-            _set_geometry(ds, volume, positions[z])
-            _set_pixels(ds, stored[z], source)
-            _write(ds, temporary / f"IM{z + 1:06d}.dcm", out, z)
-    logger.info("wrote %d DICOM slices to %s", len(volume.datasets), out)
+    first_uid = volume.datasets[0].get("SeriesInstanceUID", "") if volume.datasets else ""
+    source_series = str(first_uid or volume.meta.series_uid)
+    with dicom_series_writer(
+        out,
+        positions_xyz_mm=volume.slice_positions_xyz_mm(),
+        direction=volume.direction,
+        spacing_zyx_mm=volume.spacing_zyx_mm,
+        source_series_uid=source_series,
+        derivation=derivation,
+        overwrite=overwrite,
+        inputs=_input_folders(volume),
+    ) as writer:
+        writer.write(volume.datasets, volume.hu)
     return out
+
+
+@contextmanager
+def dicom_series_writer(
+    out: Path,
+    *,
+    positions_xyz_mm: NDArray[np.float64],
+    direction: NDArray[np.float64],
+    spacing_zyx_mm: tuple[float, float, float],
+    source_series_uid: str = "",
+    derivation: Derivation | None = None,
+    overwrite: bool = False,
+    inputs: Iterable[Path] = (),
+) -> Iterator[DicomSeriesWriter]:
+    """Write a series batch by batch: it appears at `out` whole when the block ends, or not at all.
+
+    Slices go into a hidden temporary folder as they come, so memory holds one batch at a time;
+    an exception (Ctrl-C included) or a missing slice removes that folder and keeps an existing `out`.
+
+    Args:
+        out: the series folder to create.
+        positions_xyz_mm: every slice's position [z, 3] (LPS, mm); its length is the slice count.
+        direction: 3x3 direction matrix of the volume (columns: x, y, z axes in LPS).
+        spacing_zyx_mm: slice step, row and column spacing.
+        source_series_uid: the source's SeriesInstanceUID, hashed into the derived series UID.
+        derivation: provenance of a derived series, or None to write datasets as they are.
+        overwrite: replace an existing `out`.
+        inputs: the folders the data was read from; an output in or around them is refused.
+
+    Yields:
+        The writer; call `write` with the slices in order.
+
+    Raises:
+        OutputError: as for `write_dicom_series`, or fewer slices written than positions given.
+    """
+    check_output(out, overwrite=overwrite, inputs=inputs, is_dir=True)
+    series_uid = derived_series_uid(source_series_uid, derivation) if derivation is not None else None
+    with atomic_dir(out) as temporary:
+        writer = DicomSeriesWriter(
+            out, temporary, positions_xyz_mm, direction, spacing_zyx_mm, derivation, series_uid
+        )
+        yield writer
+        if writer.written != len(positions_xyz_mm):
+            raise OutputError(out, f"only {writer.written} of {len(positions_xyz_mm)} slices were written")
+    logger.info("wrote %d DICOM slices to %s", writer.written, out)
+
+
+class DicomSeriesWriter:
+    """Writes slices, in order, into the temporary folder that `dicom_series_writer` opened."""
+
+    def __init__(
+        self,
+        out: Path,
+        temporary: Path,
+        positions_xyz_mm: NDArray[np.float64],
+        direction: NDArray[np.float64],
+        spacing_zyx_mm: tuple[float, float, float],
+        derivation: Derivation | None,
+        series_uid: str | None,
+    ) -> None:
+        self.out = out
+        self.written = 0
+        self._temporary = temporary
+        self._positions = np.asarray(positions_xyz_mm, dtype=np.float64)
+        self._direction = np.asarray(direction, dtype=np.float64)
+        self._spacing = spacing_zyx_mm
+        self._derivation = derivation
+        self._series_uid = series_uid
+
+    def write(self, sources: Sequence[Dataset], hu: NDArray[np.float32]) -> None:
+        """Write the next slices: their source datasets and HU [b, y, x], rounded to int16.
+
+        Raises:
+            OutputError: more slices than positions, NaN/inf in `hu`, a dataset without SOP UIDs, or
+                a file that cannot be written.
+            ValueError: a derived slice's source has no SOPInstanceUID/SOPClassUID.
+        """
+        if len(sources) != len(hu):
+            raise ValueError(f"{len(sources)} datasets for {len(hu)} slices")
+        if self.written + len(sources) > len(self._positions):
+            raise OutputError(self.out, f"more than the {len(self._positions)} slices the series has")
+        stored = _stored_values(hu, self.out)
+        for source, pixels in zip(sources, stored, strict=True):
+            z = self.written
+            ds = copy.deepcopy(source)
+            if self._derivation is not None and self._series_uid is not None:
+                derive_dataset(ds, self._derivation, self._series_uid)
+            _set_geometry(ds, self._direction, self._spacing, self._positions[z])
+            _set_pixels(ds, pixels, source)
+            _write(ds, self._temporary / f"IM{z + 1:06d}.dcm", self.out, z)
+            self.written += 1
 
 
 def _input_folders(volume: Volume) -> list[Path]:
@@ -126,19 +216,23 @@ def _stored_values(hu: NDArray[np.float32], out: Path) -> NDArray[np.int16]:
     return np.clip(rounded, _INT16.min, _INT16.max).astype(np.int16)
 
 
-def _set_geometry(ds: Dataset, volume: Volume, position: NDArray[np.float64]) -> None:
+def _set_geometry(
+    ds: Dataset,
+    direction: NDArray[np.float64],
+    spacing_zyx_mm: tuple[float, float, float],
+    position: NDArray[np.float64],
+) -> None:
     old = ds.get("ImagePositionPatient")
     moved = (
         old is None
         or len(old) != 3
         or np.abs(np.array(old, dtype=float) - position).max() > _POSITION_TOLERANCE_MM
     )
-    direction = np.asarray(volume.direction, dtype=np.float64)
     ds.ImagePositionPatient = ds_strings(position)
     ds.ImageOrientationPatient = ds_strings([*direction[:, 0], *direction[:, 1]])
-    ds.PixelSpacing = ds_strings([volume.spacing_zyx_mm[1], volume.spacing_zyx_mm[2]])
+    ds.PixelSpacing = ds_strings([spacing_zyx_mm[1], spacing_zyx_mm[2]])
     if "SpacingBetweenSlices" in ds:
-        ds.SpacingBetweenSlices = ds_strings([volume.spacing_zyx_mm[0]])[0]
+        ds.SpacingBetweenSlices = ds_strings([spacing_zyx_mm[0]])[0]
     if moved and "SliceLocation" in ds:
         del ds.SliceLocation  # vendors differ in how it relates to the position; drop rather than guess
 

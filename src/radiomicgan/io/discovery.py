@@ -103,7 +103,9 @@ def find_series(root: str | Path) -> list[SeriesRef]:
     root = Path(root)
     if not root.exists():
         raise InputError(root, "does not exist")
-    groups: dict[str, list[tuple[Path, Dataset]]] = {}
+    # Per series: its first header, its files and their transfer syntaxes. Keeping every header
+    # would hold tens of kB per file: gigabytes over an archive.
+    groups: dict[str, tuple[Dataset, list[Path], set[str]]] = {}
     for path in _walk_files(root):
         header = read_image_header(path)
         if header is None:
@@ -112,8 +114,10 @@ def find_series(root: str | Path) -> list[SeriesRef]:
         if not series_uid:
             # Type 1: without it the image cannot be told apart from other series' images.
             raise InvalidSeriesError(path, "DICOM image without SeriesInstanceUID")
-        groups.setdefault(series_uid, []).append((path, header))
-    refs = [_series_ref(uid, items) for uid, items in groups.items()]
+        _, files, syntaxes = groups.setdefault(series_uid, (header, [], set()))
+        files.append(path)
+        syntaxes.add(transfer_syntax_name(header))
+    refs = [_series_ref(uid, *group) for uid, group in groups.items()]
     return sorted(refs, key=lambda r: (str(r.folder), r.series_uid))
 
 
@@ -255,11 +259,9 @@ def _walk_files(root: Path) -> Iterator[Path]:
                 yield Path(folder) / name
 
 
-def _series_ref(series_uid: str, items: list[tuple[Path, Dataset]]) -> SeriesRef:
-    first = items[0][1]
-    files = tuple(sorted(path for path, _ in items))
+def _series_ref(series_uid: str, first: Dataset, paths: list[Path], syntaxes: set[str]) -> SeriesRef:
+    files = tuple(sorted(paths))
     folder = Path(os.path.commonpath([str(p.parent) for p in files]))
-    syntaxes = tuple(sorted({transfer_syntax_name(ds) for _, ds in items}))
     return SeriesRef(
         series_uid=series_uid,
         study_uid=str(first.get("StudyInstanceUID", "") or ""),
@@ -269,7 +271,7 @@ def _series_ref(series_uid: str, items: list[tuple[Path, Dataset]]) -> SeriesRef
         description=str(first.get("SeriesDescription", "") or ""),
         files=files,
         folder=folder,
-        transfer_syntaxes=syntaxes,
+        transfer_syntaxes=tuple(sorted(syntaxes)),
         series_number=_int_or_none(first.get("SeriesNumber")),
     )
 

@@ -70,9 +70,9 @@ class Volume:
 
     def slice_positions_xyz_mm(self) -> NDArray[np.float64]:
         """Patient position (LPS, mm) of the first voxel of every slice, shape [z, 3]."""
-        steps = np.arange(self.shape[0], dtype=np.float64)[:, None]
-        normal = self.direction[:, 2] * self.spacing_zyx_mm[0]
-        return np.asarray(self.origin_xyz_mm, dtype=np.float64)[None, :] + steps * normal[None, :]
+        return slice_positions_xyz_mm(
+            self.origin_xyz_mm, self.direction, self.spacing_zyx_mm[0], self.shape[0]
+        )
 
     def with_hu(self, hu: NDArray[np.float32], *, meta: SeriesMeta | None = None) -> Volume:
         """A new volume with the same geometry and provenance but other voxel values."""
@@ -97,3 +97,19 @@ class Volume:
             origin_xyz_mm=(origin[0], origin[1], origin[2]),
             spacing_zyx_mm=spacing,
         )
+
+
+def slice_positions_xyz_mm(
+    origin_xyz_mm: tuple[float, float, float], direction: NDArray[np.float64], step_mm: float, slices: int
+) -> NDArray[np.float64]:
+    """Patient position (LPS, mm) of the first voxel of each of `slices` evenly spaced slices, [z, 3].
+
+    Args:
+        origin_xyz_mm: position of the first slice's first voxel.
+        direction: 3x3 matrix whose third column is the slice normal.
+        step_mm: distance between neighbouring slices along the normal.
+        slices: how many slices.
+    """
+    steps = np.arange(slices, dtype=np.float64)[:, None]
+    normal = np.asarray(direction, dtype=np.float64)[:, 2] * step_mm
+    return np.asarray(origin_xyz_mm, dtype=np.float64)[None, :] + steps * normal[None, :]

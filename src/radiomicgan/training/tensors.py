@@ -39,8 +39,15 @@ def harmonize_slices_hu(
     window_hu: tuple[int, int],
     device: torch.device,
     multiple: int,
+    autocast_dtype: torch.dtype | None = None,
 ) -> NDArray[np.float32]:
-    """[B, y, x] HU through the generator in one window; returns HU (not yet rounded or pasted)."""
-    with torch.no_grad():
-        out = predict_unit(generator, windowed_tensor(hu, window_hu, device), multiple)
+    """[B, y, x] HU through the generator in one window; returns HU (not yet rounded or pasted).
+
+    With `autocast_dtype` (torch.bfloat16 or torch.float16) only the generator's forward pass runs
+    in mixed precision; windowing, un-windowing and everything after stay float32.
+    """
+    x = windowed_tensor(hu, window_hu, device)
+    mixed = torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None)
+    with torch.no_grad(), mixed:
+        out = predict_unit(generator, x, multiple)
     return from_unit(out[:, 0].float().cpu().numpy(), window_hu)
