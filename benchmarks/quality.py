@@ -17,7 +17,10 @@ Stages are cached in --work (simulation, split, training runs), so a re-run only
 missing; `--fresh-run` retrains. Every run under WORK/runs/ is evaluated, each in both inference
 windows, so variants (`--run-name`, `--train-config`) are compared on one ROI sampling.
 
-    .venv/bin/python benchmarks/quality.py --work /tmp/rg-quality --json quality.json
+    B=".venv/bin/python benchmarks/quality.py --work /tmp/rg-quality --epochs 20 --steps-per-epoch 22"
+    $B --run-name residual --train-config benchmarks/configs/quality_residual.yaml --train-only
+    $B --run-name paper --train-config benchmarks/configs/quality_paper.yaml --train-only
+    $B --evaluate-only --json benchmarks/results/quality_lung1.json
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     split = _simulate_and_split(work, args.jobs)
     run_dir = work / "runs" / args.run_name
-    if args.fresh_run or not (run_dir / "model.safetensors").is_file():
+    if not args.evaluate_only and (args.fresh_run or not (run_dir / "model.safetensors").is_file()):
         seconds = _train(split, run_dir, args)
         (run_dir / "train_seconds.txt").write_text(f"{seconds:.1f}\n")
     if args.train_only:
@@ -114,6 +117,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--run-name", default="radiomicgan", help="trains into WORK/runs/NAME")
     parser.add_argument("--fresh-run", action="store_true", help="retrain even if the run exists")
     parser.add_argument("--train-only", action="store_true", help="train, then stop (no evaluation)")
+    parser.add_argument("--evaluate-only", action="store_true", help="evaluate the runs there are")
     return parser.parse_args(argv)
 
 

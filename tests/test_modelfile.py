@@ -89,3 +89,19 @@ def test_missing_and_non_model_paths(tmp_path: Path) -> None:
     text.write_text("hello")
     with pytest.raises(InputError, match=r"expected a \.safetensors file"):
         load_model(text)
+
+
+def test_files_without_an_output_key_hold_the_papers_sigmoid_head(tmp_path: Path) -> None:
+    config = ModelConfig(skip_width=0.125, encoder_weights="none", output="sigmoid")
+    generator = build_generator("radiomicgan", config, NO_WEIGHTS)
+    older = {k: v for k, v in as_dict(config).items() if k != "output"}  # as version-1 files before it
+    metadata = ModelMetadata(
+        method="radiomicgan", model=older, encoder_weights=NO_WEIGHTS.record(),
+        encoder_frozen=False, training_window_hu=(-1024, 1000),
+    )  # fmt: skip
+    save_model(tmp_path / "run", generator, metadata)
+    loaded, _ = load_model(tmp_path / "run")
+    x = torch.rand(1, 1, 16, 16)
+    generator.eval()
+    assert torch.equal(loaded(x), generator(x))  # a residual head would return x + 0 instead
+    assert not torch.equal(loaded(x), x)

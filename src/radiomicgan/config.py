@@ -79,9 +79,11 @@ class ModelConfig:
     base_channels: int = 64  # first-layer width of the "unet" generator and the discriminator (pix2pix)
     unet_downs: int = 8  # downsamplings of the "unet" generator (pix2pix unet_256): input multiple of 2**n
     discriminator_layers: int = 3  # stride-2 layers of the PatchGAN; 3 gives the 70x70 receptive field
-    # "sigmoid": the VGG U-Net predicts the windowed image (paper, Fig. 1); "residual": it predicts a
-    # correction added to its input, starting from the identity (ours; Choe et al. predict residuals too)
-    output: str = "sigmoid"
+    # "residual" (default, ours): the VGG U-Net predicts a correction added to its input, starting from
+    # the identity, as Choe et al.'s CNN does; "sigmoid": it predicts the windowed image (the paper's
+    # head). On the lung CT benchmark (README, Results) the residual head reached a validation MAE of
+    # 9.5 HU in 20 CPU minutes, the sigmoid head 58 HU.
+    output: str = "residual"
 
     def __post_init__(self) -> None:
         _require(bool(self.encoder_weights), "model: encoder_weights must be auto, imagenet, none or a path")

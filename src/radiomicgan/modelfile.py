@@ -144,7 +144,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
     """
     target = resolve_model_path(path)
     metadata = read_metadata(target)
-    config = build(ModelConfig, metadata.model, {"freeze_encoder": metadata.encoder_frozen})
+    # Files written before `output` existed hold the paper's sigmoid head, whatever today's default is.
+    architecture = {"output": "sigmoid", **metadata.model}
+    config = build(ModelConfig, architecture, {"freeze_encoder": metadata.encoder_frozen})
     generator = build_generator(config.generator, config, NO_WEIGHTS)
     try:
         state = load_file(target)

@@ -11,7 +11,7 @@ from radiomicgan.nets.vgg19 import VGG19Features
 from radiomicgan.nets.vgg_unet import VGGUNet, VGGUNetConfig
 
 # Small skip convs keep the tests quick; the width rule is the same at any ratio.
-SMALL = VGGUNetConfig(skip_width=0.25)
+SMALL = VGGUNetConfig(skip_width=0.25, output="sigmoid")  # every parameter gets a gradient at once
 
 
 def _pretrained() -> EncoderWeights:
@@ -31,7 +31,7 @@ def _step(model: VGGUNet) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize(("height", "width"), [(32, 32), (48, 64)])
 @pytest.mark.parametrize("upsample", ["transpose", "bilinear"])
 def test_output_has_input_shape_and_lies_in_unit_range(height: int, width: int, upsample: str) -> None:
-    model = VGGUNet(VGGUNetConfig(skip_width=0.25, upsample=upsample))
+    model = VGGUNet(VGGUNetConfig(skip_width=0.25, upsample=upsample, output="sigmoid"))
     with torch.no_grad():
         y = model(torch.rand(2, 1, height, width))
     assert y.shape == (2, 1, height, width)
