@@ -19,8 +19,9 @@ from radiomicgan import harmonize
 from radiomicgan.cli import main
 from radiomicgan.config import WindowConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
-from radiomicgan.harmonize import Harmonizer, choose_precision, harmonize_path, resolve_precision
+from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import find_series, read_volume, write_volume
+from radiomicgan.precision import choose_precision, resolve_precision
 from radiomicgan.training import train
 from radiomicgan.training.tensors import harmonize_slices_hu
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, Scan, tiny_config, write_scan
@@ -372,7 +373,7 @@ def test_choose_precision_keeps_mixed_precision_only_within_tolerance(
         assert dtype is None and out is reference
         dtype, out = choose_precision(run(np.nan), torch.float16)  # an overflow
         assert dtype is None and out is reference
-    lines = [r.getMessage() for r in caplog.records if r.name == "radiomicgan.harmonize"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "radiomicgan.precision"]
     assert len(lines) == 3 and all("\n" not in line for line in lines)
     assert lines[0].startswith("using fp16: fp16 differs from fp32 by up to 1 HU")
     assert lines[1].startswith("using fp32: fp16 differs from fp32 by up to 2 HU")

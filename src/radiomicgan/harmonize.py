@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,6 +38,13 @@ from radiomicgan.io import (
 )
 from radiomicgan.modelfile import ModelMetadata, load_model, resolve_model_path
 from radiomicgan.nets.common import Generator
+from radiomicgan.precision import (
+    MIXED_PRECISION_TOLERANCE_HU,
+    Precision,
+    choose_precision,
+    precision_name,
+    resolve_precision,
+)
 from radiomicgan.training.loop import resolve_device
 from radiomicgan.training.tensors import harmonize_slices_hu
 from radiomicgan.windowing import Window
@@ -46,14 +52,7 @@ from radiomicgan.windowing import Window
 log = logging.getLogger(__name__)
 
 WindowMode = Literal["full", "training"]
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DICOM_HU_RANGE = (-1024.0, 3071.0)  # 12-bit CT: what a scanner can store
-MIXED_PRECISION_TOLERANCE_HU = 1.0  # "mixed precision where it keeps output within 1 HU of fp32"
-_AUTOCAST_DTYPES: dict[str, torch.dtype | None] = {
-    "fp32": None,
-    "bf16": torch.bfloat16,
-    "fp16": torch.float16,
-}
 
 
 @dataclass
@@ -193,7 +192,7 @@ class Harmonizer:
         predicted = harmonize_slices_hu(self.generator, hu, window, self.device, multiple, dtype)
         if fallback and dtype is not None and not np.isfinite(predicted).all():
             # fp16 can overflow on slices unlike those it was calibrated on: fp32 from here on.
-            log.warning("%s overflowed on a batch of slices; using fp32 from here on", _name(dtype))
+            log.warning("%s overflowed on a batch of slices; using fp32 from here on", precision_name(dtype))
             self.autocast_dtype = None
             predicted = harmonize_slices_hu(self.generator, hu, window, self.device, multiple)
         lo, hi = source_range if source_range is not None else (float(hu.min()), float(hu.max()))
@@ -201,66 +200,6 @@ class Harmonizer:
         predicted = np.clip(np.rint(predicted), lo, hi)
         outside = (hu < window[0]) | (hu > window[1])  # not standardized: the input stays as it was
         return np.where(outside, hu, predicted).astype(np.float32)
-
-
-def resolve_precision(precision: str, device: torch.device) -> tuple[torch.dtype | None, torch.dtype | None]:
-    """The mixed-precision dtype to use now, and one to calibrate on the first batch, for a device.
-
-    Args:
-        precision: "auto", "fp32", "bf16" or "fp16".
-        device: where inference runs.
-
-    Returns:
-        (autocast dtype or None for float32, candidate dtype for "auto" on a GPU or None).
-
-    Raises:
-        ConfigError: an unknown precision.
-    """
-    if precision == "auto":
-        if device.type != "cuda":
-            # bf16 misses the tolerance (below) and CPU fp16 is slow: measured on a 2-core AMD EPYC with
-            # avx512_bf16, one 256 px slice of the VGG U-Net took 2.0 s fp32, 1.6 s bf16, over 60 s fp16.
-            return None, None
-        # fp16, not bf16: the generator ends in a sigmoid whose [0, 1] output spans ~2000 HU, and
-        # bf16's 8-bit significand alone rounds values near 1 to steps of 2**-8 * 2024 = ~8 HU; fp16's
-        # 11 bits give ~1 HU steps, so only fp16 can meet the 1 HU tolerance.
-        return None, torch.float16
-    if precision not in _AUTOCAST_DTYPES:
-        raise ConfigError(f"harmonize: unknown precision {precision!r} (known: auto, fp32, bf16, fp16)")
-    return _AUTOCAST_DTYPES[precision], None
-
-
-def choose_precision(
-    run: Callable[[torch.dtype | None], NDArray[np.float32]],
-    candidate: torch.dtype,
-    tolerance_hu: float = MIXED_PRECISION_TOLERANCE_HU,
-) -> tuple[torch.dtype | None, NDArray[np.float32]]:
-    """Run one batch in float32 and in `candidate`; keep the candidate if it stays within tolerance.
-
-    Args:
-        run: harmonizes the batch with an autocast dtype (None: float32), returning integer HU.
-        candidate: the mixed-precision dtype to try.
-        tolerance_hu: the largest absolute difference from float32 accepted, in HU.
-
-    Returns:
-        (the dtype chosen, None for float32; the batch's output in that precision).
-    """
-    reference = run(None)
-    mixed = run(candidate)
-    error_hu = float(np.max(np.abs(mixed - reference))) if reference.size else 0.0
-    chosen = candidate if error_hu <= tolerance_hu else None  # NaN (an overflow) compares False
-    log.info(
-        "using %s: %s differs from fp32 by up to %g HU on the first batch (tolerance %g HU)",
-        _name(chosen),
-        _name(candidate),
-        error_hu,
-        tolerance_hu,
-    )
-    return chosen, reference if chosen is None else mixed
-
-
-def _name(dtype: torch.dtype | None) -> str:
-    return next((name for name, value in _AUTOCAST_DTYPES.items() if value == dtype), str(dtype))
 
 
 def harmonize_path(
