@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 
 from radiomicgan.baselines.wiener import fit_wiener
-from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build
+from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build, load_yaml
 from radiomicgan.evaluate import image_quality, reproducibility
 from radiomicgan.evaluate.protocol import range_label
 from radiomicgan.harmonize import Harmonizer
@@ -138,14 +139,8 @@ def _simulate_and_split(work: Path, jobs: int) -> Path:
 
 
 def _train(split: Path, run_dir: Path, args: argparse.Namespace) -> float:
-    import shutil
-
     shutil.rmtree(run_dir, ignore_errors=True)
-    file_layer = None
-    if args.train_config:
-        from radiomicgan.config import load_yaml
-
-        file_layer = load_yaml(args.train_config)
+    file_layer = load_yaml(args.train_config) if args.train_config else None
     config = build(
         TrainConfig,
         file_layer,

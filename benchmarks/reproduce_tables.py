@@ -26,6 +26,7 @@ from typing import Any
 
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build
 from radiomicgan.evaluate import evaluate
+from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.training.loop import train
@@ -190,7 +191,10 @@ def _markdown(document: dict[str, Any]) -> str:
             "| method | PSNR (dB) | SSIM |",
             "| --- | ---: | ---: |",
         ]
-        lines += [f"| {m} | {_pm(row['psnr'], 2)} | {_pm(row['ssim'], 4)} |" for m, row in rows.items()]
+        images = {
+            m: row for m, row in rows.items() if not m.endswith(COMBAT_SUFFIX)
+        }  # ComBat leaves images as they are
+        lines += [f"| {m} | {_pm(row['psnr'], 2)} | {_pm(row['ssim'], 4)} |" for m, row in images.items()]
         lines.append("")
     return "\n".join(lines)
 
