@@ -7,7 +7,6 @@ import logging
 import pickle
 import shutil
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,9 @@ import torch
 from radiomicgan import harmonize
 from radiomicgan.cli import main
 from radiomicgan.config import WindowConfig
-from radiomicgan.errors import ConfigError, InputError, OutputError
+from radiomicgan.errors import InputError, OutputError
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import find_series, read_volume, write_volume
-from radiomicgan.precision import choose_precision, resolve_precision
 from radiomicgan.training import train
 from radiomicgan.training.tensors import harmonize_slices_hu
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, Scan, tiny_config, write_scan
@@ -335,17 +333,6 @@ def test_strict_command_line(
 # --- precision ----------------------------------------------------------------------------------------
 
 
-def test_resolve_precision() -> None:
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert resolve_precision("auto", cpu) == (None, None)
-    assert resolve_precision("auto", cuda) == (None, torch.float16)  # tried on the first batch
-    assert resolve_precision("fp32", cuda) == (None, None)
-    assert resolve_precision("bf16", cpu) == (torch.bfloat16, None)
-    assert resolve_precision("fp16", cuda) == (torch.float16, None)
-    with pytest.raises(ConfigError, match="precision"):
-        resolve_precision("fp8", cpu)
-
-
 def test_bf16_runs_and_stays_close_to_fp32(run_dir: Path, scan: Scan) -> None:
     hu = read_volume(scan.source).hu
     fp32 = Harmonizer.load(run_dir, device="cpu", precision="fp32").harmonize_slices(hu)
@@ -356,27 +343,6 @@ def test_bf16_runs_and_stays_close_to_fp32(run_dir: Path, scan: Scan) -> None:
     difference = np.abs(bf16 - fp32)
     # bf16 rounds the [0, 1] output to steps of up to 2**-8 (~8 HU over the 2024 HU window)
     assert 0 < difference.max() <= 8 and difference.mean() < 2
-
-
-def test_choose_precision_keeps_mixed_precision_only_within_tolerance(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    reference = np.array([0.0, 10.0, -5.0], dtype=np.float32)
-
-    def run(offset: float) -> Callable[[torch.dtype | None], np.ndarray]:
-        return lambda dtype: reference if dtype is None else reference + np.float32(offset)
-
-    with caplog.at_level(logging.INFO, logger="radiomicgan"):
-        dtype, out = choose_precision(run(1.0), torch.float16)
-        assert dtype == torch.float16 and out[1] == 11.0
-        dtype, out = choose_precision(run(2.0), torch.float16)
-        assert dtype is None and out is reference
-        dtype, out = choose_precision(run(np.nan), torch.float16)  # an overflow
-        assert dtype is None and out is reference
-    lines = [r.getMessage() for r in caplog.records if r.name == "radiomicgan.precision"]
-    assert len(lines) == 3 and all("\n" not in line for line in lines)
-    assert lines[0].startswith("using fp16: fp16 differs from fp32 by up to 1 HU")
-    assert lines[1].startswith("using fp32: fp16 differs from fp32 by up to 2 HU")
 
 
 @pytest.mark.parametrize(("tolerance_hu", "kept"), [(100.0, torch.bfloat16), (0.0, None)])
