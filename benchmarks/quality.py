@@ -195,16 +195,16 @@ def _markdown(scores: dict[str, Any]) -> str:
         "| --- |" + " --- |" * (len(ranges) + 2),
     ]
     for name, row in scores["candidates"].items():
-        cells = [_pm(row["reproducible"][r], "{:.1f}") for r in ranges]
+        cells = [format_mean_sd(row["reproducible"][r], "{:.1f}") for r in ranges]
         lines.append(
             f"| {name} | "
             + " | ".join(cells)
-            + f" | {_pm(row['psnr'], '{:.2f}')} | {_pm(row['ssim'], '{:.4f}')} |"
+            + f" | {format_mean_sd(row['psnr'], '{:.2f}')} | {format_mean_sd(row['ssim'], '{:.4f}')} |"
         )
     return "\n".join(lines)
 
 
-def _pm(stats: dict[str, Any], fmt: str) -> str:
+def format_mean_sd(stats: dict[str, Any], fmt: str) -> str:
     if stats.get("mean") is None:
         return "n/a"
     return f"{fmt.format(stats['mean'])} ± {fmt.format(stats['sd'])}"

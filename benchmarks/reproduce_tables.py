@@ -172,6 +172,7 @@ def _budget(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _markdown(document: dict[str, Any]) -> str:
+    pm = quality.format_mean_sd
     lines = [f"Command: `{document['command']}`", f"Budget: {document['budget']}", ""]
     for name, rows in document["tables"].items():
         ranges = list(next(iter(rows.values()))["reproducible"])
@@ -181,7 +182,7 @@ def _markdown(document: dict[str, Any]) -> str:
             "| --- |" + " ---: |" * len(ranges),
         ]
         lines += [
-            f"| {m} | " + " | ".join(_pm(row["reproducible"][r], 0) for r in ranges) + " |"
+            f"| {m} | " + " | ".join(pm(row["reproducible"][r], "{:.0f}") for r in ranges) + " |"
             for m, row in rows.items()
         ]
         lines += [
@@ -194,15 +195,12 @@ def _markdown(document: dict[str, Any]) -> str:
         images = {
             m: row for m, row in rows.items() if not m.endswith(COMBAT_SUFFIX)
         }  # ComBat leaves images as they are
-        lines += [f"| {m} | {_pm(row['psnr'], 2)} | {_pm(row['ssim'], 4)} |" for m, row in images.items()]
+        lines += [
+            f"| {m} | {pm(row['psnr'], '{:.2f}')} | {pm(row['ssim'], '{:.4f}')} |"
+            for m, row in images.items()
+        ]
         lines.append("")
     return "\n".join(lines)
-
-
-def _pm(stats: dict[str, Any], digits: int) -> str:
-    if stats.get("mean") is None:
-        return "n/a"
-    return f"{stats['mean']:.{digits}f} ± {stats['sd']:.{digits}f}"
 
 
 if __name__ == "__main__":

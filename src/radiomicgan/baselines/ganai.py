@@ -34,7 +34,7 @@ from torch import nn
 from radiomicgan.config import TrainConfig
 from radiomicgan.nets import Generator, build_discriminator
 from radiomicgan.training.parts import SampleFn
-from radiomicgan.training.steps import adam, bce, frozen
+from radiomicgan.training.steps import GanParts, bce, frozen
 
 D_PHASE, G_PHASE = 0, 1
 
@@ -65,15 +65,9 @@ class AlternationState(nn.Module):
 
 
 @dataclass
-class GanaiParts:
+class GanaiParts(GanParts):
     """Generator, discriminator, the generators' running average and the alternation (a `Learner`)."""
 
-    generator: nn.Module
-    discriminator: nn.Module
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    l1_weight: float
-    batch_size: int
     settings: GanaiSettings = field(default_factory=GanaiSettings)
     ensemble: nn.Module = field(init=False)
     state: AlternationState = field(init=False)
@@ -85,9 +79,6 @@ class GanaiParts:
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.generator, "d": self.discriminator, "ensemble": self.ensemble, "state": self.state}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def model(self) -> nn.Module:
         return self.ensemble if int(self.state.rounds) > 0 else self.generator
@@ -157,11 +148,4 @@ class GanaiParts:
 def build_ganai(generator: Generator, config: TrainConfig, device: torch.device) -> GanaiParts:
     """GANai around the registry's generator ("unet") and discriminator ("patchgan")."""
     discriminator = build_discriminator(config.model.discriminator, config.model).to(device)
-    return GanaiParts(
-        generator,
-        discriminator,
-        adam(generator, config.lr, config.beta1),
-        adam(discriminator, config.lr, config.beta1),
-        config.l1_weight,
-        config.batch_size,
-    )
+    return GanaiParts.around(generator, discriminator, config)

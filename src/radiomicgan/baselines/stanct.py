@@ -21,42 +21,25 @@ How each is read here (our choices, docs/baselines.md says why):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from radiomicgan.config import TrainConfig
 from radiomicgan.nets import Generator, PatchGAN
 from radiomicgan.nets.patchgan import PatchGANConfig
 from radiomicgan.training.parts import SampleFn
-from radiomicgan.training.steps import adam, bce, frozen
+from radiomicgan.training.steps import GanParts, bce, frozen
 
 LATENT_WEIGHT = 1.0  # ours: the latent term's weight beside BCE (~0.7) and 100 * L1 (~1-3)
 TEXTURE_SIGMA_PX = 1.0  # ours: the blur whose residual is the texture map (noise grain ~1-2 px)
 TEXTURE_GAIN = 10.0  # ours: a 20 HU grain is 0.01 windowed units; x10 brings it near the image's scale
 
 
-@dataclass
-class StanCTParts:
-    """Generator, texture-aware discriminator and their optimizers (a `Learner`)."""
+class StanCTParts(GanParts):
+    """Generator, texture-aware discriminator and their optimizers (a `Learner`); only the step differs."""
 
-    generator: nn.Module
-    discriminator: PatchGAN
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    l1_weight: float
-    batch_size: int
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.generator, "d": self.discriminator}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
-
-    def model(self) -> nn.Module:
-        return self.generator
+    discriminator: PatchGAN  # the step reads its features and head apart
 
     def train_step(self, sample: SampleFn) -> dict[str, float]:
         """Update D on image + texture, then G on adversarial + L1 + latent; returns the losses."""
@@ -116,11 +99,4 @@ def build_stanct(generator: Generator, config: TrainConfig, device: torch.device
         in_channels=3, base_channels=model.base_channels, layers=model.discriminator_layers, norm=model.norm
     )
     discriminator = PatchGAN(arch).to(device)
-    return StanCTParts(
-        generator,
-        discriminator,
-        adam(generator, config.lr, config.beta1),
-        adam(discriminator, config.lr, config.beta1),
-        config.l1_weight,
-        config.batch_size,
-    )
+    return StanCTParts.around(generator, discriminator, config)

@@ -25,7 +25,7 @@ from radiomicgan.baselines.wiener_model import build_wiener
 from radiomicgan.config import TrainConfig
 from radiomicgan.nets import Generator, build_discriminator
 from radiomicgan.training.parts import Fitter, Learner
-from radiomicgan.training.steps import GanParts, adam
+from radiomicgan.training.steps import GanParts
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,7 @@ class Method:
 def build_gan(generator: Generator, config: TrainConfig, device: torch.device) -> GanParts:
     """pix2pix's objective around `generator` and the model section's discriminator."""
     discriminator = build_discriminator(config.model.discriminator, config.model).to(device)
-    return GanParts(
-        generator,
-        discriminator,
-        adam(generator, config.lr, config.beta1),
-        adam(discriminator, config.lr, config.beta1),
-        config.l1_weight,
-        config.batch_size,
-    )
+    return GanParts.around(generator, discriminator, config)
 
 
 METHODS: dict[str, Method] = {

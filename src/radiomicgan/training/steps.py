@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Self
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radiomicgan.config import TrainConfig
 from radiomicgan.training.parts import SampleFn
 
 
@@ -32,6 +34,18 @@ class GanParts:
     opt_d: torch.optim.Optimizer
     l1_weight: float = 100.0
     batch_size: int = 4
+
+    @classmethod
+    def around(cls, generator: nn.Module, discriminator: nn.Module, config: TrainConfig) -> Self:
+        """The parts with an Adam optimizer per network and the run's L1 weight and batch size."""
+        return cls(
+            generator,
+            discriminator,
+            adam(generator, config.lr, config.beta1),
+            adam(discriminator, config.lr, config.beta1),
+            config.l1_weight,
+            config.batch_size,
+        )
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.generator, "d": self.discriminator}
