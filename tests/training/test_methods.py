@@ -7,7 +7,7 @@ import pytest
 from radiomicgan.config import TRAIN_METHODS, ModelConfig, TrainConfig, WindowConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.nets import GENERATORS
-from radiomicgan.training.methods import METHODS, resolve
+from radiomicgan.training.methods import METHODS, check_data_parallel, resolve
 
 
 def test_every_configurable_method_is_registered_and_its_generator_exists() -> None:
@@ -44,3 +44,19 @@ def test_a_baseline_u_net_is_made_no_deeper_than_its_crops() -> None:
     resolved = resolve(TrainConfig(method="pix2pix", crop_px=128))  # the default unet_256 would not fit
     assert resolved.model.unet_downs == 7  # pix2pix's own unet_128
     assert resolve(TrainConfig(method="ganai", crop_px=256)).model.unet_downs == 8
+
+
+@pytest.mark.parametrize("name", ["radiomicgan", "pix2pix", "choe", "stanct"])
+def test_learned_methods_train_data_parallel(name: str) -> None:
+    check_data_parallel(name)  # no error
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("histmatch", "fitted in one pass"), ("wiener", "fitted in one pass"), ("ganai", "training phases")],
+)
+def test_fitted_methods_and_ganai_refuse_data_parallel(name: str, why: str) -> None:
+    with pytest.raises(
+        ConfigError, match=f"--model {name} cannot train data-parallel.*{why}.*without torchrun"
+    ):
+        check_data_parallel(name)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from radiomicgan.config import ModelConfig
 from radiomicgan.errors import InputError
@@ -88,3 +91,18 @@ def test_checkpoint_of_other_networks_is_refused(tmp_path: Path) -> None:
     wider = ModelConfig(generator="unet", base_channels=8, unet_downs=3, encoder_weights="none")
     with pytest.raises(InputError, match="does not fit"):
         load_checkpoint(tmp_path, _parts(0, wider))
+
+
+def test_the_other_ranks_streams_round_trip_and_older_checkpoints_have_none(tmp_path: Path) -> None:
+    streams = [dict(np.random.default_rng(seed).bit_generator.state) for seed in (0, 1, 2)]
+    save_checkpoint(tmp_path, _parts(0), Progress(1, [], streams[0], streams[1:]))
+    progress = load_checkpoint(tmp_path, _parts(0))
+    assert progress.numpy_rng_state == streams[0] and progress.rank_rng_states == streams[1:]
+
+    # a checkpoint written before data-parallel training: no "rank_rng_states" in its progress
+    path = tmp_path / CHECKPOINT_FILE
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["training_state"])
+    del meta["progress"]["rank_rng_states"]
+    save_file(load_file(path), path, metadata={"training_state": json.dumps(meta)})
+    assert load_checkpoint(tmp_path, _parts(0)).rank_rng_states == []

@@ -84,3 +84,15 @@ def test_unreadable_encoder_weights(scan: Scan, tmp_path: Path, capsys: pytest.C
     assert main([*args, "--out", str(run)]) == 2
     _one_line_error(capsys, "vgg.pth")
     assert not run.exists()
+
+
+def test_torchrun_refuses_a_fitted_method_before_starting(
+    scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torchrun = {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
+    for name, value in {**torchrun, "MASTER_PORT": "29500"}.items():
+        monkeypatch.setenv(name, value)
+    run = tmp_path / "run"
+    assert main([*_args(scan, tmp_path, run), "--model", "wiener"]) == 2
+    _one_line_error(capsys, "--model wiener cannot train data-parallel", "without torchrun")
+    assert not run.exists()

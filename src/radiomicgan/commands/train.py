@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
 from radiomicgan.config import TRAIN_METHODS, WINDOW_SCHEDULES, TrainConfig, build, load_yaml
 from radiomicgan.training import train
+from radiomicgan.training.distributed import DistributedContext
 
 DESCRIPTION = """\
 Train RadiomicGAN (VGG-19 U-Net generator, PatchGAN discriminator, adversarial + 100*L1 loss)
@@ -39,6 +42,16 @@ Examples:
       --out runs/rg --epochs 10 --steps-per-epoch 50 --crop 96
   radiomicgan train --out runs/rg --resume --config train.yaml
   radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
+
+Data-parallel training: started by torchrun, each of the N processes trains on its own random crops
+and DistributedDataParallel averages their gradients, so a step sees N x --batch-size crops (the
+effective batch). On GPUs each process takes one (cuda:LOCAL_RANK, NCCL); on the CPU they use gloo.
+Rank 0 alone validates, picks the windows (every rank follows them), logs and writes the run folder;
+the losses in history.json are averaged over the processes. --resume works the same way.
+histmatch, wiener and ganai train in a single process only.
+  torchrun --nproc_per_node 4 -m radiomicgan train --source pairs/smooth --target pairs/sharp \\
+      --out runs/rg --batch-size 2          # 4 GPUs x 2 crops: an effective batch of 8
+  torchrun --nproc_per_node 4 -m radiomicgan train --out runs/rg --resume
 """
 
 
@@ -62,7 +75,11 @@ def register(sub: SubParsers) -> None:
     parser.add_argument(
         "--steps-per-epoch", type=int, help=f"batches per epoch (default: {d.steps_per_epoch})"
     )
-    parser.add_argument("--batch-size", type=int, help=f"crops per batch (default: {d.batch_size})")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"crops per batch, per process under torchrun (default: {d.batch_size})",
+    )
     parser.add_argument("--crop", dest="crop_px", type=int, help=f"crop size in px (default: {d.crop_px})")
     parser.add_argument(
         "--val-fraction", type=float, help=f"held-out share of slices (default: {d.val_fraction})"
@@ -110,7 +127,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = train(config_from_args(args), resume=args.resume, progress=not args.quiet)
+    distributed = DistributedContext.from_env(os.environ)  # torchrun's variables; one process without
+    if not distributed.is_main and not args.verbose:
+        logging.getLogger("radiomicgan").setLevel(logging.WARNING)  # rank 0 reports; the others warn
+    config = config_from_args(args)
+    result = train(config, resume=args.resume, progress=not args.quiet, distributed=distributed)
+    if not distributed.is_main:
+        return 0  # rank 0 reports the run
     window = result.final_window_hu
     print(f"model: {result.model_path}  (final window [{window[0]}, {window[1]}] HU, {result.seconds:.0f} s)")
     return 0

@@ -4,7 +4,8 @@ Every method of `radiomicgan.training.methods` runs through this loop: RadiomicG
 baselines take steps on random crops, the classical ones fit in one epoch. A run folder holds
 config.yaml (the resolved configuration), history.json (per epoch: window, phase, losses,
 validation metrics), checkpoint.safetensors (everything resuming needs), model.safetensors (the
-generator with its metadata, what `harmonize` loads) and figures/.
+generator with its metadata, what `harmonize` loads) and figures/. Under torchrun the learned
+methods train data-parallel (`radiomicgan.training.distributed`): rank 0 alone writes the folder.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ from tqdm import tqdm
 
 from radiomicgan.config import TrainConfig, as_dict
 from radiomicgan.errors import ConfigError, InputError, OutputError
-from radiomicgan.modelfile import ModelMetadata, save_model
+from radiomicgan.modelfile import MODEL_FILE, ModelMetadata, save_model
 from radiomicgan.nets import PatchGAN, build_generator, load_encoder_weights, resolve_freeze
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS, EncoderWeights
 from radiomicgan.training.data import PairedSlices, load_paired_slices, sample_crops, split_validation
+from radiomicgan.training.distributed import DistributedContext, process_group, replicas_check, replicate
 from radiomicgan.training.dwt import cam_window
 from radiomicgan.training.figures import plot_cam, plot_window_history
 from radiomicgan.training.parts import Fitter, Learner
@@ -35,7 +37,7 @@ from radiomicgan.training.state import save_checkpoint as save_training_state
 from radiomicgan.training.steps import GanParts
 from radiomicgan.training.tensors import size_multiple, windowed_tensor
 from radiomicgan.training.validation import validate, validation_subset
-from radiomicgan.windowing import EpochRecord, Window, needs_cams, next_window
+from radiomicgan.windowing import EpochRecord, Window, WindowStep, needs_cams, next_window
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,28 @@ class Split:
     train: PairedSlices
     held_out: PairedSlices
     val: PairedSlices
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What stays the same through a run's epochs.
+
+    Attributes:
+        parts: the method's networks, as checkpoints, validation and the CAMs use them.
+        learner: what takes the steps: `parts` itself, or under torchrun its DDP replica.
+        rng: this process's crop stream (under torchrun each rank has its own).
+        progress: show a progress bar (rank 0 only).
+    """
+
+    parts: Learner | Fitter
+    learner: Learner | Fitter
+    split: Split
+    config: TrainConfig
+    rng: np.random.Generator
+    device: torch.device
+    run_dir: Path
+    progress: bool
+    context: DistributedContext
 
 
 @dataclass(frozen=True)
@@ -69,7 +93,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -> TrainResult:
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    distributed: DistributedContext | None = None,
+) -> TrainResult:
     """Train a harmonizer on paired series and write the run folder.
 
     Args:
@@ -77,20 +107,42 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
             generator, the schedule and the epochs (`methods.resolve`), and config.yaml records that.
         resume: continue the run in `config.out` from its last finished epoch.
         progress: show a progress bar.
+        distributed: this process's place in a torchrun run (`DistributedContext.from_env`); None
+            trains in this process alone. Each rank takes `config.batch_size` crops per step.
 
     Raises:
         InputError: unreadable or unpaired series, nothing to resume.
         OutputError: the run folder exists and resume was not asked for.
+        ConfigError: a method that cannot train data-parallel, under torchrun.
     """
     # Imported here, not at the top: the baselines import this package's data and step modules,
     # so a module-level import would close a cycle through radiomicgan.training's __init__.
-    from radiomicgan.training.methods import METHODS, resolve
+    from radiomicgan.training.methods import check_data_parallel, resolve
 
     start = time.perf_counter()
+    context = distributed or DistributedContext()
+    if context.enabled:
+        check_data_parallel(config.method)
     config = resolve(config)
     run_dir = _check_run_dir(config, resume)
-    device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
+    device = context.device_for(resolve_device(config.device))
+    with process_group(context, device):
+        return _train(config, run_dir, resume, progress and context.is_main, context, device, start)
+
+
+def _train(
+    config: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    progress: bool,
+    context: DistributedContext,
+    device: torch.device,
+    start: float,
+) -> TrainResult:
+    """The run itself, in this process (`train` has checked the run folder and the method)."""
+    from radiomicgan.training.methods import METHODS
+
+    torch.manual_seed(config.seed)  # the same on every rank: the same initial networks
     weights = (  # before the data: a bad weights file fails in a second, not after reading every scan
         load_encoder_weights(config.model.encoder_weights)
         if config.model.generator == "radiomicgan"
@@ -102,25 +154,57 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True) -
     generator = build_generator(config.model.generator, config.model, weights).to(device)
     parts = METHODS[config.method].build(generator, config, device)
     _check_sizes(data, size_multiple(parts.model()), config)
-    rng = np.random.default_rng(config.seed)
-    state = Progress(0, [], dict(rng.bit_generator.state))
-    if resume:
-        state = load_checkpoint(run_dir, parts)
-        rng = numpy_rng_from_state(state.numpy_rng_state)
-        log.info("resuming after epoch %d of %d", state.epochs_done, config.epochs)
-    _create_run_dir(run_dir, config)  # only now: a run that cannot start leaves nothing behind
+    state, rng = _starting_point(config, run_dir, parts, resume, context)
+    context.barrier()  # every rank has checked the run folder before rank 0 fills it
+    if context.is_main:
+        _create_run_dir(run_dir, config)  # only now: a run that cannot start leaves nothing behind
+    learner = replicate(parts, context, device) if isinstance(parts, Learner) else parts
+    run = _Run(parts, learner, split, config, rng, device, run_dir, progress, context)
     for epoch in range(state.epochs_done, config.epochs):
-        entry = _run_epoch(epoch, parts, split, state.history, config, rng, device, run_dir, progress)
-        state = Progress(epoch + 1, [*state.history, entry], dict(rng.bit_generator.state))
-        save_training_state(run_dir, parts, state)
-        _write_history(run_dir, state.history)
+        entry = _run_epoch(epoch, run, state.history)
+        streams = context.gather(dict(rng.bit_generator.state))
+        state = Progress(epoch + 1, [*state.history, entry], streams[0], streams[1:])
+        if context.is_main:
+            save_training_state(run_dir, parts, state)
+            _write_history(run_dir, state.history)
     lo, hi = state.history[-1]["window_hu"]
     final_window: Window = (int(lo), int(hi))
-    model = parts.model()
-    metadata = _metadata(config, weights, model, data, final_window, state.history)
-    model_path = save_model(run_dir, model, metadata)
-    plot_window_history(state.history, run_dir / "figures" / "window_schedule.png")
+    metadata = _metadata(config, weights, parts.model(), data, final_window, state.history)
+    model_path = _save_model(run, metadata, state.history)
     return TrainResult(run_dir, model_path, state.history, final_window, time.perf_counter() - start)
+
+
+def _starting_point(
+    config: TrainConfig, run_dir: Path, parts: Learner | Fitter, resume: bool, context: DistributedContext
+) -> tuple[Progress, np.random.Generator]:
+    """Epoch 0 with this rank's crop stream (seed + rank), or the checkpoint's progress and stream.
+
+    Every rank loads the same checkpoint. A rank the checkpoint has no stream for (the run was saved
+    by fewer processes) starts its stream afresh.
+    """
+    rng = np.random.default_rng(config.seed + context.rank)
+    if not resume:
+        return Progress(0, [], dict(rng.bit_generator.state)), rng
+    state = load_checkpoint(run_dir, parts)
+    streams = [state.numpy_rng_state, *state.rank_rng_states]
+    if context.rank < len(streams):
+        rng = numpy_rng_from_state(streams[context.rank])
+    log.info("resuming after epoch %d of %d", state.epochs_done, config.epochs)
+    return state, rng
+
+
+def _save_model(run: _Run, metadata: ModelMetadata, history: list[dict[str, Any]]) -> Path:
+    """Rank 0 writes the model file and the window figure; every rank returns once they exist."""
+    if run.context.enabled:
+        windows = [h["window_hu"] for h in history]
+        check = replicas_check(run.context, run.parts.networks(), windows)
+        metadata = replace(metadata, extra={**metadata.extra, "ddp": check})
+    path = run.run_dir / MODEL_FILE
+    if run.context.is_main:
+        path = save_model(run.run_dir, run.parts.model(), metadata)
+        plot_window_history(history, run.run_dir / "figures" / "window_schedule.png")
+    run.context.barrier()
+    return path
 
 
 def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
@@ -164,26 +248,32 @@ def _inside(path: Path, folder: Path) -> bool:
     return folder.is_dir() and (path == folder or folder in path.parents)
 
 
-def _run_epoch(
-    epoch: int,
-    parts: Learner | Fitter,
-    split: Split,
-    history: list[dict[str, Any]],
-    config: TrainConfig,
-    rng: np.random.Generator,
-    device: torch.device,
-    run_dir: Path,
-    progress: bool,
-) -> dict[str, Any]:
+def _run_epoch(epoch: int, run: _Run, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Train one epoch in the window the schedule picks; returns its history entry."""
+    config = run.config
     records = [_record(h) for h in history]
     last_cam = tuple(history[-1]["cam_window_hu"]) if history and history[-1].get("cam_window_hu") else None
     step = next_window(config.window.schedule, records, last_cam, config.window)
-    if isinstance(parts, Fitter):
-        losses = parts.fit(split.train, split.held_out, step.window_hu)
+    if isinstance(run.learner, Fitter):
+        losses = run.learner.fit(run.split.train, run.split.held_out, step.window_hu)
     else:
-        losses = _train_steps(parts, split.train, step.window_hu, config, rng, device, epoch, progress)
+        losses = _train_steps(run, run.learner, step.window_hu, epoch)
+    losses = run.context.mean(losses)  # the history's losses are those of all ranks' crops
+    entry: dict[str, Any] = {}
+    if run.context.is_main:
+        entry = _evaluate_epoch(epoch, run, step, records, losses)
+    # Rank 0 alone validates and selects the next window; its entry becomes every rank's history,
+    # so the schedule (which reads the history) picks the same window everywhere.
+    return run.context.broadcast(entry)
+
+
+def _evaluate_epoch(
+    epoch: int, run: _Run, step: WindowStep, records: list[EpochRecord], losses: dict[str, float]
+) -> dict[str, Any]:
+    """Validate, select the CAM window when the schedule needs one, and draw it: the epoch's entry."""
+    config, parts, device = run.config, run.parts, run.device
     model = parts.model()
-    metrics = validate(model, split.val, step.window_hu, size_multiple(model), device)
+    metrics = validate(model, run.split.val, step.window_hu, size_multiple(model), device)
     accuracy = metrics.get(config.window.accuracy_metric)
     entry: dict[str, Any] = {
         "epoch": epoch + 1,
@@ -202,38 +292,31 @@ def _run_epoch(
                 f"{config.model.discriminator}"
             )
         selection = cam_window(
-            parts.generator, parts.discriminator, split.train, step.window_hu, config.window,
-            config.cam_crop_px, rng, device,
+            parts.generator, parts.discriminator, run.split.train, step.window_hu, config.window,
+            config.cam_crop_px, run.rng, device,
         )  # fmt: skip
         entry["cam_window_hu"] = list(selection.window_hu) if selection.window_hu else None
         title = f"epoch {epoch + 1}: CAM window {selection.window_hu}"
         plot_cam(
             selection.sample_hu,
             selection.sample_cam,
-            run_dir / "figures" / f"cam_epoch{epoch + 1:03d}.png",
+            run.run_dir / "figures" / f"cam_epoch{epoch + 1:03d}.png",
             title,
         )
     log.info("epoch %d: window %s (%s), %s", epoch + 1, step.window_hu, step.phase, _brief(losses, metrics))
     return entry
 
 
-def _train_steps(
-    parts: Learner,
-    train_set: PairedSlices,
-    window_hu: Window,
-    config: TrainConfig,
-    rng: np.random.Generator,
-    device: torch.device,
-    epoch: int,
-    progress: bool,
-) -> dict[str, float]:
-    """`config.steps_per_epoch` steps; returns each loss averaged over the steps that reported it."""
-    for network in parts.networks().values():
+def _train_steps(run: _Run, learner: Learner, window_hu: Window, epoch: int) -> dict[str, float]:
+    """`config.steps_per_epoch` steps of `learner` on this rank's crops; returns each loss averaged over
+    the steps that reported it."""
+    config, rng, device = run.config, run.rng, run.device
+    for network in learner.networks().values():
         network.train()
-    multiple = size_multiple(parts.model())
+    multiple = size_multiple(run.parts.model())  # of the plain generator: a DDP replica is no Generator
 
     def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        source_hu, target_hu = sample_crops(train_set, n, config.crop_px, rng, multiple=multiple)
+        source_hu, target_hu = sample_crops(run.split.train, n, config.crop_px, rng, multiple=multiple)
         return windowed_tensor(source_hu, window_hu, device), windowed_tensor(target_hu, window_hu, device)
 
     totals: dict[str, float] = {}
@@ -241,11 +324,11 @@ def _train_steps(
     bar = tqdm(
         range(config.steps_per_epoch),
         desc=f"epoch {epoch + 1}/{config.epochs}",
-        disable=not progress,
+        disable=not run.progress,
         leave=False,
     )
     for _ in bar:
-        losses = parts.train_step(sample)
+        losses = learner.train_step(sample)
         for key, value in losses.items():
             totals[key] = totals.get(key, 0.0) + value
             counts[key] = counts.get(key, 0) + 1

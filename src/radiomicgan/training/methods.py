@@ -23,6 +23,7 @@ from radiomicgan.baselines.histmatch import build_histmatch
 from radiomicgan.baselines.stanct import build_stanct
 from radiomicgan.baselines.wiener_model import build_wiener
 from radiomicgan.config import TrainConfig
+from radiomicgan.errors import ConfigError
 from radiomicgan.nets import Generator, build_discriminator
 from radiomicgan.training.parts import Fitter, Learner
 from radiomicgan.training.steps import GanParts
@@ -42,12 +43,14 @@ class Method:
         window_training: whether the window schedule applies (only RadiomicGAN's DWT does); the
             others train in the full range, the "minmax" schedule.
         fitted: fitted in one pass (one epoch, no optimizer) rather than learned by steps.
+        data_parallel: whether torchrun can train it on several processes (`training.distributed`).
     """
 
     build: BuildFn
     generator: str | None
     window_training: bool = False
     fitted: bool = False
+    data_parallel: bool = True
 
 
 def build_gan(generator: Generator, config: TrainConfig, device: torch.device) -> GanParts:
@@ -60,11 +63,30 @@ METHODS: dict[str, Method] = {
     "radiomicgan": Method(build_gan, generator=None, window_training=True),  # the paper's method
     "pix2pix": Method(build_gan, generator="unet"),  # plain cGAN: U-Net from scratch + PatchGAN + L1
     "choe": Method(build_choe, generator="choe"),  # Choe et al. 2019: residual CNN, L2 in HU
-    "ganai": Method(build_ganai, generator="unet"),  # Liang et al. 2019: alternating improvement
+    # Liang et al. 2019: alternating improvement. Not data-parallel: each process would end a phase on
+    # its own batch's accuracy, and processes in different phases cannot average their gradients.
+    "ganai": Method(build_ganai, generator="unet", data_parallel=False),
     "stanct": Method(build_stanct, generator="unet"),  # Selim et al. 2020: latent + texture losses
-    "histmatch": Method(build_histmatch, generator="histmatch", fitted=True),  # monotone lookup table
-    "wiener": Method(build_wiener, generator="wiener", fitted=True),  # least-squares linear filter
+    # the fitted methods have no gradient for data-parallel training to average
+    "histmatch": Method(build_histmatch, "histmatch", fitted=True, data_parallel=False),  # lookup table
+    "wiener": Method(build_wiener, "wiener", fitted=True, data_parallel=False),  # least-squares filter
 }
+
+
+def check_data_parallel(name: str) -> None:
+    """Refuse a method that cannot train on several processes (under torchrun).
+
+    Raises:
+        ConfigError: the method is fitted in one pass (no gradient to average), or it is GANai.
+    """
+    method = METHODS[name]
+    if method.data_parallel:
+        return
+    if method.fitted:
+        why = "it is fitted in one pass, with no gradient to average"
+    else:
+        why = "each process would switch training phases on its own batches"
+    raise ConfigError(f"--model {name} cannot train data-parallel ({why}): run it without torchrun")
 
 
 def resolve(config: TrainConfig) -> TrainConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,17 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 
 @dataclass
 class Progress:
-    """Where a run stands after `epochs_done` epochs: what resuming needs besides the weights."""
+    """Where a run stands after `epochs_done` epochs: what resuming needs besides the weights.
+
+    Attributes:
+        numpy_rng_state: the crop stream of the run (of rank 0 under torchrun).
+        rank_rng_states: under torchrun, the crop streams of ranks 1, 2, ... (each draws its own).
+    """
 
     epochs_done: int
     history: list[dict[str, Any]]
     numpy_rng_state: dict[str, Any]
+    rank_rng_states: list[dict[str, Any]] = field(default_factory=list)
 
 
 def save_checkpoint(run_dir: Path, parts: Parts, progress: Progress) -> Path:
