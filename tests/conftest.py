@@ -205,3 +205,15 @@ def tree_digests(root: Path) -> dict[Path, str]:
 def _tree_digests_fixture() -> Callable[[Path], dict[Path, str]]:
     """The `tree_digests` helper."""
     return tree_digests
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler() -> Iterator[str]:
+    """The address of a real local Dask cluster: 2 worker processes of one thread, for a test module.
+
+    Dask is the optional `cluster` extra (requirements-dev.txt installs it); imported here only.
+    """
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield str(cluster.scheduler_address)

@@ -6,7 +6,9 @@ import gc
 import logging
 import pickle
 import shutil
+import sys
 import weakref
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,8 @@ import torch
 
 from radiomicgan import harmonize
 from radiomicgan.cli import main
-from radiomicgan.config import WindowConfig
-from radiomicgan.errors import InputError, OutputError
+from radiomicgan.config import BackendConfig, WindowConfig
+from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import find_series, read_volume, write_volume
 from radiomicgan.training import train
@@ -392,3 +394,103 @@ def test_precision_and_batch_size_options(
     assert len(list((tmp_path / "bf16").iterdir())) == 6
     capsys.readouterr()
     _refused([*args, str(tmp_path / "zero"), "--batch-size", "0"], capsys, "batch size")
+
+
+# --- trees: a Dask cluster, shares for array jobs, re-runs ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three series in a folder tree: a/smooth, a/sharp and b/smooth."""
+    root = tmp_path_factory.mktemp("tree")
+    write_scan(root, name="a")
+    shutil.rmtree(write_scan(root, name="b", seed=1).target)
+    return root
+
+
+TREE_OUTPUTS = [Path("a/sharp"), Path("a/smooth"), Path("b/smooth")]
+
+
+def _tree_bytes(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_writes_the_same_bytes_as_the_local_backend(
+    harmonizer: Harmonizer,
+    run_dir: Path,
+    tree: Path,
+    tmp_path: Path,
+    dask_scheduler: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    local = harmonize_path(harmonizer, tree, tmp_path / "local", progress=False)
+    assert sorted(p.relative_to(tmp_path / "local") for p in local) == TREE_OUTPUTS
+    args = ["harmonize", "--model", str(run_dir), str(tree), str(tmp_path / "dask"), "--device", "cpu"]
+    args += ["--batch-size", "2", "--quiet", "--backend", "dask", "--scheduler", dask_scheduler]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert f"tasks go to the Dask scheduler at {dask_scheduler}" in captured.err
+    assert sorted(Path(p).relative_to(tmp_path / "dask") for p in captured.out.split()) == TREE_OUTPUTS
+    expected = _tree_bytes(tmp_path / "local")
+    assert len(expected) == 3 * 6
+    assert _tree_bytes(tmp_path / "dask") == expected
+
+
+def test_the_dask_backend_needs_a_model_loaded_from_a_file(
+    harmonizer: Harmonizer, tree: Path, tmp_path: Path
+) -> None:
+    in_memory = replace(harmonizer, source=None)
+    with pytest.raises(ConfigError, match="loaded from a file"):
+        harmonize_path(in_memory, tree, tmp_path / "out", backend=BackendConfig(name="dask"), progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_shares_are_disjoint_and_cover_the_tree(harmonizer: Harmonizer, tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shares = [harmonize_path(harmonizer, tree, out, num_parts=2, part_id=k, progress=False) for k in (0, 1)]
+    assert not set(shares[0]) & set(shares[1])
+    assert sorted(p.relative_to(out) for p in shares[0] + shares[1]) == TREE_OUTPUTS
+    assert sorted(p.parent.relative_to(out) for p in out.rglob("*.dcm")) == sorted(TREE_OUTPUTS * 6)
+
+
+def test_a_rerun_keeps_complete_outputs_and_redoes_an_incomplete_one(
+    harmonizer: Harmonizer, tree: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    written = harmonize_path(harmonizer, tree, out, progress=False)
+    before = _tree_bytes(out)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.dcm")}
+    incomplete = out / "a" / "sharp"
+    sorted(incomplete.iterdir())[-1].unlink()
+    leftover = out / "b" / ".smooth.0123456789ab.partial"  # what a killed run leaves
+    leftover.mkdir()
+    (leftover / "IM000001.dcm").write_bytes(b"half a slice")
+    with caplog.at_level(logging.INFO, logger="radiomicgan"):
+        assert harmonize_path(harmonizer, tree, out, progress=False) == written
+    assert _tree_bytes(out) == before
+    kept = {p: stamp for p, stamp in stamps.items() if p.parent != incomplete}
+    assert len(kept) == 12 and all(p.stat().st_mtime_ns == stamp for p, stamp in kept.items())
+    assert not leftover.exists()
+    messages = [r.getMessage() for r in caplog.records]
+    assert sorted(m for m in messages if "complete output exists, kept" in m) == [
+        f"{out / 'a' / 'smooth'}: complete output exists, kept (--overwrite replaces it)",
+        f"{out / 'b' / 'smooth'}: complete output exists, kept (--overwrite replaces it)",
+    ]
+    assert f"{incomplete}: incomplete output found and harmonized again" in messages
+
+
+def test_dask_missing_and_bad_shares_are_one_line_errors(
+    run_dir: Path,
+    tree: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = ["harmonize", "--model", str(run_dir), str(tree), str(tmp_path / "out"), "--device", "cpu"]
+    _refused([*args, "--num-parts", "2", "--part-id", "2"], capsys, "--part-id must lie in 0..1")
+    _refused([*args, "--num-parts", "0"], capsys, "--num-parts must be >= 1")
+    _refused([*args, "--scheduler", "tcp://head:8786"], capsys, "needs the dask backend")
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the cluster extra were not installed
+    _refused([*args, "--backend", "dask"], capsys, "pip install radiomicgan[cluster]")
+    assert not (tmp_path / "out").exists()

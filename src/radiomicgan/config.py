@@ -143,19 +143,54 @@ class WindowConfig:
         _require(1 <= self.min_width_hu <= hi - lo, "window: min_width_hu must lie in [1, full range width]")
 
 
+# --- where independent tasks run (series to harmonize, ROIs to extract) ----------------------------
+
+BACKENDS = ("local", "dask")  # `radiomicgan.cluster` runs tasks on each
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendConfig:
+    """Where `harmonize` spreads its series and `evaluate` its ROI extractions.
+
+    "local" is this machine as before (harmonize: one series after another; evaluate: `jobs` processes).
+    "dask" is a Dask cluster, an optional extra (`pip install radiomicgan[cluster]`): the running
+    scheduler at `scheduler`, or a LocalCluster of `workers` processes started for the run.
+    """
+
+    name: str = "local"  # "local" or "dask"
+    scheduler: str = ""  # a running Dask scheduler, e.g. tcp://host:8786; empty starts a LocalCluster
+    workers: int = 0  # LocalCluster worker processes, one thread each; 0 means one per core
+
+    def __post_init__(self) -> None:
+        _require(self.name in BACKENDS, f"backend: must be one of {', '.join(BACKENDS)}, got {self.name!r}")
+        _require(self.workers >= 0, "backend: workers must be >= 0")
+        _require(
+            not self.scheduler or self.name == "dask",
+            "backend: a scheduler address needs the dask backend (--backend dask)",
+        )
+
+
 # --- evaluation (radiomic reproducibility, image quality) ------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
-    """How PyRadiomics features are extracted: which settings file, how many processes, which cache."""
+    """How PyRadiomics features are extracted: settings file, where (processes, cluster), cache."""
 
     settings_path: str = ""  # PyRadiomics parameter YAML; empty means the shipped evaluate/radiomics_2d.yaml
     cache_dir: str = ""  # feature cache folder; empty means no cache
-    jobs: int = 0  # worker processes for extraction; 0 means all cores
+    jobs: int = 0  # worker processes for extraction (local, or a dask LocalCluster); 0 means all cores
+    backend: str = "local"  # "local" (`jobs` processes) or "dask" (see BackendConfig)
+    scheduler: str = ""  # the dask backend's scheduler address; empty starts a LocalCluster of `jobs`
 
     def __post_init__(self) -> None:
         _require(self.jobs >= 0, "features: jobs must be >= 0")
+        _ = self.cluster  # a bad backend or scheduler fails here, once, like every other knob
+
+    @property
+    def cluster(self) -> BackendConfig:
+        """Where extraction runs, as the backend section `radiomicgan.cluster` takes."""
+        return BackendConfig(name=self.backend, scheduler=self.scheduler, workers=self.jobs)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,6 +26,11 @@ class InputError(RadiomicGANError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[Path, str]]:
+        # Rebuilt from (path, reason), not from the message: errors raised on a cluster worker or in a
+        # worker process reach the caller pickled.
+        return type(self), (self.path, self.reason)
+
 
 class InvalidSeriesError(InputError):
     """A DICOM file or series that cannot become a CT volume (truncated, not CT, inconsistent geometry)."""
@@ -51,6 +56,9 @@ class OutputError(RadiomicGANError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self) -> tuple[type[OutputError], tuple[Path, str]]:
+        return type(self), (self.path, self.reason)  # as InputError's
 
 
 class ConfigError(RadiomicGANError):

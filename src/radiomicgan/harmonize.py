@@ -7,13 +7,16 @@ to integer HU inside the source's own range, so nothing outside [-1024, 3071] is
 
 A DICOM series is streamed: sorted and checked from its headers, then read, harmonized and written
 batch by batch, so memory holds one batch of slices whatever the series' length.
+
+The series of a tree are jobs (`series_jobs`), run here one by one or on a Dask cluster whose workers
+load the model once each; an array job takes a share of them, and a re-run keeps complete outputs.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,13 +26,14 @@ import torch
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from radiomicgan.errors import ConfigError, InputError, OutputError
+from radiomicgan.cluster import require_backend
+from radiomicgan.config import BackendConfig
+from radiomicgan.errors import ConfigError, InputError
 from radiomicgan.io import (
     Derivation,
     SeriesRef,
     Volume,
     dicom_series_writer,
-    find_series,
     iter_slice_batches,
     plan_series,
     read_volume,
@@ -45,6 +49,18 @@ from radiomicgan.precision import (
     precision_name,
     resolve_precision,
 )
+from radiomicgan.series_jobs import (
+    Existing,
+    Outcome,
+    SeriesJob,
+    check_output_outside_input,
+    check_part,
+    is_dicom_name,
+    run_jobs,
+    select_part,
+    series_jobs,
+    triage,
+)
 from radiomicgan.training.loop import resolve_device
 from radiomicgan.training.tensors import harmonize_slices_hu
 from radiomicgan.windowing import Window
@@ -53,6 +69,21 @@ log = logging.getLogger(__name__)
 
 WindowMode = Literal["full", "training"]
 DICOM_HU_RANGE = (-1024.0, 3071.0)  # 12-bit CT: what a scanner can store
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model file and the options it was loaded with: enough for another process to load it again.
+
+    Cluster workers load their harmonizer from this, so `device` stays as asked ("auto": each worker
+    takes its own GPU when it has one).
+    """
+
+    path: Path
+    device: str = "auto"
+    window_mode: WindowMode = "full"
+    batch_size: int = 4
+    precision: Precision = "auto"
 
 
 @dataclass
@@ -73,6 +104,8 @@ class Harmonizer:
         autocast_dtype: the mixed-precision dtype in use; None for float32 (set from `precision`).
         calibrate_with: a mixed-precision dtype the next batch tries against float32 before it is
             kept ("auto" on a GPU); None once decided.
+        source: the model file and options `load` read, for cluster workers to load again; None for a
+            harmonizer built in memory (it runs on the local backend only).
 
     Raises:
         ConfigError: `batch_size` < 1 or an unknown `precision`.
@@ -85,6 +118,7 @@ class Harmonizer:
     batch_size: int = 4
     model_id: str = ""
     precision: Precision = "auto"
+    source: ModelSource | None = None
     autocast_dtype: torch.dtype | None = field(default=None, init=False)
     calibrate_with: torch.dtype | None = field(default=None, init=False)
 
@@ -120,7 +154,8 @@ class Harmonizer:
         torch_device = resolve_device(device)
         generator, metadata = load_model(target, torch_device)
         digest = hashlib.sha256(target.read_bytes()).hexdigest()[:16]
-        return cls(generator, metadata, torch_device, window_mode, batch_size, digest, precision)
+        source = ModelSource(target.resolve(), device, window_mode, batch_size, precision)
+        return cls(generator, metadata, torch_device, window_mode, batch_size, digest, precision, source)
 
     @property
     def window_hu(self) -> Window:
@@ -211,12 +246,19 @@ def harmonize_path(
     overwrite: bool = False,
     strict: bool = False,
     progress: bool = True,
+    backend: BackendConfig | None = None,
+    num_parts: int = 1,
+    part_id: int = 0,
 ) -> list[Path]:
     """Harmonize a series, a file, or every CT series under a folder (output mirrors the tree).
 
     Each DICOM series is streamed in slice batches (see `harmonize_series`) and written atomically
     as derived DICOM. NRRD/NIfTI files are read, harmonized and written whole (a single array on
     disk), and stay NRRD/NIfTI.
+
+    A folder of several series (or any share of `num_parts` > 1) can be run again: an output that
+    exists and holds every slice is kept (logged), one that does not is harmonized again, and what a
+    killed run left in temporary folders is removed. One series on its own refuses an existing output.
 
     Args:
         harmonizer: the loaded model.
@@ -225,33 +267,82 @@ def harmonize_path(
         series_uid: harmonize only this SeriesInstanceUID.
         overwrite: replace existing outputs.
         strict: refuse series whose ConvolutionKernel differs from the model's source kernel
-            (otherwise a warning); checked for every series before anything is written.
+            (otherwise a warning); checked for every series of the share before anything is written.
         progress: show progress bars.
+        backend: where the series run (one task each): "local" (default) one after another here;
+            "dask" on a cluster whose workers load `harmonizer.source` once each. Results are the same.
+        num_parts: split the series into this many shares, for as many independent jobs.
+        part_id: the share to harmonize, 0 .. num_parts - 1 (see `series_jobs.part_of`).
 
     Returns:
-        The series folders or files written.
+        The outputs of the share's series (written now or kept complete), or the file written.
 
     Raises:
         InputError: unreadable input, no CT series, or (with `strict`) a kernel other than the
             model's source kernel.
-        OutputError: output inside the input, or existing without `overwrite`.
+        OutputError: output inside the input, or (one series or file) existing without `overwrite`.
+        ConfigError: a share that does not exist, a file split into parts, or a dask backend that
+            cannot be had (not installed, scheduler unreachable, a harmonizer with no `source`).
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    _check_output_outside_input(input_path, output_path)
-    if input_path.is_file() and not _is_dicom_name(input_path):
+    check_output_outside_input(input_path, output_path)
+    check_part(num_parts, part_id)
+    backend = backend or BackendConfig()
+    require_backend(backend)  # Dask missing fails here, not after every series header is read
+    if input_path.is_file() and not is_dicom_name(input_path):
+        if num_parts > 1:
+            raise ConfigError(f"harmonize: {input_path} is one file; --num-parts splits a folder of series")
         volume = read_volume(input_path)
         _check_kernel(harmonizer, input_path, volume.meta.kernel, strict)
         harmonized = harmonizer(volume, progress=progress)
         derivation = harmonizer.derivation(volume.meta.kernel)  # NRRD keeps it as header fields
         return [write_volume(harmonized, output_path, derivation=derivation, overwrite=overwrite)]
-    jobs = _series_jobs(input_path, output_path, series_uid)
-    for series, _ in jobs:
-        _check_kernel(harmonizer, series.folder, series.kernel, strict)
-    many = len(jobs) > 1
-    return [
-        harmonize_series(harmonizer, series, out, overwrite=overwrite, progress=progress)
-        for series, out in tqdm(jobs, desc="series", unit="series", disable=not progress or not many)
-    ]
+    every = series_jobs(input_path, output_path, series_uid)
+    jobs = select_part(every, num_parts, part_id)
+    if num_parts > 1:
+        log.info("part %d of %d: %d of the %d series", part_id, num_parts, len(jobs), len(every))
+    for job in jobs:
+        _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict)
+        plan_series(job.series)  # headers only: a bad series fails before any other is written
+    resumable = len(every) > 1 or num_parts > 1
+    existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
+    here = functools.partial(harmonize_job, harmonizer, existing=existing, progress=progress)
+    source = harmonizer.source  # None: built in memory, so no worker can load it
+    on_worker = functools.partial(_job_on_worker, source, existing=existing) if source else None
+    return run_jobs(jobs, here, on_worker, backend, progress=progress)
+
+
+def harmonize_job(
+    harmonizer: Harmonizer, job: SeriesJob, *, existing: Existing = "error", progress: bool = True
+) -> Outcome:
+    """Harmonize one series of a tree into its output folder, unless a complete output is there.
+
+    `existing` is what an existing output gets (see `series_jobs.triage`); returns "written",
+    "skipped" (a complete output kept) or "redone" (an incomplete one replaced). Raises as
+    `harmonize_series`.
+    """
+    outcome = triage(job, existing)
+    if outcome != "skipped":
+        overwrite = existing == "replace" or outcome == "redone"
+        harmonize_series(harmonizer, job.series, job.out, overwrite=overwrite, progress=progress)
+    return outcome
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_harmonizer(source: ModelSource) -> Harmonizer:
+    # A worker runs many series: it reads the model once, not once per series (one per process; a
+    # task of another run with another model replaces it).
+    return Harmonizer.load(
+        source.path,
+        device=source.device,
+        window_mode=source.window_mode,
+        batch_size=source.batch_size,
+        precision=source.precision,
+    )
+
+
+def _job_on_worker(source: ModelSource, job: SeriesJob, *, existing: Existing) -> Outcome:
+    return harmonize_job(_worker_harmonizer(source), job, existing=existing, progress=False)
 
 
 def harmonize_series(
@@ -301,43 +392,6 @@ def harmonize_series(
         ):
             writer.write(batch.datasets, harmonizer.harmonize_slices(batch.hu, source_range))
     return out
-
-
-def _series_jobs(input_path: Path, output_path: Path, series_uid: str | None) -> list[tuple[SeriesRef, Path]]:
-    found = [s for s in find_series(input_path) if s.modality == "CT"]
-    if series_uid is not None:
-        found = [s for s in found if s.series_uid == series_uid]
-    if not found:
-        raise InputError(
-            input_path, "no CT series found" + (f" with SeriesInstanceUID {series_uid}" if series_uid else "")
-        )
-    if len(found) == 1:
-        return [(found[0], output_path)]
-    per_folder = Counter(series.folder for series in found)
-    jobs: list[tuple[SeriesRef, Path]] = []
-    for series in found:
-        relative = series.folder.relative_to(input_path) if input_path.is_dir() else Path(series.series_uid)
-        out = output_path / relative
-        if per_folder[series.folder] > 1:
-            # Several series in one folder: one subfolder each, all of them, so none lies in another.
-            out = out / series.series_uid
-        jobs.append((series, out))
-    return jobs
-
-
-def _check_output_outside_input(input_path: Path, output_path: Path) -> None:
-    if not input_path.exists():
-        raise InputError(input_path, "does not exist")
-    source, out = input_path.resolve(), output_path.resolve()
-    folder = source if source.is_dir() else source.parent
-    if source.is_dir() and (out == folder or folder in out.parents):
-        raise OutputError(output_path, f"output lies inside the input folder {input_path}")
-
-
-def _is_dicom_name(path: Path) -> bool:
-    return not any(
-        path.name.lower().endswith(s) for s in (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
-    )
 
 
 def _check_kernel(harmonizer: Harmonizer, where: Path, kernel: str, strict: bool) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from radiomicgan.cli import build_parser, main
 from radiomicgan.commands.evaluate import config_from_args, default_cache_dir
-from radiomicgan.config import SimulationConfig
+from radiomicgan.config import BackendConfig, SimulationConfig
 from radiomicgan.simulate import simulate_to_folder
 
 LIGHT = {
@@ -141,3 +143,51 @@ def test_help_describes_and_gives_examples(capsys: pytest.CaptureFixture[str]) -
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "Examples:" in text and "--candidate NAME=DIR" in text and "CCC > 0.85" in text
+
+
+# --- the dask backend -----------------------------------------------------------------------------------
+
+
+def _evaluate(pairs: Path, config_file: Path, out: Path, *options: str) -> dict[str, object]:
+    argv = [
+        "evaluate", "--reference", str(pairs / "sharp"), "--candidate", f"input={pairs / 'smooth'}",
+        "--out", str(out), "--rois", "4", "--repeats", "2", "--seed", "3", "--no-cache",
+        "--config", str(config_file), "--quiet", *options,
+    ]  # fmt: skip
+    assert main(argv) == 0
+    return dict(json.loads((out / "results.json").read_text()))
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_numbers_as_local_processes(
+    pairs: Path, config_file: Path, tmp_path: Path, dask_scheduler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    local = _evaluate(pairs, config_file, tmp_path / "local", "--jobs", "1")
+    assert "Dask" not in capsys.readouterr().err
+    spread = _evaluate(
+        pairs, config_file, tmp_path / "dask", "--backend", "dask", "--scheduler", dask_scheduler
+    )
+    assert f"tasks go to the Dask scheduler at {dask_scheduler}" in capsys.readouterr().err
+    assert spread == local
+    assert local["features"] == 18 + 24
+    for table in ("features.parquet", "ccc.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "dask" / table), pd.read_parquet(tmp_path / "local" / table)
+        )
+
+
+def test_backend_options_reach_the_features_section() -> None:
+    chosen = config_from_args(_args("--backend", "dask", "--scheduler", "tcp://head:8786", "--workers", "3"))
+    assert chosen.features.cluster == BackendConfig(name="dask", scheduler="tcp://head:8786", workers=3)
+    assert config_from_args(_args()).features.cluster == BackendConfig()
+
+
+def test_a_backend_that_cannot_be_had_is_one_line_exit_2(
+    pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["--reference", str(pairs / "sharp"), "--candidate", f"a={pairs / 'smooth'}"]
+    argv += ["--out", str(tmp_path / "out")]
+    assert "needs the dask backend" in _fails([*argv, "--scheduler", "tcp://head:8786"], capsys)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the cluster extra were not installed
+    assert "pip install radiomicgan[cluster]" in _fails([*argv, "--backend", "dask"], capsys)
+    assert not (tmp_path / "out").exists()

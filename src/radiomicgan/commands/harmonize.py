@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from radiomicgan.commands.common import SubParsers, add_command
+from radiomicgan.config import BACKENDS, BackendConfig
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 
 DESCRIPTION = """\
@@ -16,10 +17,20 @@ INPUT may be one series, a file, or a folder tree of many series (OUTPUT mirrors
 DICOM series are streamed: memory holds --batch-size slices, not the series. A series whose
 kernel differs from the model's source kernel gets a warning, or with --strict an error.
 
+A tree can be run again: a series whose output holds all its slices is kept (logged), an
+incomplete one is redone, and --overwrite replaces them all. --backend dask spreads the series
+over a Dask cluster (pip install radiomicgan[cluster]): the scheduler at --scheduler, or a local
+cluster of --workers processes; workers must see INPUT, OUTPUT and the model at the same paths.
+--num-parts N --part-id K harmonizes share K of N (by a hash of the SeriesInstanceUID), for N
+independent jobs such as a batch scheduler's array job.
+
 Examples:
   radiomicgan harmonize --model runs/rg scans/patient1/smooth harmonized/patient1
   radiomicgan harmonize --model runs/rg/model.safetensors archive/ harmonized/ --batch-size 8
   radiomicgan harmonize --model runs/rg archive/ harmonized/ --device cuda --precision fp16 --strict
+  radiomicgan harmonize --model runs/rg archive/ harmonized/ --backend dask --workers 4
+  radiomicgan harmonize --model runs/rg archive/ harmonized/ --backend dask --scheduler tcp://head:8786
+  radiomicgan harmonize --model runs/rg archive/ harmonized/ --num-parts 16 --part-id $SLURM_ARRAY_TASK_ID
 """
 
 
@@ -44,17 +55,43 @@ def register(sub: SubParsers) -> None:
         help="standardize [-1024, 1000] HU (full, default) or the final training window (training)",
     )
     parser.add_argument("--series", metavar="UID", help="harmonize only this SeriesInstanceUID")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output series")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output series (default: a tree keeps complete ones, one series is refused)",
+    )
     parser.add_argument(
         "--strict",
         action="store_true",
         help="refuse series whose kernel differs from the model's source kernel (default: warn)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_distribution_options(parser)
     parser.set_defaults(handler=run)
 
 
+def _add_distribution_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="local", help="where the series run (default: local)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="local Dask cluster processes (default: all cores)",
+    )
+    parser.add_argument("--num-parts", type=int, default=1, metavar="N", help="split the series in N shares")
+    parser.add_argument("--part-id", type=int, default=0, metavar="K", help="the share to run, 0..N-1")
+
+
 def run(args: argparse.Namespace) -> int:
+    backend = BackendConfig(name=args.backend, scheduler=args.scheduler or "", workers=args.workers)
     harmonizer = Harmonizer.load(
         args.model,
         device=args.device,
@@ -70,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         strict=args.strict,
         progress=not args.quiet,
+        backend=backend,
+        num_parts=args.num_parts,
+        part_id=args.part_id,
     )
     for path in written:
         print(path)

@@ -1,4 +1,5 @@
-"""PyRadiomics features of 2-D ROIs: one extraction, the exact feature list, and batches over processes.
+"""PyRadiomics features of 2-D ROIs: one extraction, the exact feature list, and batches over processes
+(local ones, or a cluster's workers through a `radiomicgan.cluster` runner).
 
 Every image and mask goes to PyRadiomics as a true 2-D SimpleITK image (PyRadiomics' LoG refuses a
 one-slice 3-D image; on a 2-D image it filters in-plane and shape2D applies). Diagnostics are dropped.
@@ -13,7 +14,7 @@ import functools
 import multiprocessing
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from numpy.typing import NDArray
 from radiomics import featureextractor
 from tqdm import tqdm
 
+from radiomicgan.cluster import TaskRunner
 from radiomicgan.evaluate.cache import FeatureCache, feature_key
 from radiomicgan.evaluate.settings import PYRADIOMICS_VERSION, RadiomicsSettings, load_settings, new_extractor
 
@@ -170,6 +172,13 @@ def _worker_extract(task: FeatureTask) -> NDArray[np.float64]:
     return _extract_vector(task, _worker_settings)
 
 
+def _cluster_extract(task: FeatureTask, settings: RadiomicsSettings) -> NDArray[np.float64]:
+    # A cluster worker has no initializer: one SimpleITK thread per task is set here (cheap, idempotent),
+    # as _init_worker does for local processes; the extractor is built once per worker (lru_cache).
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # type: ignore[no-untyped-call]
+    return _extract_vector(task, settings)
+
+
 def extract_many(
     tasks: Sequence[FeatureTask],
     jobs: int = 1,
@@ -177,6 +186,7 @@ def extract_many(
     *,
     settings: RadiomicsSettings | None = None,
     cache: FeatureCache | None = None,
+    runner: TaskRunner | None = None,
 ) -> pd.DataFrame:
     """Features of many ROIs, over worker processes, with a cache and a progress bar.
 
@@ -189,7 +199,9 @@ def extract_many(
         jobs: worker processes; 1 runs here, 0 means one per core.
         progress: show a tqdm bar (on stderr) over the extractions performed.
         settings: PyRadiomics parameters; the shipped 2-D settings by default.
-        cache: where to look features up first and store new ones.
+        cache: where to look features up first and store new ones (here, not on the workers).
+        runner: extract on a cluster's workers instead (`radiomicgan.cluster.open_cluster`), one task
+            per ROI; `jobs` is then unused. The values are the same as local ones.
 
     Returns:
         DataFrame [len(tasks), n_features] of float64, columns `feature_names(settings)`.
@@ -204,7 +216,8 @@ def extract_many(
         if cached is not None:
             found[key] = cached
     todo = [key for key in unique if key not in found]
-    for key, vector in zip(todo, _run_all([unique[k] for k in todo], jobs, progress, settings), strict=True):
+    vectors = _run_all([unique[k] for k in todo], jobs, progress, settings, runner)
+    for key, vector in zip(todo, vectors, strict=True):
         found[key] = vector
         if cache is not None:
             cache.put(key, vector)
@@ -213,24 +226,33 @@ def extract_many(
 
 
 def _run_all(
-    tasks: list[FeatureTask], jobs: int, progress: bool, settings: RadiomicsSettings
+    tasks: list[FeatureTask],
+    jobs: int,
+    progress: bool,
+    settings: RadiomicsSettings,
+    runner: TaskRunner | None = None,
 ) -> list[NDArray[np.float64]]:
+    results = []
+    with tqdm(total=len(tasks), disable=not progress, desc="features", unit="roi") as bar:
+        for vector in _vectors(tasks, jobs, settings, runner):
+            results.append(vector)
+            bar.update()
+    return results
+
+
+def _vectors(
+    tasks: list[FeatureTask], jobs: int, settings: RadiomicsSettings, runner: TaskRunner | None
+) -> Iterator[NDArray[np.float64]]:
+    if runner is not None:
+        yield from runner.map(functools.partial(_cluster_extract, settings=settings), tasks)
+        return
     workers = min(jobs if jobs > 0 else os.cpu_count() or 1, len(tasks))
-    bar = tqdm(total=len(tasks), disable=not progress, desc="features", unit="roi")
-    with bar:
-        if workers <= 1:
-            results = []
-            for task in tasks:
-                results.append(_extract_vector(task, settings))
-                bar.update()
-            return results
-        chunk = max(1, len(tasks) // (workers * 8))  # small enough to balance, large enough to amortize IPC
-        context = multiprocessing.get_context("spawn")  # safe beside threads (torch, SimpleITK) in the parent
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(settings,)
-        ) as pool:
-            results = []
-            for vector in pool.map(_worker_extract, tasks, chunksize=chunk):
-                results.append(vector)
-                bar.update()
-            return results
+    if workers <= 1:
+        yield from (_extract_vector(task, settings) for task in tasks)
+        return
+    chunk = max(1, len(tasks) // (workers * 8))  # small enough to balance, large enough to amortize IPC
+    context = multiprocessing.get_context("spawn")  # safe beside threads (torch, SimpleITK) in the parent
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(settings,)
+    ) as pool:
+        yield from pool.map(_worker_extract, tasks, chunksize=chunk)

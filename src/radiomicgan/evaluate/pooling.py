@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from radiomicgan.cluster import TaskRunner
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache
@@ -46,12 +47,13 @@ COMBAT_SUFFIX = "+ComBat"
 
 @dataclass(frozen=True)
 class Extraction:
-    """How features are extracted: processes, cache, settings, progress bar."""
+    """How features are extracted: processes (or a cluster's `runner`), cache, settings, progress bar."""
 
     jobs: int = 1
     cache: FeatureCache | None = None
     settings: RadiomicsSettings | None = None
     progress: bool = False
+    runner: TaskRunner | None = None
 
 
 def allot_rois(n_rois: int, slices_per_scan: Sequence[int]) -> list[int]:
@@ -123,6 +125,7 @@ def _scan_rois(
         body_threshold_hu=config.body_threshold_hu,
         threshold=config.ccc_threshold,
         progress=extraction.progress,
+        runner=extraction.runner,
     )
 
 
@@ -206,6 +209,7 @@ def _extract(tasks: list[FeatureTask], extraction: Extraction) -> pd.DataFrame:
         extraction.progress,
         settings=extraction.settings,
         cache=extraction.cache,
+        runner=extraction.runner,
     )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from radiomicgan.cluster import TaskRunner
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache
@@ -125,6 +126,7 @@ def reproducibility(
     body_threshold_hu: float = _D.body_threshold_hu,
     threshold: float = _D.ccc_threshold,
     progress: bool = False,
+    runner: TaskRunner | None = None,
 ) -> ReproducibilityResult:
     """Count the reproducible features of each candidate per HU range, over repeated ROI samplings.
 
@@ -139,6 +141,7 @@ def reproducibility(
         context_px: image margin around each box given to the filters (features still see the mask only).
         min_body_fraction, min_roi_pixels, max_draws_per_roi, body_threshold_hu: see `rois`.
         threshold: CCC a feature must exceed. progress: show a progress bar.
+        runner: extract on a cluster instead of `jobs` local processes (see `extract_many`).
 
     Raises:
         ValueError: volumes of different shapes, or a candidate named "reference".
@@ -159,7 +162,7 @@ def reproducibility(
             rejected[(repeat, label)] = n_rejected
             rois += [_Roi(repeat, label, i, box, mask) for i, (box, mask) in enumerate(kept)]
     tasks, meta = _tasks(rois, images, spacing_yx_mm, context_px)
-    features = extract_many(tasks, jobs, progress, settings=settings, cache=cache)
+    features = extract_many(tasks, jobs, progress, settings=settings, cache=cache, runner=runner)
     values = pd.concat([pd.DataFrame(meta, columns=META_COLUMNS), features], axis=1)
     names = feature_names(settings)
     ccc, counts = agreement_tables(values, names, list(candidates), rejected, threshold)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from radiomicgan.cluster import open_cluster
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.errors import ConfigError, InputError
 from radiomicgan.evaluate.cache import FeatureCache
@@ -80,7 +81,7 @@ def evaluate(
             (input kernel, harmonized output, baseline); names label the report's rows.
         out: the folder to create; it appears complete or not at all.
         config: the protocol (ROIs, repeats, ranges, seed) and feature extraction (settings file,
-            processes, cache folder).
+            processes, cache folder, and the backend: local processes or a Dask cluster).
         combat: add a row "NAME+ComBat" per candidate: its ROI features harmonized by ComBat.
         training_runs: candidate name -> the training run folder it came from; its window schedule
             and last CAM are copied into the report.
@@ -92,7 +93,8 @@ def evaluate(
 
     Raises:
         ConfigError: no candidate, a name that is empty, "reference" or clashes with a ComBat row,
-            or a training run named for no candidate; or refused PyRadiomics settings.
+            or a training run named for no candidate; refused PyRadiomics settings; a dask backend
+            without Dask installed, or whose scheduler does not answer.
         OutputError: `out` exists (without `overwrite`), lies inside an input or holds one.
         InputError: an input is missing or holds no CT series, a candidate has no (or several)
             series matching a reference series, or a training run folder is missing.
@@ -109,12 +111,14 @@ def evaluate(
     check_output(Path(out), overwrite=overwrite, inputs=inputs, is_dir=True)
     settings = load_settings(config.features.settings_path or None)
     cache = FeatureCache(config.features.cache_dir) if config.features.cache_dir else None
-    extraction = Extraction(config.features.jobs, cache, settings, progress)
-    scans = load_scans(Path(reference), {name: Path(path) for name, path in candidates.items()})
-    logger.info("evaluating %d candidate(s) on %d scan(s)", len(candidates), len(scans))
-    roi = pooled_reproducibility(scans, config, extraction, combat=combat)
+    # The cluster first: a dask backend that cannot be had fails before the scans are read.
+    with open_cluster(config.features.cluster) as runner:
+        extraction = Extraction(config.features.jobs, cache, settings, progress, runner)
+        scans = load_scans(Path(reference), {name: Path(path) for name, path in candidates.items()})
+        logger.info("evaluating %d candidate(s) on %d scan(s)", len(candidates), len(scans))
+        roi = pooled_reproducibility(scans, config, extraction, combat=combat)
+        whole = _whole_image(scans, config, extraction)
     quality = pooled_image_quality(scans, config.quality_range_hu)
-    whole = _whole_image(scans, config, extraction)
     results = results_document(roi, quality, whole, scans, config, describe_settings(settings))
     report = _write(Path(out), roi, whole, results, scans, runs, _notes(scans, config, combat))
     n_slices = sum(scan.reference.shape[0] for scan in scans)

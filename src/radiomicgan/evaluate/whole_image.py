@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from radiomicgan.cluster import TaskRunner
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache
@@ -60,6 +61,7 @@ def whole_image_reproducibility(
     min_roi_pixels: int = _D.min_roi_pixels,
     threshold: float = _D.ccc_threshold,
     progress: bool = False,
+    runner: TaskRunner | None = None,
 ) -> WholeImageResult:
     """Count each candidate's reproducible features with whole slices (body masks) as samples.
 
@@ -68,7 +70,7 @@ def whole_image_reproducibility(
         candidates: name -> volume of the reference's shape.
         spacing_yx_mm: in-plane pixel size (rows, columns), in mm.
         slices: slice indices to use (all by default); slices without a usable body are left out.
-        jobs, cache, settings, progress: as in `extract_many`.
+        jobs, cache, settings, progress, runner: as in `extract_many`.
         body_threshold_hu, min_roi_pixels: see `rois`. threshold: CCC a feature must exceed.
 
     Raises:
@@ -82,7 +84,7 @@ def whole_image_reproducibility(
         raise ValueError(f"whole-image CCC needs >= {MIN_ROIS_FOR_CCC} slices with a body, got {len(usable)}")
     tasks = [FeatureTask(vol[z], mask, spacing_yx_mm) for z, mask in usable for vol in images.values()]
     meta = [(name, z, int(mask.sum())) for z, mask in usable for name in images]
-    features = extract_many(tasks, jobs, progress, settings=settings, cache=cache)
+    features = extract_many(tasks, jobs, progress, settings=settings, cache=cache, runner=runner)
     values = pd.concat([pd.DataFrame(meta, columns=["candidate", "slice", "n_pixels"]), features], axis=1)
     names = feature_names(settings)
     ref = values[values["candidate"] == REFERENCE][names].to_numpy(dtype=np.float64)

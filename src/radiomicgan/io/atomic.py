@@ -7,6 +7,7 @@ is written, so a crash or a full disk never leaves a half series where a reader 
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import uuid
@@ -89,6 +90,20 @@ def atomic_files(out: Path) -> Iterator[Path]:
         raise OutputError(out, f"cannot write ({exc.strerror or exc})") from exc
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def remove_partials(out: Path) -> list[Path]:
+    """Remove the temporary folders a killed writer of `out` left beside it; returns those removed.
+
+    Only for a caller that is the one writer of `out` (a temporary folder of a writer still running
+    would go too); a writer that ends normally, with or without an error, removes its own.
+    """
+    if not out.parent.is_dir():
+        return []
+    leftovers = sorted(p for p in out.parent.glob(f".{glob.escape(out.name)}.*.partial") if p.is_dir())
+    for leftover in leftovers:
+        shutil.rmtree(leftover, ignore_errors=True)
+    return leftovers
 
 
 def _make_temporary(out: Path) -> Path:
