@@ -1,4 +1,6 @@
-"""Harmonizing with a trained model: pasting back outside the window, integer HU, windows, outputs."""
+"""Harmonizing with a trained model (harmonize.py and the Harmonizer of harmonizer.py): pasting back
+outside the window, integer HU, windows, precision, outputs, trees, clusters and shares.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from radiomicgan import harmonize
+from radiomicgan import harmonizer as harmonizer_module
 from radiomicgan.cli import main
 from radiomicgan.config import BackendConfig, WindowConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
@@ -352,7 +354,7 @@ def test_auto_calibrates_on_the_first_batch(
     run_dir: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch, tolerance_hu: float, kept: torch.dtype | None
 ) -> None:
     """As "auto" does on a GPU, with bf16 on the CPU: try it on the first batch, then keep the choice."""
-    monkeypatch.setattr(harmonize, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
+    monkeypatch.setattr(harmonizer_module, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
     hu = read_volume(scan.source).hu
     harmonizer = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision="auto")
     assert (harmonizer.autocast_dtype, harmonizer.calibrate_with) == (None, None)  # fp32 on a CPU
@@ -370,14 +372,14 @@ def test_mixed_precision_overflow_falls_back_to_fp32(
 ) -> None:
     hu = read_volume(scan.source).hu[:2]
     expected = Harmonizer.load(run_dir, device="cpu", precision="fp32").harmonize_slices(hu)
-    original = harmonize.harmonize_slices_hu
+    original = harmonizer_module.harmonize_slices_hu
 
     def overflowing(*args: Any) -> np.ndarray:
         out = original(*args)
         mixed = len(args) == 6 and args[5] is not None  # (generator, hu, window, device, multiple, dtype)
         return out * np.inf if mixed else out
 
-    monkeypatch.setattr(harmonize, "harmonize_slices_hu", overflowing)
+    monkeypatch.setattr(harmonizer_module, "harmonize_slices_hu", overflowing)
     harmonizer = Harmonizer.load(run_dir, device="cpu", precision="fp16")
     with caplog.at_level(logging.WARNING, logger="radiomicgan"):
         np.testing.assert_array_equal(harmonizer.harmonize_slices(hu), expected)

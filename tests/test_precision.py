@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from radiomicgan.config import ModelConfig
 from radiomicgan.errors import ConfigError
-from radiomicgan.precision import choose_precision, resolve_precision
+from radiomicgan.nets import build_generator
+from radiomicgan.nets.encoder_weights import NO_WEIGHTS
+from radiomicgan.precision import choose_precision, resolve_precision, use_fast_layout
+from radiomicgan.training.tensors import harmonize_slices_hu
 
 
 def test_resolve_precision() -> None:
@@ -43,3 +47,19 @@ def test_choose_precision_keeps_mixed_precision_only_within_tolerance(
     assert len(lines) == 3 and all("\n" not in line for line in lines)
     assert lines[0].startswith("using fp16: fp16 differs from fp32 by up to 1 HU")
     assert lines[1].startswith("using fp32: fp16 differs from fp32 by up to 2 HU")
+
+
+def test_fast_layout_on_cpu_changes_the_layout_not_the_integer_hu() -> None:
+    torch.manual_seed(0)
+    generator = build_generator("radiomicgan", ModelConfig(encoder_weights="none"), NO_WEIGHTS).eval()
+    torch.nn.init.normal_(generator.head.weight, std=0.05)  # the residual head starts at zero
+    hu = np.rint(np.random.default_rng(0).normal(0.0, 300.0, (2, 64, 64))).astype(np.float32)
+    cpu, window = torch.device("cpu"), (-1024, 1000)
+    before = np.rint(harmonize_slices_hu(generator, hu, window, cpu, 8))
+    use_fast_layout(generator, cpu)
+    after = np.rint(harmonize_slices_hu(generator, hu, window, cpu, 8))
+    first_conv = next(m for m in generator.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not first_conv.weight.is_contiguous()
+    assert np.abs(before - hu).max() > 5  # the head changes the image: the comparison means something
+    assert np.abs(after - before).max() <= 1.0

@@ -1,4 +1,5 @@
-"""Mixed precision for inference: which autocast dtype a device gets, and the check that keeps it honest.
+"""How the generator runs at inference: its memory layout, the autocast dtype a device gets, and the
+check that keeps mixed precision honest.
 
 `harmonize --precision auto` runs the generator in fp16 on a GPU only when the first batch stays
 within 1 HU of fp32 ("mixed precision where it keeps output within 1 HU of fp32", issue 5); windowing,
@@ -14,6 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from torch import nn
 
 from radiomicgan.errors import ConfigError
 
@@ -26,6 +28,18 @@ _AUTOCAST_DTYPES: dict[str, torch.dtype | None] = {
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
 }
+
+
+def use_fast_layout(generator: nn.Module, device: torch.device) -> None:
+    """Store the generator's weights channels_last on a CPU (in place): oneDNN's faster convolutions.
+
+    Float32 either way; only the order of the additions changes, moving an integer-HU output by at
+    most 1 HU where a value sits at a rounding boundary. `benchmarks/inference.py` measured 1.4x the
+    slices/s of the default layout on the VGG-19 U-Net at 512 px on a 2-core CPU (README,
+    Performance). GPUs keep the default layout: not measured there.
+    """
+    if device.type == "cpu":
+        generator.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def resolve_precision(precision: str, device: torch.device) -> tuple[torch.dtype | None, torch.dtype | None]:

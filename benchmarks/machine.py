@@ -1,0 +1,30 @@
+"""What the benchmarks ran on, in words: the CPU model and core count, or the GPU's name."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name for a CUDA device; the CPU model and core count otherwise."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()}, {os.cpu_count()} cores"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (the architecture where that file is missing)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a timer measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()

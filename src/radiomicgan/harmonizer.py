@@ -1,0 +1,209 @@
+"""A trained harmonizer in memory: `Harmonizer.load(path)(volume) -> volume`, and batches of slices.
+
+The generator is fully convolutional: slices are padded to its size multiple, run in batches, and
+cropped back. Only HU inside the inference window are standardized; input pixels outside it (air
+below -1024, bone and metal above the window) are pasted back unchanged, and the output is rounded
+to integer HU inside the source's own range, so nothing outside [-1024, 3071] is invented.
+Files, series and trees on disk are `harmonize`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from radiomicgan.errors import ConfigError
+from radiomicgan.io import Derivation, Volume
+from radiomicgan.modelfile import ModelMetadata, load_model, resolve_model_path
+from radiomicgan.nets.common import Generator
+from radiomicgan.precision import (
+    MIXED_PRECISION_TOLERANCE_HU,
+    Precision,
+    choose_precision,
+    precision_name,
+    resolve_precision,
+    use_fast_layout,
+)
+from radiomicgan.training.loop import resolve_device
+from radiomicgan.training.tensors import harmonize_slices_hu
+from radiomicgan.windowing import Window
+
+log = logging.getLogger(__name__)
+
+WindowMode = Literal["full", "training"]
+DICOM_HU_RANGE = (-1024.0, 3071.0)  # 12-bit CT: what a scanner can store
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model file and the options it was loaded with: enough for another process to load it again.
+
+    Cluster workers load their harmonizer from this, so `device` stays as asked ("auto": each worker
+    takes its own GPU when it has one).
+    """
+
+    path: Path
+    device: str = "auto"
+    window_mode: WindowMode = "full"
+    batch_size: int = 4
+    precision: Precision = "auto"
+
+
+@dataclass
+class Harmonizer:
+    """A loaded model, ready to harmonize volumes: `Harmonizer.load(path)(volume) -> volume`.
+
+    Attributes:
+        generator: the trained generator, in eval mode on `device`.
+        metadata: what the model file says about it.
+        device: where inference runs.
+        window_mode: "full" standardizes the paper's whole range [-1024, 1000]; "training" the final
+            training window, pasting the input back outside it.
+        batch_size: slices per forward pass, and per read and write of a streamed series.
+        model_id: a short digest of the model file, naming the derived series.
+        precision: "fp32", "bf16" or "fp16" (mixed precision in the generator's forward pass only),
+            or "auto": fp32 on a CPU; on a GPU fp16 if, on the first batch, it stays within
+            `MIXED_PRECISION_TOLERANCE_HU` of fp32 (rounded output), else fp32.
+        autocast_dtype: the mixed-precision dtype in use; None for float32 (set from `precision`).
+        calibrate_with: a mixed-precision dtype the next batch tries against float32 before it is
+            kept ("auto" on a GPU); None once decided.
+        source: the model file and options `load` read, for cluster workers to load again; None for a
+            harmonizer built in memory (it runs on the local backend only).
+
+    Raises:
+        ConfigError: `batch_size` < 1 or an unknown `precision`.
+    """
+
+    generator: Generator
+    metadata: ModelMetadata
+    device: torch.device
+    window_mode: WindowMode = "full"
+    batch_size: int = 4
+    model_id: str = ""
+    precision: Precision = "auto"
+    source: ModelSource | None = None
+    autocast_dtype: torch.dtype | None = field(default=None, init=False)
+    calibrate_with: torch.dtype | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"harmonize: batch size must be >= 1, got {self.batch_size}")
+        self.autocast_dtype, self.calibrate_with = resolve_precision(self.precision, self.device)
+        use_fast_layout(self.generator, self.device)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        window_mode: WindowMode = "full",
+        batch_size: int = 4,
+        precision: Precision = "auto",
+    ) -> Harmonizer:
+        """Load a run folder or model file (safetensors; pickles are refused).
+
+        Args:
+            path: a run folder or a .safetensors model file.
+            device: "auto" (a GPU when there is one), "cpu" or "cuda".
+            window_mode: see the class attributes.
+            batch_size: slices per forward pass.
+            precision: "auto", "fp32", "bf16" or "fp16"; see the class attributes.
+
+        Raises:
+            InputError: not a radiomicgan model file, or unreadable; "cuda" without a GPU.
+            ConfigError: `batch_size` < 1 or an unknown `precision`.
+        """
+        target = resolve_model_path(path)
+        torch_device = resolve_device(device)
+        generator, metadata = load_model(target, torch_device)
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()[:16]
+        source = ModelSource(target.resolve(), device, window_mode, batch_size, precision)
+        return cls(generator, metadata, torch_device, window_mode, batch_size, digest, precision, source)
+
+    @property
+    def window_hu(self) -> Window:
+        """The HU window inference standardizes."""
+        return (
+            self.metadata.training_window_hu
+            if self.window_mode == "training"
+            else self.metadata.full_range_hu
+        )
+
+    def derivation(self, source_kernel: str) -> Derivation:
+        """How a series harmonized by this model is described in DICOM."""
+        target = self.metadata.target_kernel or "the standard kernel"
+        source = source_kernel or "its kernel"
+        return Derivation(
+            method=f"radiomicgan-{self.metadata.method}",
+            description=f"Harmonized from {source} to {target} by radiomicgan ({self.metadata.method})",
+            model_id=self.model_id,
+        )
+
+    def __call__(self, volume: Volume, *, progress: bool = False) -> Volume:
+        """The harmonized volume: same geometry and provenance, standardized HU (held in memory whole)."""
+        source_range = (float(volume.hu.min()), float(volume.hu.max())) if volume.hu.size else DICOM_HU_RANGE
+        out = np.empty_like(volume.hu)
+        starts = range(0, volume.shape[0], self.batch_size)
+        for start in tqdm(starts, desc="harmonize", unit="batch", disable=not progress, leave=False):
+            stop = start + self.batch_size
+            out[start:stop] = self.harmonize_slices(volume.hu[start:stop], source_range)
+        return volume.with_hu(out)
+
+    def harmonize_slices(
+        self, hu: NDArray[np.float32], source_range: tuple[float, float] | None = None
+    ) -> NDArray[np.float32]:
+        """Harmonize a batch of slices [B, y, x] in HU; integer HU out.
+
+        While `calibrate_with` is set ("auto" on a GPU), this batch runs in fp32 and in that dtype,
+        and the dtype is kept for later batches only if it stays within 1 HU of fp32.
+
+        Args:
+            hu: the slices, HU.
+            source_range: the HU range of the whole series (output stays inside it and inside
+                [-1024, 3071]); None takes the batch's own.
+
+        Returns:
+            Integer HU [B, y, x]: standardized inside the window, the input outside it.
+        """
+        if self.calibrate_with is not None:
+            candidate, self.calibrate_with = self.calibrate_with, None
+            self.autocast_dtype, out = choose_precision(
+                lambda dtype: self._harmonize(hu, source_range, dtype, fallback=False),
+                candidate,
+                MIXED_PRECISION_TOLERANCE_HU,
+            )
+            return out
+        return self._harmonize(hu, source_range, self.autocast_dtype, fallback=True)
+
+    def _harmonize(
+        self,
+        hu: NDArray[np.float32],
+        source_range: tuple[float, float] | None,
+        dtype: torch.dtype | None,
+        *,
+        fallback: bool,
+    ) -> NDArray[np.float32]:
+        # `fallback`: redo a non-finite mixed-precision batch in fp32; off while calibrating, where the
+        # non-finite output must count against the dtype.
+        window = self.window_hu
+        multiple = self.generator.size_multiple
+        predicted = harmonize_slices_hu(self.generator, hu, window, self.device, multiple, dtype)
+        if fallback and dtype is not None and not np.isfinite(predicted).all():
+            # fp16 can overflow on slices unlike those it was calibrated on: fp32 from here on.
+            log.warning("%s overflowed on a batch of slices; using fp32 from here on", precision_name(dtype))
+            self.autocast_dtype = None
+            predicted = harmonize_slices_hu(self.generator, hu, window, self.device, multiple)
+        lo, hi = source_range if source_range is not None else (float(hu.min()), float(hu.max()))
+        lo, hi = max(lo, DICOM_HU_RANGE[0]), min(hi, DICOM_HU_RANGE[1])
+        predicted = np.clip(np.rint(predicted), lo, hi)
+        outside = (hu < window[0]) | (hu > window[1])  # not standardized: the input stays as it was
+        return np.where(outside, hu, predicted).astype(np.float32)
