@@ -1,18 +1,37 @@
-"""The command line: every bad input is one line on stderr, exit code 2, nothing written, input untouched."""
+"""The command line: every bad input is one line on stderr, exit code 2, nothing written, input untouched.
+
+One table covers the bad-input matrix of every command: each case builds its input in `tmp_path`,
+each command turns a case into an argv, and every (command, case) pair that applies is one test.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import pickle
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pydicom
 import pytest
-from tests.conftest import PYDICOM_TEST_FILES, make_ct_series
+import torch
+from safetensors.torch import save_file
+from tests.conftest import PYDICOM_TEST_FILES, SyntheticSeries, make_ct_series
 
 from radiomicgan.cli import build_parser, main
+from radiomicgan.io import deterministic_uid
+from radiomicgan.training import train
+from training.pairs import SOURCE_KERNEL, tiny_config, tiny_config_yaml, write_scan
+
+# The good series of every case share one study and frame of reference, so that only the fault
+# under test keeps them from pairing. The model was trained on SOURCE_KERNEL: no kernel warning.
+STUDY = deterministic_uid("cli-study")
+FRAME = deterministic_uid("cli-frame")
 
 
 def _tree_digest(root: Path) -> str:
@@ -24,76 +43,268 @@ def _tree_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _empty(tmp: Path) -> Path:
+@dataclass(frozen=True)
+class Bad:
+    """One bad input on disk.
+
+    Attributes:
+        series: the input series (the bad one, or a good one when the fault lies elsewhere).
+        at_fault: the file or folder the error message must name.
+        problem: a regular expression the message must match after the path.
+        out: where the command is told to write (None: tmp_path/'out').
+        model: harmonize's --model (None: the tiny trained model).
+    """
+
+    series: Path
+    at_fault: Path
+    problem: str
+    out: Path | None = None
+    model: Path | None = None
+
+
+def _series(folder: Path, seed: int = 0, **kwargs: Any) -> SyntheticSeries:
+    options: dict[str, Any] = {"study_uid": STUDY, "frame_of_reference_uid": FRAME, **kwargs}
+    return make_ct_series(folder, seed=seed, kernel=SOURCE_KERNEL, **options)
+
+
+def _edit(path: Path, change: Callable[[pydicom.Dataset], None]) -> None:
+    ds = pydicom.dcmread(path)
+    change(ds)
+    ds.save_as(path)
+
+
+def _missing(tmp: Path) -> Bad:
+    return Bad(tmp / "absent", tmp / "absent", "does not exist")
+
+
+def _empty(tmp: Path) -> Bad:
     (tmp / "empty").mkdir()
-    return tmp / "empty"
+    return Bad(tmp / "empty", tmp / "empty", "empty folder|no image series|no CT series")
 
 
-def _mr_only(tmp: Path) -> Path:
-    folder = tmp / "mr"
-    folder.mkdir()
-    shutil.copy(PYDICOM_TEST_FILES / "MR_small.dcm", folder)
-    return folder
-
-
-def _truncated(tmp: Path) -> Path:
-    series = make_ct_series(tmp / "trunc")
-    victim = series.files[0]
+def _truncated(tmp: Path) -> Bad:
+    series = _series(tmp / "trunc", seed=3)
+    victim = series.files[2]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
-    return series.folder
+    return Bad(series.folder, victim, "truncated")
 
 
-def _two_series(tmp: Path) -> Path:
-    make_ct_series(tmp / "two" / "a", seed=1, series_number=1)
-    make_ct_series(tmp / "two" / "b", seed=2, series_number=2)
-    return tmp / "two"
-
-
-def _text_posing(tmp: Path) -> Path:
+def _posing(tmp: Path) -> Bad:
     folder = tmp / "posing"
     folder.mkdir()
     (folder / "slice1.dcm").write_text("this is not DICOM\n")
-    return folder
+    return Bad(folder, folder / "slice1.dcm", "not a DICOM file")
 
 
-BAD_INPUTS: dict[str, tuple[Callable[[Path], Path], str]] = {
-    "missing": (lambda tmp: tmp / "absent", "does not exist"),
-    "empty": (_empty, ""),
-    "mr_only": (_mr_only, "MR"),
-    "truncated": (_truncated, ""),
-    "several": (_two_series, "series"),
-    "posing": (_text_posing, "slice1.dcm"),
+def _mr_only(tmp: Path) -> Bad:
+    folder = tmp / "mr"
+    folder.mkdir()
+    shutil.copy(PYDICOM_TEST_FILES / "MR_small.dcm", folder)
+    return Bad(folder, folder, "MR|no CT series")
+
+
+def _several(tmp: Path) -> Bad:
+    # Both series of the scan that the good series belongs to: evaluate cannot choose either.
+    _series(tmp / "two" / "a", seed=4, series_number=1)
+    _series(tmp / "two" / "b", seed=5, series_number=2)
+    return Bad(tmp / "two", tmp / "two", "2 CT series, choose one|2 series matching")
+
+
+def _other_study(tmp: Path) -> Bad:
+    series = _series(tmp / "other_study", seed=6, study_uid=deterministic_uid("another study"))
+    return Bad(series.folder, series.folder, "study")
+
+
+def _other_frame(tmp: Path) -> Bad:
+    series = _series(tmp / "other_frame", seed=7, frame_of_reference_uid=deterministic_uid("another frame"))
+    return Bad(series.folder, series.folder, "frame of reference")
+
+
+def _other_spacing(tmp: Path) -> Bad:
+    series = _series(tmp / "spacing", seed=8)
+    _edit(series.files[3], lambda ds: setattr(ds, "PixelSpacing", [0.9, 0.68]))
+    return Bad(series.folder, series.folder, "differ in PixelSpacing")
+
+
+def _other_rows(tmp: Path) -> Bad:
+    def crop(ds: pydicom.Dataset) -> None:
+        ds.PixelData = ds.pixel_array[:-2].tobytes()
+        ds.Rows = ds.Rows - 2
+
+    series = _series(tmp / "rows", seed=9)
+    _edit(series.files[3], crop)
+    return Bad(series.folder, series.folder, "differ in size")
+
+
+def _duplicate_position(tmp: Path) -> Bad:
+    series = _series(tmp / "duplicate", seed=10)
+    position = pydicom.dcmread(series.files[2]).ImagePositionPatient
+    _edit(series.files[3], lambda ds: setattr(ds, "ImagePositionPatient", position))
+    return Bad(series.folder, series.folder, "duplicate slice position")
+
+
+def _missing_slice(tmp: Path) -> Bad:
+    series = _series(tmp / "gap", seed=11)
+    series.files[2].unlink()
+    return Bad(series.folder, series.folder, "uneven slice spacing")
+
+
+def _tree_one_bad(tmp: Path) -> Bad:
+    # The good series comes first in the walk: it must not be written before the bad one fails.
+    _series(tmp / "tree" / "a_good", seed=14, series_number=1)
+    bad = _series(tmp / "tree" / "b_bad", seed=15, series_number=2)
+    _edit(bad.files[3], lambda ds: setattr(ds, "PixelSpacing", [0.9, 0.68]))
+    return Bad(tmp / "tree", bad.folder, "differ in PixelSpacing")
+
+
+def _out_is_input(tmp: Path) -> Bad:
+    series = _series(tmp / "ct", seed=12)
+    return Bad(series.folder, series.folder, "inside the input|exists", out=series.folder)
+
+
+def _out_inside_input(tmp: Path) -> Bad:
+    series = _series(tmp / "ct", seed=12)
+    return Bad(series.folder, series.folder / "out", "inside the input", out=series.folder / "out")
+
+
+def _model_text(tmp: Path) -> Bad:
+    model = tmp / "model.safetensors"
+    model.write_text("weights, honest\n")
+    return Bad(_series(tmp / "ct", seed=13).folder, model, "not a radiomicgan model file", model=model)
+
+
+def _model_foreign(tmp: Path) -> Bad:
+    model = tmp / "foreign.safetensors"
+    save_file({"weight": torch.zeros(3)}, model, metadata={"format": "pt"})
+    return Bad(_series(tmp / "ct", seed=13).folder, model, "no radiomicgan metadata", model=model)
+
+
+class _Payload:
+    """Unpickling this creates `path`: proof that a model file ran code."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return open, (str(self.path), "w")
+
+
+def _model_pickle(tmp: Path) -> Bad:
+    model = tmp / "model.pt"
+    model.write_bytes(pickle.dumps(_Payload(tmp / "pwned")))
+    return Bad(_series(tmp / "ct", seed=13).folder, model, "pickle", model=model)
+
+
+def _model_pickle_renamed(tmp: Path) -> Bad:
+    # A run folder whose model.safetensors is a pickle in disguise.
+    (tmp / "run").mkdir()
+    model = tmp / "run" / "model.safetensors"
+    model.write_bytes(pickle.dumps(_Payload(tmp / "pwned")))
+    return Bad(_series(tmp / "ct", seed=13).folder, model, "not a radiomicgan model file", model=tmp / "run")
+
+
+CASES: dict[str, Callable[[Path], Bad]] = {
+    "missing": _missing,
+    "empty": _empty,
+    "truncated": _truncated,
+    "posing": _posing,
+    "mr_only": _mr_only,
+    "several": _several,
+    "other_study": _other_study,
+    "other_frame": _other_frame,
+    "other_spacing": _other_spacing,
+    "other_rows": _other_rows,
+    "duplicate_position": _duplicate_position,
+    "missing_slice": _missing_slice,
+    "tree_one_bad": _tree_one_bad,
+    "out_is_input": _out_is_input,
+    "out_inside_input": _out_inside_input,
+    "model_text": _model_text,
+    "model_foreign": _model_foreign,
+    "model_pickle": _model_pickle,
+    "model_pickle_renamed": _model_pickle_renamed,
 }
+READING = ("missing", "empty", "truncated", "posing")
+ONE_CT_SERIES = ("mr_only", "several")
+PAIRING = ("other_study", "other_frame")
+GEOMETRY = ("other_spacing", "other_rows", "duplicate_position", "missing_slice")
+OUTPUT = ("out_is_input", "out_inside_input")
+MODEL = ("model_text", "model_foreign", "model_pickle", "model_pickle_renamed")
+
+# `info` lists every series it finds (MR, several series, a series with a problem and the reason):
+# its bad input is a path that holds nothing it can list. `harmonize` takes a tree of many series.
+APPLIES = {
+    "info": READING,
+    "simulate": (*READING, *ONE_CT_SERIES, *GEOMETRY, *OUTPUT),
+    "train": (*READING, *ONE_CT_SERIES, *PAIRING, *GEOMETRY, *OUTPUT),
+    "harmonize": (*READING, "mr_only", *GEOMETRY, "tree_one_bad", *OUTPUT, *MODEL),
+    "evaluate": (*READING, *ONE_CT_SERIES, *PAIRING, *GEOMETRY, *OUTPUT),
+}
+TABLE = [(command, case) for command, cases in APPLIES.items() for case in cases]
 
 
-# `info` lists every series it finds, MR and several series included: those are bad input only
-# for commands that need one CT series.
-CASES = [("simulate", case) for case in sorted(BAD_INPUTS)] + [
-    ("info", case) for case in ("missing", "empty", "truncated", "posing")
-]
+@dataclass(frozen=True)
+class Shared:
+    """What every case may use and none may change: a good series, a model, a training config."""
+
+    good: Path
+    model: Path
+    train_yaml: Path
 
 
-@pytest.mark.parametrize(("command", "case"), CASES)
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Shared:
+    root = tmp_path_factory.mktemp("shared")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine's cores are shared
+    try:
+        config = tiny_config(write_scan(root / "scan"), root / "run", epochs=1, steps_per_epoch=1)
+        result = train(config, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    good = _series(root / "good").folder
+    return Shared(good, result.model_path, tiny_config_yaml(root / "train.yaml"))
+
+
+def _argv(command: str, bad: Bad, out: Path, shared: Shared) -> list[str]:
+    series = str(bad.series)
+    if command == "info":
+        return ["info", series]
+    if command == "simulate":
+        return ["simulate", series, str(out), "--slices", "2", "--size", "32", "--jobs", "1", "--overwrite"]
+    if command == "train":
+        pair = ["--source", series, "--target", str(shared.good)]
+        return ["train", "--config", str(shared.train_yaml), *pair, "--out", str(out), "--quiet"]
+    if command == "harmonize":
+        model = str(bad.model or shared.model)
+        return ["harmonize", "--model", model, series, str(out), "--device", "cpu", "--overwrite", "--quiet"]
+    return [
+        "evaluate", "--reference", str(shared.good), "--candidate", f"input={series}", "--out", str(out),
+        "--rois", "3", "--repeats", "1", "--jobs", "1", "--no-cache", "--overwrite", "--quiet",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("command", "case"), TABLE)
 def test_bad_input_is_one_line_exit_2_nothing_written(
-    command: str, case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    command: str, case: str, shared: Shared, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make, expected = BAD_INPUTS[case]
-    source = make(tmp_path)
-    before = _tree_digest(tmp_path)
-    out = tmp_path / "out"
-    argv = [command, str(source)] + (
-        [str(out), "--slices", "2", "--size", "32", "--jobs", "1"] if command == "simulate" else []
-    )
+    bad = CASES[case](tmp_path)
+    out = bad.out or tmp_path / "out"
+    before, shared_before = _tree_digest(tmp_path), _tree_digest(shared.model.parent.parent)
     capsys.readouterr()  # drop what building the input logged
-    code = main(argv)
+    code = main(_argv(command, bad, out, shared))
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
     assert code == 2, captured
     assert len(lines) == 1 and lines[0].startswith(f"radiomicgan {command}: error: "), lines
     assert "Traceback" not in captured.err
-    assert expected in lines[0]
-    assert not out.exists()
+    message = lines[0].removeprefix(f"radiomicgan {command}: error: ")
+    assert message.startswith(f"{bad.at_fault}: "), message
+    assert re.search(bad.problem, message), message
+    assert out == bad.series or not out.exists()
+    assert not (tmp_path / "pwned").exists()  # no model file ran code
     assert _tree_digest(tmp_path) == before
+    assert _tree_digest(shared.model.parent.parent) == shared_before
 
 
 def test_bad_config_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

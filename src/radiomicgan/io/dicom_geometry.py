@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.valuerep import format_number_as_ds
 
 from radiomicgan.errors import InvalidSeriesError
+from radiomicgan.io.dicom_values import integer, number, numbers
 
 # Same size and orientation within 1e-4 (direction cosines, mm): DS values are printed to ~6 digits.
 _PLANE_TOLERANCE = 1e-4
@@ -81,7 +82,7 @@ def series_geometry(datasets: Sequence[Dataset], files: Sequence[Path]) -> Serie
     order = [int(i) for i in np.argsort(along, kind="stable")]
     step = _check_positions(positions[order], along[order], normal, [files[i] for i in order])
     if step is None:
-        step = _single_slice_spacing(datasets[0])
+        step = _single_slice_spacing(datasets[0], files[0])
     origin = positions[order[0]]
     return SeriesGeometry(
         order=tuple(order),
@@ -102,26 +103,25 @@ class _Plane:
 
 
 def _plane(ds: Dataset, path: Path) -> _Plane:
-    for keyword, count in (("ImagePositionPatient", 3), ("ImageOrientationPatient", 6), ("PixelSpacing", 2)):
-        value = ds.get(keyword)
-        if value is None or value == "" or len(value) != count:
-            raise InvalidSeriesError(path, f"missing or malformed {keyword} (image plane module)")
+    # numbers() refuses a missing, short, non-numeric or non-finite value: NaN passes every check below.
+    plane_values = (("ImagePositionPatient", 3), ("ImageOrientationPatient", 6), ("PixelSpacing", 2))
+    values = {keyword: numbers(ds, keyword, path, count) for keyword, count in plane_values}
     if not ds.get("Rows") or not ds.get("Columns"):
         raise InvalidSeriesError(path, "missing Rows or Columns")
-    orientation = np.array([float(v) for v in ds.ImageOrientationPatient])
+    orientation = np.array(values["ImageOrientationPatient"])
     row, col = orientation[:3], orientation[3:]
     unit = abs(np.linalg.norm(row) - 1) < 1e-3 and abs(np.linalg.norm(col) - 1) < 1e-3
     if not unit or abs(float(row @ col)) > 1e-3:
         raise InvalidSeriesError(path, "ImageOrientationPatient is not two orthogonal unit vectors")
-    spacing = (float(ds.PixelSpacing[0]), float(ds.PixelSpacing[1]))
+    spacing = (values["PixelSpacing"][0], values["PixelSpacing"][1])
     if min(spacing) <= 0:
         raise InvalidSeriesError(path, f"PixelSpacing {spacing} is not positive")
     return _Plane(
-        rows=int(ds.Rows),
-        columns=int(ds.Columns),
+        rows=integer(ds, "Rows", path),
+        columns=integer(ds, "Columns", path),
         spacing_yx=spacing,
         orientation=orientation,
-        position=np.array([float(v) for v in ds.ImagePositionPatient]),
+        position=np.array(values["ImagePositionPatient"]),
     )
 
 
@@ -178,12 +178,15 @@ def _check_positions(
     return step
 
 
-def _single_slice_spacing(ds: Dataset) -> float:
+def _single_slice_spacing(ds: Dataset, path: Path) -> float:
     # One slice has no step: SpacingBetweenSlices, else SliceThickness, else 1 mm (only a label then).
     for keyword in ("SpacingBetweenSlices", "SliceThickness"):
-        value = ds.get(keyword)
-        if value not in (None, "") and float(value) > 0:
-            return float(value)
+        try:
+            value = number(ds, keyword, path) if ds.get(keyword) not in (None, "") else 0.0
+        except InvalidSeriesError:
+            continue  # a label only: a damaged one is no reason to refuse the slice
+        if value > 0:
+            return value
     return 1.0
 
 

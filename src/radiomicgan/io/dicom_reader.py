@@ -5,6 +5,11 @@ pydicom's decoders (pylibjpeg plugins for JPEG, JPEG-LS, JPEG 2000; native RLE a
 RescaleSlope/RescaleIntercept, so the Volume holds HU whatever the stored encoding was.
 `plan_series` sorts and checks a series from its headers alone; `read_slice` then reads one slice's
 pixels, so a caller may hold a few slices at a time instead of the volume (see `io.stream`).
+
+A damaged file is refused with an InvalidSeriesError naming it, never read into wrong HU: the
+rescale (Type 1 in the CT Image module) is never guessed, every number used must be one finite
+value, and the pixel data must be exactly as long as Rows x Columns x BitsAllocated say
+(tests/io/test_reader_fuzz.py holds the reader to this).
 """
 
 from __future__ import annotations
@@ -29,12 +34,22 @@ from pydicom.uid import (
 
 from radiomicgan.errors import InputError, InvalidSeriesError, SeveralSeriesError
 from radiomicgan.io.dicom_geometry import SeriesGeometry, series_geometry
-from radiomicgan.io.discovery import SeriesRef, find_series, one_line
+from radiomicgan.io.dicom_values import integer, number
+from radiomicgan.io.discovery import SeriesRef, convert_elements, find_series, one_line
 from radiomicgan.io.volume import SeriesMeta, Volume, slice_positions_xyz_mm
 
 logger = logging.getLogger(__name__)
 
 _MULTIFRAME_CT = frozenset({EnhancedCTImageStorage, LegacyConvertedEnhancedCTImageStorage})
+_IMAGE_PIXEL = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "BitsAllocated",
+    "BitsStored",
+    "PixelRepresentation",
+)
 
 
 def read_dicom(path: Path, series_uid: str | None = None) -> Volume:
@@ -135,8 +150,9 @@ def plan_series(ref: SeriesRef) -> SeriesPlan:
         The slice order, geometry and identity; `read_slice` then reads the pixels slice by slice.
 
     Raises:
-        InvalidSeriesError: a file cannot be read, is multi-frame, lacks the rescale, or the slices
-            do not form a regular volume.
+        InvalidSeriesError: a file cannot be read, is multi-frame, lacks the rescale, holds what a CT
+            slice cannot (another modality, a colour or bit depth other than 8/16/32, a number that
+            is not one finite value), or the slices do not form a regular volume.
     """
     headers = [_read_file(path, pixels=False) for path in ref.files]
     headers, files = _drop_localizers(headers, list(ref.files))
@@ -158,7 +174,8 @@ def read_slice(path: Path) -> tuple[Dataset, NDArray[np.float32]]:
     """Read one slice: its dataset without pixel data, and its pixels in HU [y, x].
 
     Raises:
-        InvalidSeriesError: unreadable, no pixel data, or the pixels cannot be decoded.
+        InvalidSeriesError: unreadable, no pixel data, pixel data of another length than Rows x
+            Columns x BitsAllocated, pixels that cannot be decoded, or HU beyond float32.
     """
     ds = _read_file(path, pixels=True)
     _check_slice(ds, path)
@@ -186,7 +203,8 @@ def read_series(ref: SeriesRef) -> Volume:
     for z, path in enumerate(plan.files):
         ds, hu[z] = read_slice(path)
         ordered.append(ds)
-    logger.info("read CT series %s: %d slices of %dx%d", ref.series_uid, *geometry.shape)
+    # Debug, not info: commands read many series, and a bad input must stay one line on stderr.
+    logger.debug("read CT series %s: %d slices of %dx%d", ref.series_uid, *geometry.shape)
     return Volume(
         hu=hu,
         spacing_zyx_mm=geometry.spacing_zyx_mm,
@@ -201,7 +219,9 @@ def read_series(ref: SeriesRef) -> Volume:
 
 def _read_file(path: Path, *, pixels: bool) -> Dataset:
     try:
-        return dcmread(path, force=True, stop_before_pixels=not pixels)
+        ds = dcmread(path, force=True, stop_before_pixels=not pixels)
+        convert_elements(ds)
+        return ds
     except Exception as exc:  # pydicom raises many types on corrupt files
         raise InvalidSeriesError(
             path, f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})"
@@ -233,31 +253,55 @@ def _check_slice(ds: Dataset, path: Path) -> None:
 
 def _check_header(ds: Dataset, path: Path) -> None:
     """What `_check_slice` checks that the header alone tells."""
-    frames = ds.get("NumberOfFrames")
-    if ds.get("SOPClassUID") in _MULTIFRAME_CT or (frames not in (None, "") and int(frames) > 1):
+    modality = ds.get("Modality")
+    if modality != "CT":
+        # A slice of another modality in a CT series is a damaged file: its values are not HU.
+        raise InvalidSeriesError(path, f"Modality is {str(modality or 'missing')!r}, not CT, in a CT series")
+    frames = 1 if ds.get("NumberOfFrames") in (None, "") else integer(ds, "NumberOfFrames", path)
+    if frames < 1:
+        raise InvalidSeriesError(path, f"NumberOfFrames is {frames}")
+    if ds.get("SOPClassUID") in _MULTIFRAME_CT or frames > 1:
         raise InvalidSeriesError(
             path,
             "multi-frame (Enhanced CT) images are not supported; convert the series to single-frame "
             "CT Image Storage first",
         )
-    if int(ds.get("SamplesPerPixel", 1)) != 1:
-        raise InvalidSeriesError(path, "not a grayscale image (SamplesPerPixel != 1)")
+    _check_image_pixel(ds, path)
     for keyword in ("RescaleSlope", "RescaleIntercept"):
         if ds.get(keyword) in (None, ""):
             # Type 1 in the CT Image module: without it the stored values are not HU, and guessing
             # (slope 1, intercept 0 or -1024) would silently shift every value.
             raise InvalidSeriesError(path, f"missing {keyword}; cannot convert stored values to HU")
-    if float(ds.RescaleSlope) == 0:
+    # One finite number each, or the HU would be NaN, infinite, or a ValueError far from this file.
+    if number(ds, "RescaleSlope", path) == 0:
         raise InvalidSeriesError(path, "RescaleSlope is 0")
+    number(ds, "RescaleIntercept", path)
+
+
+def _check_image_pixel(ds: Dataset, path: Path) -> None:
+    """The Image Pixel module attributes a CT slice needs (Type 1, PS3.3 C.7.6.3 and C.8.2.1)."""
+    for keyword in _IMAGE_PIXEL:
+        if ds.get(keyword) in (None, ""):
+            raise InvalidSeriesError(path, f"missing {keyword} (Image Pixel module)")
+    if integer(ds, "SamplesPerPixel", path) != 1:
+        raise InvalidSeriesError(path, "not a grayscale image (SamplesPerPixel != 1)")
+    photometric = str(ds.PhotometricInterpretation)
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise InvalidSeriesError(path, f"PhotometricInterpretation {photometric!r} is not MONOCHROME1/2")
+    bits = integer(ds, "BitsAllocated", path)
+    if bits not in (8, 16, 32):
+        raise InvalidSeriesError(path, f"BitsAllocated {bits} is not 8, 16 or 32")
+    if not 1 <= integer(ds, "BitsStored", path) <= bits:
+        raise InvalidSeriesError(path, f"BitsStored {ds.BitsStored} is not 1 to BitsAllocated ({bits})")
+    if integer(ds, "PixelRepresentation", path) not in (0, 1):
+        raise InvalidSeriesError(path, f"PixelRepresentation {ds.PixelRepresentation} is not 0 or 1")
 
 
 def _decode_hu(ds: Dataset, path: Path) -> NDArray[np.float32]:
     tsyntax = _transfer_syntax(ds)
-    rows, columns = int(ds.Rows), int(ds.Columns)
+    rows, columns = integer(ds, "Rows", path), integer(ds, "Columns", path)
     if not tsyntax.is_encapsulated:
-        expected = rows * columns * ((int(ds.BitsAllocated) + 7) // 8)
-        if len(ds.PixelData) < expected:
-            raise InvalidSeriesError(path, f"truncated pixel data ({len(ds.PixelData)} of {expected} bytes)")
+        _check_pixel_length(len(ds.PixelData), rows * columns * integer(ds, "BitsAllocated", path) // 8, path)
     try:
         pixels = ds.pixel_array
     except Exception as exc:  # each decoder plugin raises its own types
@@ -267,8 +311,22 @@ def _decode_hu(ds: Dataset, path: Path) -> NDArray[np.float32]:
             path, f"decoded pixels have shape {pixels.shape}, expected ({rows}, {columns})"
         )
     # float64 arithmetic so that integer stored values times a slope of 1 give exact integer HU
-    hu = pixels.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
-    return hu.astype(np.float32)
+    slope, intercept = number(ds, "RescaleSlope", path), number(ds, "RescaleIntercept", path)
+    hu = (pixels.astype(np.float64) * slope + intercept).astype(np.float32)
+    if not np.isfinite(hu).all():
+        raise InvalidSeriesError(path, "RescaleSlope and RescaleIntercept take HU beyond the float32 range")
+    return hu
+
+
+def _check_pixel_length(actual: int, expected: int, path: Path) -> None:
+    if actual < expected:
+        raise InvalidSeriesError(path, f"truncated pixel data ({actual} of {expected} bytes)")
+    if actual > expected + 1:  # one byte pads an odd length to even (PS3.5 8.1.1)
+        # More bytes than the header accounts for: Rows or Columns are wrong, and decoding would
+        # reinterpret the pixels on another grid (pydicom only warns and drops the excess).
+        raise InvalidSeriesError(
+            path, f"pixel data holds {actual} bytes, Rows x Columns x BitsAllocated give {expected}"
+        )
 
 
 def _transfer_syntax(ds: Dataset) -> UID:

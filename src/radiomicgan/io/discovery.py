@@ -33,6 +33,7 @@ _NON_DICOM_SUFFIXES = frozenset(
 )
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})  # Pixel Data, Float and Double Float
 _UNDEFINED_LENGTH = 0xFFFFFFFF
+_META_START = 132  # preamble and "DICM"
 _LONG_LENGTH_VRS = frozenset({b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"SQ", b"UT", b"UC", b"UR"})
 
 
@@ -166,6 +167,7 @@ def transfer_syntax_name(ds: Dataset) -> str:
 
 def _parse_header(fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool) -> Dataset | None:
     size = os.fstat(fp.fileno()).st_size
+    parsed = False
     try:
         # force=True lets files without preamble and meta through; junk is sorted out below.
         ds = dcmread(fp, stop_before_pixels=True, force=True)
@@ -174,8 +176,12 @@ def _parse_header(fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool)
             if claims_dicom:
                 raise InvalidSeriesError(path, "not a DICOM file")
             return None
+        if has_magic:
+            _check_meta_complete(ds, size)
         has_pixels = _has_pixel_data(fp, ds, path, size)
-        _check_complete(ds)
+        _check_complete(ds)  # before converting: it needs the raw elements' declared lengths
+        parsed = True
+        convert_elements(ds)
     except _TruncatedError as exc:
         raise InvalidSeriesError(path, f"truncated DICOM file ({exc})") from exc
     except InvalidSeriesError:
@@ -183,12 +189,32 @@ def _parse_header(fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool)
     except Exception as exc:  # pydicom raises many types on junk (struct, Value, Key, Unicode errors)
         if not claims_dicom:
             return None
-        reason = "truncated DICOM file" if has_magic else "not a DICOM file"
+        unparsed = "truncated DICOM file" if has_magic else "not a DICOM file"
+        reason = "damaged DICOM file" if parsed else unparsed
         raise InvalidSeriesError(path, f"{reason} ({type(exc).__name__}: {one_line(exc)})") from exc
-    if not has_pixels or "SOPClassUID" not in ds:
+    _check_image_identity(ds, path, has_pixels)
+    if not has_pixels:
         return None
     ds.filename = str(path)
     return ds
+
+
+def _check_image_identity(ds: Dataset, path: Path, has_pixels: bool) -> None:
+    """Refuse a DICOM file that would otherwise be skipped as "not an image" although it is one.
+
+    A file cut short before its pixel data, or one that lost its SOP Class UID, would silently drop
+    out of its series and leave a volume a slice short (a missing end slice leaves no gap to see).
+    SOPClassUID is Type 1 (SOP Common module), and so is the file meta's MediaStorageSOPClassUID.
+    """
+    meta = getattr(ds, "file_meta", None)
+    sop_class = ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else None)
+    if not sop_class:
+        raise InvalidSeriesError(path, "DICOM file without SOP Class UID (truncated or damaged?)")
+    if has_pixels and not ds.get("SOPClassUID"):
+        raise InvalidSeriesError(path, "DICOM image without SOPClassUID")
+    name = UID(str(sop_class)).name
+    if not has_pixels and "Image Storage" in name:
+        raise InvalidSeriesError(path, f"{name} file without pixel data (truncated or damaged?)")
 
 
 def _starts_like_a_dataset(head: bytes) -> bool:
@@ -234,6 +260,27 @@ def _has_pixel_data(fp: BinaryIO, ds: Dataset, path: Path, size: int) -> bool:
     if length != _UNDEFINED_LENGTH and length > available:
         raise _TruncatedError(f"pixel data has {available} of {length} bytes")
     return True
+
+
+def convert_elements(ds: Dataset) -> None:
+    """Convert every element of a dataset just read, so that a damaged one raises here.
+
+    pydicom converts an element's bytes only when it is first used: an unknown VR or an undecodable
+    value would otherwise raise later, from wherever the element happens to be read.
+    """
+    for _ in ds.iterall():
+        pass
+
+
+def _check_meta_complete(ds: Dataset, size: int) -> None:
+    """Raise if the file ends inside its file meta information (pydicom keeps a cut-off UID silently)."""
+    meta = getattr(ds, "file_meta", None)
+    length = meta.get("FileMetaInformationGroupLength") if meta is not None else None
+    # The meta starts after the 128-byte preamble and "DICM"; its 12-byte group length element
+    # counts the bytes after itself.
+    if isinstance(length, int) and _META_START + 12 + length > size:
+        available = max(size - _META_START - 12, 0)
+        raise _TruncatedError(f"the file meta information has {available} of {length} bytes")
 
 
 def _check_complete(ds: Dataset) -> None:
