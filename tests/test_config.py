@@ -83,3 +83,64 @@ def test_nested_sections_merge_across_layers(tmp_path: Path) -> None:
     assert config.window.th_eta == 3
     with pytest.raises(ConfigError, match="unknown option 'th_etta'"):
         build(TrainConfig, {"window": {"th_etta": 3}})
+
+
+def test_a_yaml_baseline_knob_reaches_the_built_baseline(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from radiomicgan.baselines.stanct import StanCTParts
+    from radiomicgan.baselines.wiener_model import WienerFitting
+    from radiomicgan.config import TrainConfig
+    from radiomicgan.nets import build_generator
+    from radiomicgan.training.data import PairedSlices
+    from radiomicgan.training.methods import METHODS
+
+    file = tmp_path / "train.yaml"
+    file.write_text(
+        "method: wiener\n"
+        "baselines:\n"
+        "  wiener: {lambda_log10_range: [-3, -3], smoothing_px: 5}\n"
+        "  stanct: {latent_weight: 0.25}\n"
+    )
+    config = build(TrainConfig, load_yaml(file))
+    assert config.baselines.stanct.texture_gain == 10.0  # the keys not given keep their defaults
+    cpu = torch.device("cpu")
+    wiener = METHODS["wiener"].build(build_generator("wiener", config.model), config, cpu)
+    assert isinstance(wiener, WienerFitting) and wiener.settings.smoothing_px == 5
+    slices = np.random.default_rng(0).normal(0.0, 100.0, (4, 16, 16)).astype(np.float32)
+    pairs = PairedSlices(slices, slices, np.zeros(4, np.int64))
+    losses = wiener.fit(pairs, pairs, (-1024, 1000))
+    assert losses["relative_lambda"] == pytest.approx(1e-3)  # the one-lambda grid the file asked for
+    stanct = METHODS["stanct"].build(build_generator("unet", config.model), config, cpu)
+    assert isinstance(stanct, StanCTParts) and stanct.settings.latent_weight == 0.25
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"stanct": {"latent_weight": -1.0}}, "latent_weight must be >= 0"),
+        ({"stanct": {"texture_sigma_px": 0}}, "texture_sigma_px"),
+        ({"wiener": {"smoothing_px": 0}}, "smoothing_px must be >= 1"),
+        ({"wiener": {"lambda_log10_range": [0, -8]}}, "lo <= hi"),
+        ({"ganai": {"max_phase_steps": 0}}, "max_phase_steps"),
+        ({"choe": {"adam_beta1": 1.0}}, "adam_beta1"),
+        ({"wiener": {"smoothing": 3}}, "unknown option 'smoothing'"),
+    ],
+)
+def test_bad_baseline_values_are_config_errors(section: dict[str, object], message: str) -> None:
+    from radiomicgan.config import TrainConfig
+
+    with pytest.raises(ConfigError, match=message):
+        build(TrainConfig, {"baselines": section})
+
+
+def test_a_run_config_without_the_baselines_section_still_loads() -> None:
+    from radiomicgan.config import BaselinesConfig, TrainConfig
+
+    older = as_dict(TrainConfig(epochs=3))  # config.yaml as runs wrote it before the section existed
+    del older["baselines"]
+    del older["model"]["choe_layers"]
+    config = build(TrainConfig, older)
+    assert config.epochs == 3
+    assert config.baselines == BaselinesConfig() and config.model.choe_layers == 6

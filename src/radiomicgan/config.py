@@ -12,6 +12,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import yaml
 
 from radiomicgan.errors import ConfigError
@@ -79,6 +80,7 @@ class ModelConfig:
     base_channels: int = 64  # first-layer width of the "unet" generator and the discriminator (pix2pix)
     unet_downs: int = 8  # downsamplings of the "unet" generator (pix2pix unet_256): input multiple of 2**n
     discriminator_layers: int = 3  # stride-2 layers of the PatchGAN; 3 gives the 70x70 receptive field
+    choe_layers: int = 6  # 3x3 conv layers of the "choe" generator (Choe et al. 2019; width: base_channels)
     # "residual" (default, ours): the VGG U-Net predicts a correction added to its input, starting from
     # the identity, as Choe et al.'s CNN does; "sigmoid": it predicts the windowed image (the paper's
     # head). On the lung CT benchmark (README, Results) the residual head reached a validation MAE of
@@ -93,6 +95,7 @@ class ModelConfig:
         _require(self.base_channels >= 1, "model: base_channels must be >= 1")
         _require(1 <= self.unet_downs <= 8, "model: unet_downs must lie in [1, 8]")
         _require(1 <= self.discriminator_layers <= 5, "model: discriminator_layers must lie in [1, 5]")
+        _require(self.choe_layers >= 2, "model: choe_layers must be >= 2 (an input and an output layer)")
         _require(self.output in ("sigmoid", "residual"), "model: output must be sigmoid or residual")
 
 
@@ -231,6 +234,88 @@ class EvaluationConfig:
         _require(lo < hi, "evaluation: quality_range_hu needs lo < hi")
 
 
+# --- baselines (docs/baselines.md says why each value was chosen) ----------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoeConfig:
+    """Choe et al. 2019's training; its network's depth is `ModelConfig.choe_layers` (model files keep it)."""
+
+    adam_beta1: float = 0.9  # Adam's default; Choe et al. publish the learning rate (1e-4) only
+
+    def __post_init__(self) -> None:
+        _require(0.0 <= self.adam_beta1 < 1.0, "baselines.choe: adam_beta1 must lie in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class GanaiConfig:
+    """GANai's alternating improvement (all ours: the published text gives no thresholds)."""
+
+    d_goal: float = 0.8  # a D phase ends once D labels this share of real and synthesized patches right
+    g_goal: float = 0.5  # a G phase ends once D takes this share of synthesized patches for real
+    max_phase_steps: int = 5  # ... or after this many steps, so neither network stalls the other
+    hard_pool: int = 2  # the G phase picks its batch among hard_pool * batch_size crops
+    ensemble_decay: float = 0.9  # weight of the average against each new round's generator
+
+    def __post_init__(self) -> None:
+        # a goal above 1 is never reached: every phase then lasts max_phase_steps
+        _require(self.d_goal >= 0.0 and self.g_goal >= 0.0, "baselines.ganai: d_goal and g_goal must be >= 0")
+        _require(self.max_phase_steps >= 1, "baselines.ganai: max_phase_steps must be >= 1")
+        _require(self.hard_pool >= 1, "baselines.ganai: hard_pool must be >= 1")
+        _require(0.0 <= self.ensemble_decay < 1.0, "baselines.ganai: ensemble_decay must lie in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class StanCTConfig:
+    """STAN-CT's latent and texture losses (all ours: the published text gives no values)."""
+
+    latent_weight: float = 1.0  # ours: the latent term's weight beside BCE (~0.7) and 100 * L1 (~1-3)
+    texture_sigma_px: float = 1.0  # ours: the blur whose residual is the texture map (noise grain ~1-2 px)
+    texture_gain: float = 10.0  # ours: a 20 HU grain is 0.01 windowed units; x10: near the image's scale
+
+    def __post_init__(self) -> None:
+        _require(self.latent_weight >= 0.0, "baselines.stanct: latent_weight must be >= 0")
+        # the blur reflects 3 sigma at the edges, which must stay inside the smallest crop (32 px)
+        _require(0.0 < self.texture_sigma_px <= 10, "baselines.stanct: texture_sigma_px must lie in (0, 10]")
+        _require(self.texture_gain >= 0.0, "baselines.stanct: texture_gain must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class WienerConfig:
+    """The least-squares conversion's lambda grid and spectrum smoothing (ours, DESIGN.md)."""
+
+    # ours: relative lambda (x mean power) from 1e-8, almost none for noiseless pairs, to 1 (10 ** range)
+    lambda_log10_range: tuple[float, float] = (-8.0, 0.0)
+    lambdas_per_decade: int = 2  # ours: half-decade steps over lambda_log10_range
+    # ours: box width in frequency bins over which the spectra are averaged; the kernels' ratio is
+    # smooth in frequency, and 3 costs ~1 % on a 1-px shift (tests/baselines/test_wiener.py)
+    smoothing_px: int = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lambda_log10_range", tuple(float(v) for v in self.lambda_log10_range))
+        lo, hi = self.lambda_log10_range
+        _require(lo <= hi, "baselines.wiener: lambda_log10_range must be (lo, hi) with lo <= hi")
+        _require(self.lambdas_per_decade >= 1, "baselines.wiener: lambdas_per_decade must be >= 1")
+        _require(self.smoothing_px >= 1, "baselines.wiener: smoothing_px must be >= 1")
+
+    @property
+    def relative_lambdas(self) -> tuple[float, ...]:
+        """The grid validation chooses lambda from, as multiples of the mean power spectrum."""
+        lo, hi = self.lambda_log10_range
+        step = 1.0 / self.lambdas_per_decade
+        return tuple(float(v) for v in 10.0 ** np.arange(lo, hi + step / 2, step))
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselinesConfig:
+    """The knobs of each baseline that the published methods leave open (docs/baselines.md)."""
+
+    choe: ChoeConfig = dataclasses.field(default_factory=ChoeConfig)
+    ganai: GanaiConfig = dataclasses.field(default_factory=GanaiConfig)
+    stanct: StanCTConfig = dataclasses.field(default_factory=StanCTConfig)
+    wiener: WienerConfig = dataclasses.field(default_factory=WienerConfig)
+
+
 # --- training (paper Sec. 3.1: Adam, lr 1e-4, beta1 0.5, at most 30 epochs) -------------------------
 
 
@@ -240,7 +325,7 @@ TRAIN_METHODS = ("radiomicgan", "pix2pix", "choe", "ganai", "stanct", "histmatch
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """One training run: the data, the budget and the optimizer. `model` and `window` are sections.
+    """One training run: the data, the budget and the optimizer. `model`, `window`, `baselines` are sections.
 
     Each (source, target) pair is one scan: the same slices reconstructed with the non-standard and
     the standard kernel.
@@ -264,6 +349,7 @@ class TrainConfig:
     cam_crop_px: int = 128  # CAM subsets are crops of this size, bounding Grad-CAM's cost (ours)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     window: WindowConfig = dataclasses.field(default_factory=WindowConfig)
+    baselines: BaselinesConfig = dataclasses.field(default_factory=BaselinesConfig)
 
     def __post_init__(self) -> None:
         _require(len(self.source) == len(self.target), "train: give one --target per --source")

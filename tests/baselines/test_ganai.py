@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from baselines.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
-from radiomicgan.baselines.ganai import D_PHASE, G_PHASE, GanaiParts, GanaiSettings
+from radiomicgan.baselines.ganai import D_PHASE, G_PHASE, GanaiParts
+from radiomicgan.config import GanaiConfig
 from radiomicgan.nets import PatchGAN, UNet
 from radiomicgan.nets.patchgan import PatchGANConfig
 from radiomicgan.nets.unet import UNetConfig
@@ -16,7 +17,7 @@ from radiomicgan.training.state import Progress, load_checkpoint, save_checkpoin
 from radiomicgan.training.steps import adam
 
 
-def _parts(settings: GanaiSettings) -> GanaiParts:
+def _parts(settings: GanaiConfig) -> GanaiParts:
     torch.manual_seed(0)
     generator = UNet(UNetConfig(base_channels=4, downs=3))
     discriminator = PatchGAN(PatchGANConfig(base_channels=4))
@@ -41,7 +42,7 @@ def _weights(module: torch.nn.Module) -> torch.Tensor:
 
 
 def test_phases_alternate_and_each_updates_only_its_network() -> None:
-    parts = _parts(GanaiSettings(d_goal=0.0, g_goal=0.0))  # every goal is met at once: one step each
+    parts = _parts(GanaiConfig(d_goal=0.0, g_goal=0.0))  # every goal is met at once: one step each
     g_before, d_before = _weights(parts.generator), _weights(parts.discriminator)
     assert set(parts.train_step(_sample)) == {"d", "d_accuracy"}  # a D phase
     assert torch.equal(_weights(parts.generator), g_before) and not torch.equal(
@@ -59,7 +60,7 @@ def test_phases_alternate_and_each_updates_only_its_network() -> None:
 
 
 def test_a_phase_lasts_until_its_goal_or_its_step_budget() -> None:
-    parts = _parts(GanaiSettings(d_goal=1.1, max_phase_steps=3))  # an unreachable goal
+    parts = _parts(GanaiConfig(d_goal=1.1, max_phase_steps=3))  # an unreachable goal
     for _ in range(2):
         parts.train_step(_sample)
         assert int(parts.state.phase) == D_PHASE
@@ -68,7 +69,7 @@ def test_a_phase_lasts_until_its_goal_or_its_step_budget() -> None:
 
 
 def test_the_ensemble_averages_the_rounds_generators() -> None:
-    parts = _parts(GanaiSettings(d_goal=0.0, g_goal=0.0, ensemble_decay=0.5))
+    parts = _parts(GanaiConfig(d_goal=0.0, g_goal=0.0, ensemble_decay=0.5))
     initial = _weights(parts.ensemble)
     parts.train_step(_sample)
     parts.train_step(_sample)  # round 1: decay min(0.5, 1/10) = 0.1
@@ -77,12 +78,12 @@ def test_the_ensemble_averages_the_rounds_generators() -> None:
 
 
 def test_a_checkpoint_keeps_the_alternation_and_the_ensemble(tmp_path: Path) -> None:
-    parts = _parts(GanaiSettings(d_goal=0.0, g_goal=0.0))
+    parts = _parts(GanaiConfig(d_goal=0.0, g_goal=0.0))
     for _ in range(3):  # a round, then the next D phase: phase G, one round done
         parts.train_step(_sample)
     rng_state = dict(np.random.default_rng(0).bit_generator.state)
     save_checkpoint(tmp_path, parts, Progress(1, [], rng_state))
-    restored = _parts(GanaiSettings())
+    restored = _parts(GanaiConfig())
     load_checkpoint(tmp_path, restored)
     assert (int(restored.state.phase), int(restored.state.rounds)) == (G_PHASE, 1)
     torch.testing.assert_close(_weights(restored.ensemble), _weights(parts.ensemble))

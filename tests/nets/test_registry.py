@@ -61,3 +61,14 @@ def test_default_pix2pix_unet_is_unet_256() -> None:
     assert generator.size_multiple == 256
     # Dropout sits in the three 512-channel decoder blocks next to the innermost one, as in pix2pix.
     assert sum(isinstance(m, torch.nn.Dropout) for m in generator.modules()) == 3
+
+
+def test_the_choe_cnn_takes_its_depth_and_width_from_the_model_section() -> None:
+    default = build_generator("choe", ModelConfig())
+    convs = [m for m in default.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 6 and convs[0].out_channels == 64  # Choe et al.: 6 layers of 64 maps
+    shallow = build_generator("choe", ModelConfig(choe_layers=3, base_channels=8))
+    convs = [m for m in shallow.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 3 and convs[0].out_channels == 8
+    with pytest.raises(ConfigError, match="choe_layers"):
+        build(ModelConfig, {"choe_layers": 1})

@@ -20,6 +20,8 @@ How each is read here (our choices, docs/baselines.md says why):
   and trains on the batch with the largest L1 error, the images hardest to standardize;
 - ensemble: the saved generator is the running average of the generators' weights at the end of
   every round (an exponential moving average with a warm-up, as TensorFlow's), not the last one.
+
+The thresholds, pool and decay are `config.GanaiConfig` (`baselines.ganai`).
 """
 
 from __future__ import annotations
@@ -31,23 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from radiomicgan.config import TrainConfig
+from radiomicgan.config import GanaiConfig, TrainConfig
 from radiomicgan.nets import Generator, build_discriminator
 from radiomicgan.training.parts import SampleFn
 from radiomicgan.training.steps import GanParts, bce, frozen
 
 D_PHASE, G_PHASE = 0, 1
-
-
-@dataclass(frozen=True)
-class GanaiSettings:
-    """The alternation's thresholds (all ours: the published text gives none)."""
-
-    d_goal: float = 0.8  # a D phase ends once D labels this share of real and synthesized patches right
-    g_goal: float = 0.5  # a G phase ends once D takes this share of synthesized patches for real
-    max_phase_steps: int = 5  # ... or after this many steps, so neither network stalls the other
-    hard_pool: int = 2  # the G phase picks its batch among hard_pool * batch_size crops
-    ensemble_decay: float = 0.9  # weight of the average against each new round's generator
 
 
 class AlternationState(nn.Module):
@@ -68,7 +59,7 @@ class AlternationState(nn.Module):
 class GanaiParts(GanParts):
     """Generator, discriminator, the generators' running average and the alternation (a `Learner`)."""
 
-    settings: GanaiSettings = field(default_factory=GanaiSettings)
+    settings: GanaiConfig = field(default_factory=GanaiConfig)
     ensemble: nn.Module = field(init=False)
     state: AlternationState = field(init=False)
 
@@ -146,6 +137,7 @@ class GanaiParts(GanParts):
 
 
 def build_ganai(generator: Generator, config: TrainConfig, device: torch.device) -> GanaiParts:
-    """GANai around the registry's generator ("unet") and discriminator ("patchgan")."""
+    """GANai around the registry's generator ("unet") and discriminator ("patchgan"), alternating
+    as the `baselines.ganai` section says."""
     discriminator = build_discriminator(config.model.discriminator, config.model).to(device)
-    return GanaiParts.around(generator, discriminator, config)
+    return GanaiParts.around(generator, discriminator, config, settings=config.baselines.ganai)

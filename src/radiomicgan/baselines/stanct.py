@@ -15,31 +15,34 @@ How each is read here (our choices, docs/baselines.md says why):
   synthesized) and of (input, standard) -- feature matching (Salimans et al. 2016) on paired data;
 - feature-space loss: the discriminator judges each candidate together with its texture map (the
   high-pass residual after a Gaussian blur), so its adversarial loss is computed on texture too;
-- generator loss: adversarial + l1_weight * L1 + LATENT_WEIGHT * latent.
+- generator loss: adversarial + l1_weight * L1 + latent_weight * latent.
+
+The weights and the texture map's blur and gain are `config.StanCTConfig` (`baselines.stanct`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from radiomicgan.config import TrainConfig
+from radiomicgan.config import StanCTConfig, TrainConfig
 from radiomicgan.nets import Generator, PatchGAN
 from radiomicgan.nets.patchgan import PatchGANConfig
 from radiomicgan.training.parts import SampleFn
 from radiomicgan.training.steps import GanParts, bce, frozen
 
-LATENT_WEIGHT = 1.0  # ours: the latent term's weight beside BCE (~0.7) and 100 * L1 (~1-3)
-TEXTURE_SIGMA_PX = 1.0  # ours: the blur whose residual is the texture map (noise grain ~1-2 px)
-TEXTURE_GAIN = 10.0  # ours: a 20 HU grain is 0.01 windowed units; x10 brings it near the image's scale
+_DEFAULTS = StanCTConfig()
 
 
+@dataclass
 class StanCTParts(GanParts):
     """Generator, texture-aware discriminator and their optimizers (a `Learner`); only the step differs."""
 
     discriminator: PatchGAN  # the step reads its features and head apart
+    settings: StanCTConfig = field(default_factory=StanCTConfig)
 
     def train_step(self, sample: SampleFn) -> dict[str, float]:
         """Update D on image + texture, then G on adversarial + L1 + latent; returns the losses."""
@@ -48,21 +51,21 @@ class StanCTParts(GanParts):
         fake = self.generator(source)
 
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits = d(source, with_texture(target))
-        fake_logits = d(source, with_texture(fake.detach()))
+        real_logits = d(source, self._with_texture(target))
+        fake_logits = d(source, self._with_texture(fake.detach()))
         loss_d = 0.5 * (bce(real_logits, True) + bce(fake_logits, False))
         loss_d.backward()  # type: ignore[no-untyped-call]
         self.opt_d.step()
 
         with frozen(d):
             self.opt_g.zero_grad(set_to_none=True)
-            fake_features = d.features(torch.cat([source, with_texture(fake)], dim=1))
+            fake_features = d.features(torch.cat([source, self._with_texture(fake)], dim=1))
             with torch.no_grad():
-                real_features = d.features(torch.cat([source, with_texture(target)], dim=1))
+                real_features = d.features(torch.cat([source, self._with_texture(target)], dim=1))
             loss_adv = bce(d.head(fake_features), True)
             loss_l1 = F.l1_loss(fake, target)
             loss_latent = F.l1_loss(fake_features, real_features)
-            loss_g = loss_adv + self.l1_weight * loss_l1 + LATENT_WEIGHT * loss_latent
+            loss_g = loss_adv + self.l1_weight * loss_l1 + self.settings.latent_weight * loss_latent
             loss_g.backward()  # type: ignore[no-untyped-call]
             self.opt_g.step()
         return {
@@ -73,10 +76,18 @@ class StanCTParts(GanParts):
             "g": loss_g.item(),
         }
 
+    def _with_texture(self, candidate: torch.Tensor) -> torch.Tensor:
+        return with_texture(candidate, self.settings.texture_sigma_px, self.settings.texture_gain)
 
-def with_texture(candidate: torch.Tensor) -> torch.Tensor:
-    """[B, 1, H, W] -> [B, 2, H, W]: the candidate and its amplified high-pass texture map."""
-    texture = (candidate - gaussian_blur(candidate, TEXTURE_SIGMA_PX)) * TEXTURE_GAIN
+
+def with_texture(
+    candidate: torch.Tensor,
+    sigma_px: float = _DEFAULTS.texture_sigma_px,
+    gain: float = _DEFAULTS.texture_gain,
+) -> torch.Tensor:
+    """[B, 1, H, W] -> [B, 2, H, W]: the candidate and its texture map, the residual after a Gaussian
+    blur of `sigma_px` amplified by `gain`."""
+    texture = (candidate - gaussian_blur(candidate, sigma_px)) * gain
     return torch.cat([candidate, texture], dim=1)
 
 
@@ -93,10 +104,10 @@ def gaussian_blur(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
 
 def build_stanct(generator: Generator, config: TrainConfig, device: torch.device) -> StanCTParts:
     """STAN-CT around the registry's generator ("unet"), with a 3-channel PatchGAN (input, candidate,
-    texture) of the model section's width, depth and norm."""
+    texture) of the model section's width, depth and norm, and the `baselines.stanct` losses."""
     model = config.model
     arch = PatchGANConfig(
         in_channels=3, base_channels=model.base_channels, layers=model.discriminator_layers, norm=model.norm
     )
     discriminator = PatchGAN(arch).to(device)
-    return StanCTParts.around(generator, discriminator, config)
+    return StanCTParts.around(generator, discriminator, config, settings=config.baselines.stanct)

@@ -11,7 +11,8 @@ the training slices and, to cut the estimate's variance, over a small neighbourh
 (the kernels' ratio is smooth in frequency). lambda, relative to the mean power spectrum, is chosen
 from a log-spaced grid by the mean squared error on held-out validation pairs. Where the
 non-standard kernel keeps nothing (near Nyquist for a Hann window), lambda keeps the filter from
-amplifying noise and integer rounding.
+amplifying noise and integer rounding. The grid and the neighbourhood's width are
+`config.WienerConfig` (`baselines.wiener`), whose defaults the functions here take.
 
 Slices are filtered whole with the FFT; the periodic wrap-around only mixes the air outside the body.
 A filter fitted at one matrix size is resampled in normalized frequency to filter another.
@@ -26,11 +27,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from radiomicgan.config import WienerConfig
+
 FloatArray = NDArray[np.float32]
 ComplexArray = NDArray[np.complex128]
 
-RELATIVE_LAMBDAS = tuple(float(v) for v in 10.0 ** np.arange(-8.0, 0.5, 0.5))  # times mean power
-SPECTRUM_SMOOTHING_PX = 3  # box width in frequency bins over which the spectra are averaged
+_DEFAULTS = WienerConfig()
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def fit_wiener(
     train_target_hu: NDArray[np.floating],
     val_source_hu: NDArray[np.floating],
     val_target_hu: NDArray[np.floating],
-    relative_lambdas: Sequence[float] = RELATIVE_LAMBDAS,
+    relative_lambdas: Sequence[float] = _DEFAULTS.relative_lambdas,
+    smoothing_px: int = _DEFAULTS.smoothing_px,
 ) -> WienerFilter:
     """Fit H on training pairs and choose lambda on validation pairs.
 
@@ -74,6 +77,7 @@ def fit_wiener(
         train_source_hu, train_target_hu: [n, y, x] paired slices (non-standard, standard) in HU.
         val_source_hu, val_target_hu: [m, y, x] held-out pairs of the same size.
         relative_lambdas: the grid, as multiples of the mean power spectrum.
+        smoothing_px: width, in frequency bins, of the box the spectra are averaged over.
 
     Returns:
         The filter with the lowest validation MSE.
@@ -83,7 +87,7 @@ def fit_wiener(
     """
     _check_pairs(train_source_hu, train_target_hu, "training")
     _check_pairs(val_source_hu, val_target_hu, "validation")
-    spectra = estimate_spectra(train_source_hu, train_target_hu)
+    spectra = estimate_spectra(train_source_hu, train_target_hu, smoothing_px)
     mean_power = float(spectra.power.mean())
     val_fft = np.fft.fft2(np.asarray(val_source_hu, dtype=np.float64))
     val_target = np.asarray(val_target_hu, dtype=np.float64)
@@ -96,8 +100,10 @@ def fit_wiener(
     return WienerFilter(spectra.cross / (spectra.power + best * mean_power), best, scores)
 
 
-def estimate_spectra(source_hu: NDArray[np.floating], target_hu: NDArray[np.floating]) -> _Spectra:
-    """E[Y X*] and E[|X|^2] averaged over slices and a small box of neighbouring frequencies."""
+def estimate_spectra(
+    source_hu: NDArray[np.floating], target_hu: NDArray[np.floating], smoothing_px: int
+) -> _Spectra:
+    """E[Y X*] and E[|X|^2] averaged over slices and a `smoothing_px`-wide box of frequencies."""
     cross = np.zeros(source_hu.shape[-2:], dtype=np.complex128)
     power = np.zeros(source_hu.shape[-2:], dtype=np.float64)
     for x_slice, y_slice in zip(source_hu, target_hu, strict=True):  # one slice at a time: bounded memory
@@ -105,16 +111,17 @@ def estimate_spectra(source_hu: NDArray[np.floating], target_hu: NDArray[np.floa
         y = np.fft.fft2(np.asarray(y_slice, dtype=np.float64))
         cross += y * np.conj(x)
         power += np.abs(x) ** 2
-    return _Spectra(_smooth_complex(cross), _smooth_real(power))
+    return _Spectra(_smooth_complex(cross, smoothing_px), _smooth_real(power, smoothing_px))
 
 
-def _smooth_real(values: NDArray[np.float64]) -> NDArray[np.float64]:
+def _smooth_real(values: NDArray[np.float64], width_px: int) -> NDArray[np.float64]:
     # "wrap": the FFT layout is periodic, so the box around DC takes bins from both ends.
-    return np.asarray(ndimage.uniform_filter(values, SPECTRUM_SMOOTHING_PX, mode="wrap"), dtype=np.float64)
+    return np.asarray(ndimage.uniform_filter(values, width_px, mode="wrap"), dtype=np.float64)
 
 
-def _smooth_complex(values: ComplexArray) -> ComplexArray:
-    return np.asarray(_smooth_real(values.real) + 1j * _smooth_real(values.imag), dtype=np.complex128)
+def _smooth_complex(values: ComplexArray, width_px: int) -> ComplexArray:
+    smoothed = _smooth_real(values.real, width_px) + 1j * _smooth_real(values.imag, width_px)
+    return np.asarray(smoothed, dtype=np.complex128)
 
 
 def resample_response(response: ComplexArray, shape: tuple[int, ...]) -> ComplexArray:

@@ -3,7 +3,8 @@
 `radiomicgan.baselines.wiener` fits H(f) = E[Y X*] / (E[|X|^2] + lambda) on paired slices and picks
 lambda by the validation error; this wraps it for `radiomicgan train --model wiener`: H is fitted on
 the training split and lambda chosen on the held-out split (the same `split_validation` every
-method uses), then stored in a `FrequencyFilter` that `harmonize` loads like any generator.
+method uses), then stored in a `FrequencyFilter` that `harmonize` loads like any generator. The
+lambda grid and the spectrum smoothing are the `baselines.wiener` section.
 
 The fit runs in the windowed [0, 1] domain the Harmonizer feeds the generator, not in HU. Inside
 the window the two differ by the affine map u = (HU - lo) / width, so the fitted response is the
@@ -15,13 +16,13 @@ inference (and pasted back by the Harmonizer), so fitting where they are clipped
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from radiomicgan.baselines.wiener import fit_wiener
-from radiomicgan.config import TrainConfig
+from radiomicgan.config import TrainConfig, WienerConfig
 from radiomicgan.nets import FrequencyFilter, Generator
 from radiomicgan.training.data import PairedSlices
 from radiomicgan.windowing import Window, to_unit
@@ -34,6 +35,7 @@ class WienerFitting:
     """A frequency response fitted in one pass (a `Fitter`)."""
 
     filter: FrequencyFilter
+    settings: WienerConfig = field(default_factory=WienerConfig)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.filter}
@@ -54,6 +56,8 @@ class WienerFitting:
             to_unit(train.target_hu, window_hu),
             to_unit(held_out.source_hu, window_hu),
             to_unit(held_out.target_hu, window_hu),
+            relative_lambdas=self.settings.relative_lambdas,
+            smoothing_px=self.settings.smoothing_px,
         )
         self.filter.set_response(torch.from_numpy(fitted.response))
         width = window_hu[1] - window_hu[0]
@@ -63,7 +67,8 @@ class WienerFitting:
 
 
 def build_wiener(generator: Generator, config: TrainConfig, device: torch.device) -> WienerFitting:
-    """The least-squares conversion around the registry's "wiener" generator (a `FrequencyFilter`)."""
+    """The least-squares conversion around the registry's "wiener" generator (a `FrequencyFilter`),
+    with the `baselines.wiener` lambda grid and smoothing."""
     if not isinstance(generator, FrequencyFilter):
         raise TypeError(f"the Wiener fit fills a FrequencyFilter, not {type(generator).__name__}")
-    return WienerFitting(generator)
+    return WienerFitting(generator, config.baselines.wiener)

@@ -58,7 +58,7 @@ def _unet(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
 
 
 def _choe(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
-    return ResidualCNN(ResidualCNNConfig(channels=config.base_channels))
+    return ResidualCNN(ResidualCNNConfig(channels=config.base_channels, layers=config.choe_layers))
 
 
 def _lookup_table(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
@@ -79,7 +79,7 @@ def _patchgan(config: ModelConfig) -> PatchGAN:
 GENERATORS: dict[str, Callable[[ModelConfig, EncoderWeights | None], Generator]] = {
     "radiomicgan": _radiomicgan,  # VGG-19 U-Net (paper Sec. 2.1)
     "unet": _unet,  # pix2pix U-Net from scratch (pix2pix, GANai and STAN-CT baselines)
-    "choe": _choe,  # Choe et al. 2019: 6 conv layers predicting the residual (width: base_channels)
+    "choe": _choe,  # Choe et al. 2019: conv layers predicting the residual (base_channels x choe_layers)
     "histmatch": _lookup_table,  # histogram matching's monotone lookup table (fitted, no weights)
     "wiener": _frequency_filter,  # least-squares linear kernel conversion (fitted frequency response)
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
@@ -36,8 +36,13 @@ class GanParts:
     batch_size: int = 4
 
     @classmethod
-    def around(cls, generator: nn.Module, discriminator: nn.Module, config: TrainConfig) -> Self:
-        """The parts with an Adam optimizer per network and the run's L1 weight and batch size."""
+    def around(
+        cls, generator: nn.Module, discriminator: nn.Module, config: TrainConfig, **method_fields: Any
+    ) -> Self:
+        """The parts with an Adam optimizer per network and the run's L1 weight and batch size.
+
+        `method_fields` are a subclass's own fields (a baseline's settings section).
+        """
         return cls(
             generator,
             discriminator,
@@ -45,6 +50,7 @@ class GanParts:
             adam(discriminator, config.lr, config.beta1),
             config.l1_weight,
             config.batch_size,
+            **method_fields,
         )
 
     def networks(self) -> dict[str, nn.Module]:
