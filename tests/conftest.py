@@ -6,6 +6,7 @@ Everything is built in `tmp_path` from real files; nothing touches the network.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -130,6 +131,18 @@ def _resave_implicit(path: Path) -> None:
     ds = pydicom.dcmread(path)
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     ds.save_as(path, enforce_file_format=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches the library keeps under $XDG_CACHE_HOME (ONNX exports) go to a temporary folder."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture

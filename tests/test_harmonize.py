@@ -24,6 +24,7 @@ from radiomicgan.config import BackendConfig, WindowConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import find_series, read_volume, write_volume
+from radiomicgan.onnx_engine import OnnxGenerator, onnx_runtime_available
 from radiomicgan.training import train
 from radiomicgan.training.tensors import harmonize_slices_hu
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, Scan, tiny_config, write_scan
@@ -356,13 +357,14 @@ def test_auto_calibrates_on_the_first_batch(
     """As "auto" does on a GPU, with bf16 on the CPU: try it on the first batch, then keep the choice."""
     monkeypatch.setattr(harmonizer_module, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
     hu = read_volume(scan.source).hu
-    harmonizer = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision="auto")
+    # engine "torch": "auto" on a CPU with ONNX Runtime checks the engine on the first batch instead
+    harmonizer = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision="auto", engine="torch")
     assert (harmonizer.autocast_dtype, harmonizer.calibrate_with) == (None, None)  # fp32 on a CPU
     harmonizer.calibrate_with = torch.bfloat16
     first = harmonizer.harmonize_slices(hu[:2])
     assert harmonizer.calibrate_with is None and harmonizer.autocast_dtype == kept
     name = {torch.bfloat16: "bf16", None: "fp32"}[kept]
-    explicit = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision=name)
+    explicit = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision=name, engine="torch")
     np.testing.assert_array_equal(first, explicit.harmonize_slices(hu[:2]))
     np.testing.assert_array_equal(harmonizer.harmonize_slices(hu[2:]), explicit.harmonize_slices(hu[2:]))
 
@@ -396,6 +398,59 @@ def test_precision_and_batch_size_options(
     assert len(list((tmp_path / "bf16").iterdir())) == 6
     capsys.readouterr()
     _refused([*args, str(tmp_path / "zero"), "--batch-size", "0"], capsys, "batch size")
+
+
+# --- engines: ONNX Runtime on a CPU, checked against torch on the first batch ------------------------
+
+needs_onnx = pytest.mark.skipif(not onnx_runtime_available(), reason="ONNX Runtime is not installed")
+
+
+@needs_onnx
+@pytest.mark.parametrize(("tolerance_hu", "kept_onnx"), [(1.0, True), (-1.0, False)])
+def test_auto_engine_keeps_onnx_runtime_only_within_1_hu_of_torch(
+    run_dir: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch, tolerance_hu: float, kept_onnx: bool
+) -> None:
+    monkeypatch.setattr(harmonizer_module, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
+    hu = read_volume(scan.source).hu
+    torch_only = Harmonizer.load(run_dir, device="cpu", batch_size=2, engine="torch")
+    assert torch_only.runner is torch_only.generator
+    auto = Harmonizer.load(run_dir, device="cpu", batch_size=2)  # engine "auto"
+    assert auto.engine_pending and auto.runner is auto.generator  # set up on the first batch
+    first = auto.harmonize_slices(hu[:2])
+    assert not auto.engine_pending and isinstance(auto.runner, OnnxGenerator) == kept_onnx
+    expected = torch_only.harmonize_slices(hu[:2])
+    if kept_onnx:
+        assert np.abs(first - expected).max() <= 1.0
+        np.testing.assert_array_equal(first, np.rint(first))
+    else:
+        np.testing.assert_array_equal(first, expected)  # torch's own output, not ONNX's
+
+
+def test_engine_options_that_cannot_run_are_config_errors(run_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown engine"):
+        Harmonizer.load(run_dir, device="cpu", engine="tensorrt")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="engine onnx"):
+        Harmonizer.load(run_dir, device="cpu", engine="onnx", precision="bf16")
+    assert Harmonizer.load(run_dir, device="cpu", precision="bf16").runner is not None  # auto: torch
+
+
+@needs_onnx
+def test_engine_command_line(
+    run_dir: Path,
+    scan: Scan,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    args = ["harmonize", "--model", str(run_dir), str(scan.source), "--device", "cpu", "--quiet"]
+    assert main([*args, str(tmp_path / "onnx"), "--engine", "onnx"]) == 0
+    assert main([*args, str(tmp_path / "torch"), "--engine", "torch"]) == 0
+    onnx, torch_ = read_volume(tmp_path / "onnx").hu, read_volume(tmp_path / "torch").hu
+    assert np.abs(onnx - torch_).max() <= 1.0
+    capsys.readouterr()
+    monkeypatch.setattr("radiomicgan.onnx_engine.onnx_runtime_available", lambda: False)
+    _refused([*args, str(tmp_path / "none"), "--engine", "onnx"], capsys, "radiomicgan[onnx]")
+    assert not (tmp_path / "none").exists()
 
 
 # --- trees: a Dask cluster, shares for array jobs, re-runs ----------------------------------------------

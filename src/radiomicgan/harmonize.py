@@ -148,6 +148,7 @@ def _worker_harmonizer(source: ModelSource) -> Harmonizer:
         window_mode=source.window_mode,
         batch_size=source.batch_size,
         precision=source.precision,
+        engine=source.engine,
     )
 
 

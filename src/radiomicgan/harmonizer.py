@@ -18,12 +18,15 @@ from typing import Literal
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from torch import nn
 from tqdm import tqdm
 
+from radiomicgan import onnx_engine
 from radiomicgan.errors import ConfigError
 from radiomicgan.io import Derivation, Volume
 from radiomicgan.modelfile import ModelMetadata, load_model, resolve_model_path
 from radiomicgan.nets.common import Generator
+from radiomicgan.onnx_engine import ENGINES, Engine
 from radiomicgan.precision import (
     MIXED_PRECISION_TOLERANCE_HU,
     Precision,
@@ -55,6 +58,7 @@ class ModelSource:
     window_mode: WindowMode = "full"
     batch_size: int = 4
     precision: Precision = "auto"
+    engine: Engine = "auto"
 
 
 @dataclass
@@ -77,9 +81,18 @@ class Harmonizer:
             kept ("auto" on a GPU); None once decided.
         source: the model file and options `load` read, for cluster workers to load again; None for a
             harmonizer built in memory (it runs on the local backend only).
+        engine: what runs the generator: "torch"; "onnx" (ONNX Runtime, CPU, fp32; `onnx_engine`);
+            or "auto": ONNX Runtime on a CPU in fp32 when it is installed and the model came from a
+            file, kept after the first batch only if it stays within 1 HU of torch, else torch.
+        onnx_cache: where ONNX exports are cached (default `onnx_engine.default_cache_dir()`).
+        runner: the module that runs the generator: the torch generator, or ONNX Runtime's once
+            the first batch has exported (or loaded the cached export of) the model.
+        engine_pending: ONNX Runtime is to be set up on the next batch (and, for "auto", compared
+            with torch there before it is kept).
 
     Raises:
-        ConfigError: `batch_size` < 1 or an unknown `precision`.
+        ConfigError: `batch_size` < 1, an unknown `precision` or `engine`, or "onnx" where it
+            cannot run (not installed, a GPU, mixed precision, a model built in memory).
     """
 
     generator: Generator
@@ -90,14 +103,33 @@ class Harmonizer:
     model_id: str = ""
     precision: Precision = "auto"
     source: ModelSource | None = None
+    engine: Engine = "auto"
+    onnx_cache: Path | None = None
     autocast_dtype: torch.dtype | None = field(default=None, init=False)
     calibrate_with: torch.dtype | None = field(default=None, init=False)
+    runner: nn.Module = field(init=False)
+    engine_pending: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"harmonize: batch size must be >= 1, got {self.batch_size}")
         self.autocast_dtype, self.calibrate_with = resolve_precision(self.precision, self.device)
         use_fast_layout(self.generator, self.device)
+        self.runner = self.generator
+        self.engine_pending = self._wants_onnx()
+
+    def _wants_onnx(self) -> bool:
+        # Decided now, built on the first batch: bad input fails before a 10 s export.
+        if self.engine not in ENGINES:
+            raise ConfigError(f"harmonize: unknown engine {self.engine!r} (known: {', '.join(ENGINES)})")
+        can_run = self.device.type == "cpu" and self.autocast_dtype is None and bool(self.model_id)
+        if self.engine == "onnx":
+            if not can_run:
+                raise ConfigError("harmonize: --engine onnx runs a model file on the CPU in fp32")
+            if not onnx_engine.onnx_runtime_available():
+                raise ConfigError(onnx_engine.NOT_INSTALLED)
+            return True
+        return self.engine == "auto" and can_run and onnx_engine.onnx_runtime_available()
 
     @classmethod
     def load(
@@ -108,6 +140,8 @@ class Harmonizer:
         window_mode: WindowMode = "full",
         batch_size: int = 4,
         precision: Precision = "auto",
+        engine: Engine = "auto",
+        onnx_cache: Path | None = None,
     ) -> Harmonizer:
         """Load a run folder or model file (safetensors; pickles are refused).
 
@@ -117,6 +151,8 @@ class Harmonizer:
             window_mode: see the class attributes.
             batch_size: slices per forward pass.
             precision: "auto", "fp32", "bf16" or "fp16"; see the class attributes.
+            engine: "auto", "torch" or "onnx"; see the class attributes.
+            onnx_cache: where ONNX exports are cached.
 
         Raises:
             InputError: not a radiomicgan model file, or unreadable; "cuda" without a GPU.
@@ -126,8 +162,11 @@ class Harmonizer:
         torch_device = resolve_device(device)
         generator, metadata = load_model(target, torch_device)
         digest = hashlib.sha256(target.read_bytes()).hexdigest()[:16]
-        source = ModelSource(target.resolve(), device, window_mode, batch_size, precision)
-        return cls(generator, metadata, torch_device, window_mode, batch_size, digest, precision, source)
+        source = ModelSource(target.resolve(), device, window_mode, batch_size, precision, engine)
+        return cls(
+            generator, metadata, torch_device, window_mode, batch_size, digest, precision, source, engine,
+            onnx_cache,
+        )  # fmt: skip
 
     @property
     def window_hu(self) -> Window:
@@ -174,6 +213,11 @@ class Harmonizer:
         Returns:
             Integer HU [B, y, x]: standardized inside the window, the input outside it.
         """
+        if self.engine_pending:
+            self.engine_pending = False
+            self.runner = onnx_engine.onnx_generator(self.generator, self.model_id, self.onnx_cache)
+            if self.engine == "auto":
+                return self._keep_engine_if_close(hu, source_range)
         if self.calibrate_with is not None:
             candidate, self.calibrate_with = self.calibrate_with, None
             self.autocast_dtype, out = choose_precision(
@@ -183,6 +227,23 @@ class Harmonizer:
             )
             return out
         return self._harmonize(hu, source_range, self.autocast_dtype, fallback=True)
+
+    def _keep_engine_if_close(
+        self, hu: NDArray[np.float32], source_range: tuple[float, float] | None
+    ) -> NDArray[np.float32]:
+        candidate = self._harmonize(hu, source_range, None, fallback=False)
+        engine, self.runner = self.runner, self.generator
+        reference = self._harmonize(hu, source_range, None, fallback=False)
+        error_hu = float(np.max(np.abs(candidate - reference))) if reference.size else 0.0
+        if error_hu <= MIXED_PRECISION_TOLERANCE_HU:
+            self.runner = engine
+        log.info(
+            "using %s: ONNX Runtime differs from torch by up to %g HU on the first batch (tolerance %g HU)",
+            "ONNX Runtime" if self.runner is engine else "torch",
+            error_hu,
+            MIXED_PRECISION_TOLERANCE_HU,
+        )
+        return candidate if self.runner is engine else reference
 
     def _harmonize(
         self,
@@ -196,7 +257,7 @@ class Harmonizer:
         # non-finite output must count against the dtype.
         window = self.window_hu
         multiple = self.generator.size_multiple
-        predicted = harmonize_slices_hu(self.generator, hu, window, self.device, multiple, dtype)
+        predicted = harmonize_slices_hu(self.runner, hu, window, self.device, multiple, dtype)
         if fallback and dtype is not None and not np.isfinite(predicted).all():
             # fp16 can overflow on slices unlike those it was calibrated on: fp32 from here on.
             log.warning("%s overflowed on a batch of slices; using fp32 from here on", precision_name(dtype))

@@ -49,6 +49,13 @@ def register(sub: SubParsers) -> None:
         "first batch stays within 1 HU of fp32)",
     )
     parser.add_argument(
+        "--engine",
+        choices=("auto", "torch", "onnx"),
+        default="auto",
+        help="what runs the generator (default: auto, ONNX Runtime on a CPU in fp32 when installed "
+        "(radiomicgan[onnx]) and within 1 HU of torch on the first batch, else torch)",
+    )
+    parser.add_argument(
         "--window",
         choices=("full", "training"),
         default="full",
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         window_mode=args.window,
         batch_size=args.batch_size,
         precision=args.precision,
+        engine=args.engine,
     )
     written = harmonize_path(
         harmonizer,
