@@ -123,6 +123,15 @@ def test_kernel_mismatch_warns_once(
     assert "\n" not in message and TARGET_KERNEL in message and SOURCE_KERNEL in message
 
 
+def test_kernels_differing_only_in_case_and_padding_are_the_same_kernel(
+    harmonizer: Harmonizer, scan: Scan, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    harmonizer.metadata = replace(harmonizer.metadata, source_kernel=f" {SOURCE_KERNEL.swapcase()} ")
+    with caplog.at_level(logging.WARNING, logger="radiomicgan"):
+        harmonize_path(harmonizer, scan.source, tmp_path / "out", progress=False, strict=True)
+    assert not caplog.records
+
+
 def test_output_inside_the_input_folder_is_refused(harmonizer: Harmonizer, scan: Scan) -> None:
     before = sorted(scan.source.parent.rglob("*"))
     for output in (scan.source / "harmonized", scan.source.parent / "smooth" / "x" / "y"):

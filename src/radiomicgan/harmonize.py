@@ -208,8 +208,8 @@ def harmonize_series(
 def _check_kernel(harmonizer: Harmonizer, where: Path, kernel: str, strict: bool) -> None:
     """Warn about (or, with `strict`, refuse) a kernel other than the one the model was trained on."""
     expected = harmonizer.metadata.source_kernel
-    if not (expected and kernel and kernel != expected):
-        return  # the same kernel, or one of them unknown: nothing to compare
+    if not (expected and kernel) or kernel.strip().upper() == expected.strip().upper():
+        return  # one of them unknown, or the same kernel (vendors' tools differ in case and padding)
     if strict:
         raise InputError(where, f"series kernel {kernel} differs from the model's source kernel {expected}")
     log.warning("%s: series kernel %s differs from the model's source kernel %s", where, kernel, expected)
