@@ -66,6 +66,7 @@ def test_export_error_names_the_problem(tmp_path: Path) -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             raise RuntimeError("this network cannot be traced")
 
-    with pytest.raises(ConfigError, match="cannot be exported to ONNX"):
+    with pytest.raises(ConfigError, match="cannot be exported to ONNX") as caught:
         onnx_generator(Unexportable(), "model-d", tmp_path)
+    assert "\n" not in str(caught.value) and "--engine torch" in str(caught.value)
     assert not any(tmp_path.iterdir())  # no partial export left behind

@@ -215,8 +215,9 @@ class Harmonizer:
         """
         if self.engine_pending:
             self.engine_pending = False
-            self.runner = onnx_engine.onnx_generator(self.generator, self.model_id, self.onnx_cache)
-            if self.engine == "auto":
+            if self.engine == "onnx":
+                self.runner = onnx_engine.onnx_generator(self.generator, self.model_id, self.onnx_cache)
+            elif self._try_onnx():
                 return self._keep_engine_if_close(hu, source_range)
         if self.calibrate_with is not None:
             candidate, self.calibrate_with = self.calibrate_with, None
@@ -227,6 +228,14 @@ class Harmonizer:
             )
             return out
         return self._harmonize(hu, source_range, self.autocast_dtype, fallback=True)
+
+    def _try_onnx(self) -> bool:
+        try:
+            self.runner = onnx_engine.onnx_generator(self.generator, self.model_id, self.onnx_cache)
+        except ConfigError as error:  # e.g. the Wiener filter's FFTs have no ONNX export
+            log.info("using torch: %s", error)
+            return False
+        return True
 
     def _keep_engine_if_close(
         self, hu: NDArray[np.float32], source_range: tuple[float, float] | None

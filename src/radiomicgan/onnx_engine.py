@@ -114,7 +114,11 @@ def _export(generator: nn.Module, multiple: int, path: Path) -> None:
             program.save(temporary)
         os.replace(temporary, path)  # atomic: a concurrent worker sees the whole graph or none
     except Exception as error:
-        raise ConfigError(f"harmonize: the generator cannot be exported to ONNX ({error})") from error
+        # the exporter's messages run to pages (with terminal colours): the error's kind is the line
+        raise ConfigError(
+            f"harmonize: this model's generator cannot be exported to ONNX ({type(error).__name__}); "
+            "use --engine torch"
+        ) from error
     finally:
         Path(temporary).unlink(missing_ok=True)
 
