@@ -159,7 +159,7 @@ def _tree_one_bad(tmp: Path) -> Bad:
 
 def _out_is_input(tmp: Path) -> Bad:
     series = _series(tmp / "ct", seed=12)
-    return Bad(series.folder, series.folder, "inside the input|exists", out=series.folder)
+    return Bad(series.folder, series.folder, "(is|inside) the input", out=series.folder)
 
 
 def _out_inside_input(tmp: Path) -> Bad:

@@ -216,11 +216,12 @@ def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
         raise InputError(run_dir, "nothing to resume: no checkpoint.safetensors in this run folder")
     if not config.source:
         raise InputError(".", "no training pairs given (--source DIR --target DIR)")
+    for source in (*config.source, *config.target):  # first: "--resume" is no advice for an input
+        if _inside(run_dir, Path(source)):
+            where = "is" if run_dir.resolve() == Path(source).resolve() else "lies inside"
+            raise OutputError(run_dir, f"run folder {where} the input {source}")
     if not resume and run_dir.exists() and any(run_dir.iterdir()):
         raise OutputError(run_dir, "run folder exists and is not empty (use --resume to continue it)")
-    for source in (*config.source, *config.target):
-        if _inside(run_dir, Path(source)):
-            raise OutputError(run_dir, f"run folder lies inside the input {source}")
     return run_dir
 
 
