@@ -28,7 +28,6 @@ make every precision look exact. With `--model RUN_DIR` (a trained run) the diff
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -57,7 +56,7 @@ from radiomicgan.windowing import from_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harmonize_memory  # its synthetic series and slices
-from machine import device_name, synchronize
+from benchkit import device_name, emit, synchronize
 
 LUNG_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "lung1_image.nrrd"
 WINDOW_HU = (-1024, 1000)
@@ -123,10 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(_cli_figures(args, generator, figures["slices_per_s"]))
     figures["torch"] = torch.__version__
     figures["command"] = "benchmarks/inference.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(figures, args.json)
     return 0
 
 

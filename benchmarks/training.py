@@ -19,7 +19,6 @@ the pixels), and times in one run:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,7 @@ from radiomicgan.training.validation import validate
 from radiomicgan.windowing import Window
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import device_name, synchronize
+from benchkit import device_name, emit, synchronize
 
 WINDOW_HU: Window = (-1024, 1000)
 
@@ -87,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "command": "benchmarks/training.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(figures, args.json)
     return 0
 
 

@@ -1,10 +1,12 @@
-"""What the benchmarks ran on, in words: the CPU model and core count, or the GPU's name."""
+"""What the benchmarks share: the machine in words, GPU synchronization, and printing figures as JSON."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -28,3 +30,11 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so that a timer measures it."""
     if device.type == "cuda":
         torch.cuda.synchronize()
+
+
+def emit(figures: dict[str, Any], path: Path | None) -> None:
+    """Print the figures as JSON, and write them to `path` too when given."""
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if path:
+        path.write_text(text + "\n", encoding="utf-8")
