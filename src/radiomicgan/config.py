@@ -215,6 +215,10 @@ class EvaluationConfig:
     # whole-image level: at most this many slices, evenly spread (0: all, as the paper); a 512² slice
     # takes about 5 s per image to extract on one core, so large test sets may want a cap (ours)
     whole_image_slices: int = 0
+    # ComBat's empirical Bayes priors (Johnson et al.; neuroCombat's default eb=True). Off (ours): among
+    # 1,497 radiomic features a few whose reference barely varies get batch variances ~1e7 and inflate
+    # the inverse-gamma prior, shrinking every feature (measured on the lung CT, README Results)
+    combat_empirical_bayes: bool = False
     seed: int = 0
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
 

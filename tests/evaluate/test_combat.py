@@ -32,12 +32,15 @@ def _batches(
 
 
 def _neurocombat(
-    reference: NDArray[np.float64], candidate: NDArray[np.float64], monkeypatch: pytest.MonkeyPatch
+    reference: NDArray[np.float64],
+    candidate: NDArray[np.float64],
+    monkeypatch: pytest.MonkeyPatch,
+    eb: bool = True,
 ) -> NDArray[np.float64]:
     monkeypatch.setattr(np, "int", int, raising=False)  # neuroCombat's ref_batch path uses np.int
     covars = pd.DataFrame({"batch": ["reference"] * len(reference) + ["candidate"] * len(candidate)})
     data = np.vstack([reference, candidate]).T  # neuroCombat takes [features, samples]
-    result = neurocombat.neuroCombat(data, covars, "batch", ref_batch="reference")["data"]
+    result = neurocombat.neuroCombat(data, covars, "batch", ref_batch="reference", eb=eb)["data"]
     np.testing.assert_array_equal(result[:, : len(reference)].T, reference)  # the reference stays
     return np.asarray(result[:, len(reference) :].T)
 
@@ -101,3 +104,26 @@ def test_identical_batches_and_tiny_inputs_give_finite_results() -> None:
 def test_refuses_mismatched_tables() -> None:
     with pytest.raises(ValueError, match="equal columns"):
         combat_to_reference(np.zeros((3, 4)), np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_without_empirical_bayes_matches_neurocombat_eb_false(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference, candidate = _batches(seed)
+    ours = combat_to_reference(reference, candidate, empirical_bayes=False)
+    np.testing.assert_allclose(ours, _neurocombat(reference, candidate, monkeypatch, eb=False), rtol=1e-8)
+
+
+def test_a_few_heavy_tailed_features_shrink_every_feature_only_with_empirical_bayes() -> None:
+    """What the lung CT showed: features whose reference barely varies inflate the delta prior."""
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0.0, 1.0, (30, 200))
+    candidate = 1.5 * reference + 3.0 + rng.normal(0.0, 0.05, reference.shape)  # a plain batch effect
+    reference[:, :3] = 1.0 + rng.normal(0.0, 1e-4, (30, 3))  # nearly constant on the reference ...
+    candidate[:, :3] = rng.normal(1.0, 1.0, (30, 3))  # ... but not on the candidate
+    plain = ccc_per_feature(reference, combat_to_reference(reference, candidate, empirical_bayes=False))[3:]
+    shrunk = ccc_per_feature(reference, combat_to_reference(reference, candidate, empirical_bayes=True))[3:]
+    assert (ccc_per_feature(reference, candidate)[3:] < 0.5).all()  # before ComBat: nothing agrees
+    assert (plain > 0.99).all()
+    assert (shrunk < 0.1).all()  # every ordinary feature's spread shrunk to almost nothing

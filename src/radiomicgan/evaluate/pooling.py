@@ -97,7 +97,8 @@ def pooled_reproducibility(
     names = feature_names(extraction.settings)
     candidates = list(scans[0].candidates)
     if combat:
-        values = pd.concat([values, combat_values(values, names, candidates)], ignore_index=True)
+        adjusted = combat_values(values, names, candidates, empirical_bayes=config.combat_empirical_bayes)
+        values = pd.concat([values, adjusted], ignore_index=True)
         candidates += [name + COMBAT_SUFFIX for name in candidates]
     ccc, counts = agreement_tables(values, names, candidates, rejected, config.ccc_threshold)
     return ReproducibilityResult(names, counts, ccc, values, config.ccc_threshold)
@@ -129,12 +130,15 @@ def _scan_rois(
     )
 
 
-def combat_values(values: pd.DataFrame, names: list[str], candidates: Sequence[str]) -> pd.DataFrame:
+def combat_values(
+    values: pd.DataFrame, names: list[str], candidates: Sequence[str], *, empirical_bayes: bool = False
+) -> pd.DataFrame:
     """Rows "NAME+ComBat": each candidate's ROI values mapped onto the reference's per (repeat, range).
 
     Args:
         values: the pooled ROI values (reference rows and each candidate's, matched by roi).
         names: the feature columns. candidates: the candidates to adjust.
+        empirical_bayes: shrink the batch effects towards priors over the features (`combat`).
     """
     meta = [column for column in values.columns if column not in set(names)]
     adjusted = []
@@ -142,7 +146,9 @@ def combat_values(values: pd.DataFrame, names: list[str], candidates: Sequence[s
         reference = group[group["candidate"] == REFERENCE].sort_values("roi")[names].to_numpy()
         for name in candidates:
             rows = group[group["candidate"] == name].sort_values("roi")
-            harmonized = combat_to_reference(reference, rows[names].to_numpy())
+            harmonized = combat_to_reference(
+                reference, rows[names].to_numpy(), empirical_bayes=empirical_bayes
+            )
             head = rows[meta].assign(candidate=name + COMBAT_SUFFIX).reset_index(drop=True)
             adjusted.append(pd.concat([head, pd.DataFrame(harmonized, columns=names)], axis=1))
     return pd.concat(adjusted, ignore_index=True)[values.columns]
