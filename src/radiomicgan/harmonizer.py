@@ -202,8 +202,10 @@ class Harmonizer:
     ) -> NDArray[np.float32]:
         """Harmonize a batch of slices [B, y, x] in HU; integer HU out.
 
-        While `calibrate_with` is set ("auto" on a GPU), this batch runs in fp32 and in that dtype,
-        and the dtype is kept for later batches only if it stays within 1 HU of fp32.
+        The first batch sets up ONNX Runtime where `engine` asks for it; with "auto" it runs in both
+        engines and ONNX Runtime is kept only if it stays within 1 HU of torch. While `calibrate_with`
+        is set ("auto" on a GPU), this batch runs in fp32 and in that dtype, and the dtype is kept for
+        later batches only if it stays within 1 HU of fp32.
 
         Args:
             hu: the slices, HU.
