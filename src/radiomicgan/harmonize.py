@@ -142,14 +142,7 @@ def harmonize_job(
 def _worker_harmonizer(source: ModelSource) -> Harmonizer:
     # A worker runs many series: it reads the model once, not once per series (one per process; a
     # task of another run with another model replaces it).
-    return Harmonizer.load(
-        source.path,
-        device=source.device,
-        window_mode=source.window_mode,
-        batch_size=source.batch_size,
-        precision=source.precision,
-        engine=source.engine,
-    )
+    return Harmonizer.from_source(source)
 
 
 def _job_on_worker(source: ModelSource, job: SeriesJob, *, existing: Existing) -> Outcome:

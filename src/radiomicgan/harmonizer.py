@@ -158,14 +158,23 @@ class Harmonizer:
             InputError: not a radiomicgan model file, or unreadable; "cuda" without a GPU.
             ConfigError: `batch_size` < 1 or an unknown `precision`.
         """
-        target = resolve_model_path(path)
-        torch_device = resolve_device(device)
-        generator, metadata = load_model(target, torch_device)
-        digest = hashlib.sha256(target.read_bytes()).hexdigest()[:16]
-        source = ModelSource(target.resolve(), device, window_mode, batch_size, precision, engine)
+        target = resolve_model_path(path).resolve()
+        source = ModelSource(target, device, window_mode, batch_size, precision, engine)
+        return cls.from_source(source, onnx_cache=onnx_cache)
+
+    @classmethod
+    def from_source(cls, source: ModelSource, *, onnx_cache: Path | None = None) -> Harmonizer:
+        """Load the model file `source` names, with its options (how cluster workers load it again).
+
+        Raises:
+            As `load`.
+        """
+        torch_device = resolve_device(source.device)
+        generator, metadata = load_model(source.path, torch_device)
+        digest = hashlib.sha256(source.path.read_bytes()).hexdigest()[:16]
         return cls(
-            generator, metadata, torch_device, window_mode, batch_size, digest, precision, source, engine,
-            onnx_cache,
+            generator, metadata, torch_device, source.window_mode, source.batch_size, digest,
+            source.precision, source, source.engine, onnx_cache,
         )  # fmt: skip
 
     @property
