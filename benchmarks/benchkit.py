@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +39,8 @@ def emit(figures: dict[str, Any], path: Path | None) -> None:
     print(text)
     if path:
         path.write_text(text + "\n", encoding="utf-8")
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How this run was started: benchmarks/NAME.py and its arguments, to reproduce the figures."""
+    return f"benchmarks/{Path(script).name} " + " ".join(argv if argv is not None else sys.argv[1:])

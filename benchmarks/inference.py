@@ -56,7 +56,7 @@ from radiomicgan.windowing import from_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harmonize_memory  # its synthetic series and slices
-from benchkit import device_name, emit, synchronize
+from benchkit import command_line, device_name, emit, synchronize
 
 LUNG_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "lung1_image.nrrd"
 WINDOW_HU = (-1024, 1000)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(figures["paths"][figures["harmonize_path"]])  # top level: what `harmonize` runs
     figures.update(_cli_figures(args, generator, figures["slices_per_s"]))
     figures["torch"] = torch.__version__
-    figures["command"] = "benchmarks/inference.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    figures["command"] = command_line(__file__, argv)
     emit(figures, args.json)
     return 0
 

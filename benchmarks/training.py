@@ -40,7 +40,7 @@ from radiomicgan.training.validation import validate
 from radiomicgan.windowing import Window
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchkit import device_name, emit, synchronize
+from benchkit import command_line, device_name, emit, synchronize
 
 WINDOW_HU: Window = (-1024, 1000)
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "epoch_s": round(epoch_s, 1),
         "gradcam_share": round(gradcam_s / epoch_s, 4),
         "torch": torch.__version__,
-        "command": "benchmarks/training.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line(__file__, argv),
     }
     emit(figures, args.json)
     return 0
