@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from safetensors.torch import save_file
 
 from radiomicgan.config import ModelConfig, as_dict
 from radiomicgan.errors import InputError
-from radiomicgan.modelfile import ModelMetadata, load_model, read_metadata, save_model
-from radiomicgan.nets import build_generator
+from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, read_metadata, save_model
+from radiomicgan.nets import FrequencyFilter, build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 
 TINY = ModelConfig(generator="unet", base_channels=4, unet_downs=3, encoder_weights="none")
@@ -105,3 +106,25 @@ def test_files_without_an_output_key_hold_the_papers_sigmoid_head(tmp_path: Path
     generator.eval()
     assert torch.equal(loaded(x), generator(x))  # a residual head would return x + 0 instead
     assert not torch.equal(loaded(x), x)
+
+
+def test_prefilter_is_saved_beside_the_weights_and_loaded_back(tmp_path: Path) -> None:
+    generator = build_generator("unet", TINY, NO_WEIGHTS)
+    prefilter = FrequencyFilter()
+    prefilter.set_response(torch.complex(torch.rand(8, 6), torch.rand(8, 6)))
+    with_prefilter = replace(TINY, prefilter="wiener")
+    path = save_model(tmp_path / "run", generator, _metadata(with_prefilter), prefilter)
+    _, metadata = load_model(path)  # the generator's strict load ignores the prefilter's tensors
+    restored = load_prefilter(path, metadata)
+    assert restored is not None
+    assert torch.equal(restored.response_real, prefilter.response_real)
+    assert torch.equal(restored.response_imag, prefilter.response_imag)
+    assert load_prefilter(save_model(tmp_path / "plain", generator, _metadata(TINY)), _metadata(TINY)) is None
+
+
+def test_metadata_naming_a_prefilter_the_file_lacks_is_refused(tmp_path: Path) -> None:
+    generator = build_generator("unet", TINY, NO_WEIGHTS)
+    metadata = _metadata(replace(TINY, prefilter="wiener"))
+    path = save_model(tmp_path / "run", generator, metadata)  # no prefilter tensors
+    with pytest.raises(InputError, match="names a prefilter that the file does not hold"):
+        load_prefilter(path, metadata)

@@ -86,6 +86,11 @@ class ModelConfig:
     # head). On the lung CT benchmark (README, Results) the residual head reached a validation MAE of
     # 9.5 HU in 20 CPU minutes, the sigmoid head 58 HU.
     output: str = "residual"
+    # "wiener" (ours): the least-squares linear kernel conversion (the Wiener filter, `baselines.wiener`
+    # settings) is fitted on the training pairs and applied to whole slices before the network, which
+    # then learns what no linear filter can (`radiomicgan.training.prefilter`); "none": the network sees
+    # the input.
+    prefilter: str = "none"
 
     def __post_init__(self) -> None:
         _require(bool(self.encoder_weights), "model: encoder_weights must be auto, imagenet, none or a path")
@@ -97,6 +102,7 @@ class ModelConfig:
         _require(1 <= self.discriminator_layers <= 5, "model: discriminator_layers must lie in [1, 5]")
         _require(self.choe_layers >= 2, "model: choe_layers must be >= 2 (an input and an output layer)")
         _require(self.output in ("sigmoid", "residual"), "model: output must be sigmoid or residual")
+        _require(self.prefilter in ("none", "wiener"), "model: prefilter must be none or wiener")
 
 
 # --- dynamic window-based training (Sec. 2.2) ------------------------------------------------------

@@ -3,7 +3,9 @@
 The generator is fully convolutional: slices are padded to its size multiple, run in batches, and
 cropped back. Only HU inside the inference window are standardized; input pixels outside it (air
 below -1024, bone and metal above the window) are pasted back unchanged, and the output is rounded
-to integer HU inside the source's own range, so nothing outside [-1024, 3071] is invented.
+to integer HU inside the source's own range, so nothing outside [-1024, 3071] is invented. A model
+with a prefilter (`radiomicgan.training.prefilter`) has each batch's whole slices filtered before the network,
+as its training slices were.
 Files, series and trees on disk are `harmonize`'s job.
 """
 
@@ -24,7 +26,7 @@ from tqdm import tqdm
 from radiomicgan import onnx_engine
 from radiomicgan.errors import ConfigError
 from radiomicgan.io import Derivation, Volume
-from radiomicgan.modelfile import ModelMetadata, load_model, resolve_model_path
+from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, resolve_model_path
 from radiomicgan.nets.common import Generator
 from radiomicgan.onnx_engine import ENGINES, Engine
 from radiomicgan.precision import (
@@ -36,6 +38,7 @@ from radiomicgan.precision import (
     use_fast_layout,
 )
 from radiomicgan.training.loop import resolve_device
+from radiomicgan.training.prefilter import prefilter_slices
 from radiomicgan.training.tensors import harmonize_slices_hu
 from radiomicgan.windowing import Window
 
@@ -89,6 +92,8 @@ class Harmonizer:
             the first batch has exported (or loaded the cached export of) the model.
         engine_pending: ONNX Runtime is to be set up on the next batch (and, for "auto", compared
             with torch there before it is kept).
+        prefilter: the model's fitted prefilter, applied to whole slices in HU before the network
+            (float32, in torch, whatever the engine); None when the model has none.
 
     Raises:
         ConfigError: `batch_size` < 1, an unknown `precision` or `engine`, or "onnx" where it
@@ -105,6 +110,7 @@ class Harmonizer:
     source: ModelSource | None = None
     engine: Engine = "auto"
     onnx_cache: Path | None = None
+    prefilter: nn.Module | None = None
     autocast_dtype: torch.dtype | None = field(default=None, init=False)
     calibrate_with: torch.dtype | None = field(default=None, init=False)
     runner: nn.Module = field(init=False)
@@ -171,10 +177,11 @@ class Harmonizer:
         """
         torch_device = resolve_device(source.device)
         generator, metadata = load_model(source.path, torch_device)
+        prefilter = load_prefilter(source.path, metadata, torch_device)
         digest = hashlib.sha256(source.path.read_bytes()).hexdigest()[:16]
         return cls(
             generator, metadata, torch_device, source.window_mode, source.batch_size, digest,
-            source.precision, source, source.engine, onnx_cache,
+            source.precision, source, source.engine, onnx_cache, prefilter,
         )  # fmt: skip
 
     @property
@@ -277,12 +284,13 @@ class Harmonizer:
         # non-finite output must count against the dtype.
         window = self.window_hu
         multiple = self.generator.size_multiple
-        predicted = harmonize_slices_hu(self.runner, hu, window, self.device, multiple, dtype)
+        network_input = hu if self.prefilter is None else prefilter_slices(self.prefilter, hu, self.device)
+        predicted = harmonize_slices_hu(self.runner, network_input, window, self.device, multiple, dtype)
         if fallback and dtype is not None and not np.isfinite(predicted).all():
             # fp16 can overflow on slices unlike those it was calibrated on: fp32 from here on.
             log.warning("%s overflowed on a batch of slices; using fp32 from here on", precision_name(dtype))
             self.autocast_dtype = None
-            predicted = harmonize_slices_hu(self.generator, hu, window, self.device, multiple)
+            predicted = harmonize_slices_hu(self.generator, network_input, window, self.device, multiple)
         lo, hi = source_range if source_range is not None else (float(hu.min()), float(hu.max()))
         lo, hi = max(lo, DICOM_HU_RANGE[0]), min(hi, DICOM_HU_RANGE[1])
         predicted = np.clip(np.rint(predicted), lo, hi)

@@ -2,7 +2,9 @@
 
 A model file never goes through pickle, so loading one cannot run code. The JSON says what the
 weights are (method, architecture, encoder weights and whether they were frozen), how they were
-trained (the final window, the kernels) and which format version wrote them.
+trained (the final window, the kernels) and which format version wrote them. A model with a
+prefilter (`model.prefilter`, `radiomicgan.training.prefilter`) keeps the fitted frequency response beside
+the generator's weights, under the "prefilter." prefix.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -25,6 +27,7 @@ from radiomicgan.errors import InputError
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
+from radiomicgan.nets.frequency_filter import FrequencyFilter
 
 FORMAT = "radiomicgan-model"
 FORMAT_VERSION = 1
@@ -32,6 +35,7 @@ MODEL_FILE = "model.safetensors"
 METADATA_KEY = "radiomicgan"
 MAX_HEADER_BYTES = 100_000_000  # safetensors refuses larger headers too
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
+PREFILTER_PREFIX = "prefilter."
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,16 @@ class ModelMetadata:
             raise InputError(path, f"model file metadata is incomplete ({exc})") from exc
 
 
-def save_model(path: str | Path, generator: nn.Module, metadata: ModelMetadata) -> Path:
+def save_model(
+    path: str | Path, generator: nn.Module, metadata: ModelMetadata, prefilter: nn.Module | None = None
+) -> Path:
     """Write generator weights and metadata atomically (temporary file, then rename).
 
     Args:
         path: a run folder (gets model.safetensors) or a file path ending in .safetensors.
+        generator: the network.
+        metadata: what the file says about it.
+        prefilter: the fitted prefilter, for a model whose `model.prefilter` is not "none".
 
     Returns:
         The model file written.
@@ -104,6 +113,9 @@ def save_model(path: str | Path, generator: nn.Module, metadata: ModelMetadata) 
     target = path / MODEL_FILE if path.suffix != ".safetensors" else path
     target.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    if prefilter is not None:
+        for name, value in prefilter.state_dict().items():
+            tensors[PREFILTER_PREFIX + name] = value.detach().cpu().contiguous()
     fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".safetensors", dir=target.parent)
     os.close(fd)
     try:
@@ -152,12 +164,38 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
         state = load_file(target)
     except (SafetensorError, OSError) as exc:
         raise InputError(target, f"model weights are unreadable ({exc})") from exc
+    state = {k: v for k, v in state.items() if not k.startswith(PREFILTER_PREFIX)}  # `load_prefilter`'s
     try:
         generator.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise InputError(target, "model weights do not fit the architecture its metadata names") from exc
     generator.to(device).eval()
     return generator, metadata
+
+
+def load_prefilter(
+    path: str | Path, metadata: ModelMetadata, device: str | torch.device = "cpu"
+) -> FrequencyFilter | None:
+    """The prefilter a model file keeps (`radiomicgan.training.prefilter`); None when its model has none.
+
+    Raises:
+        InputError: the metadata names a prefilter the file does not hold.
+    """
+    if metadata.model.get("prefilter", "none") == "none":
+        return None
+    target = resolve_model_path(path)
+    try:
+        with safe_open(str(target), framework="pt") as handle:
+            keys = [k for k in handle.keys() if k.startswith(PREFILTER_PREFIX)]  # noqa: SIM118 (not iterable)
+            state = {k.removeprefix(PREFILTER_PREFIX): handle.get_tensor(k) for k in keys}
+    except (SafetensorError, OSError) as exc:
+        raise InputError(target, f"model weights are unreadable ({exc})") from exc
+    prefilter = FrequencyFilter()
+    try:
+        prefilter.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise InputError(target, "the metadata names a prefilter that the file does not hold") from exc
+    return prefilter.to(device).eval()
 
 
 def resolve_model_path(path: str | Path) -> Path:

@@ -32,6 +32,7 @@ from radiomicgan.training.distributed import DistributedContext, process_group, 
 from radiomicgan.training.dwt import cam_window
 from radiomicgan.training.figures import plot_cam, plot_window_history
 from radiomicgan.training.parts import Fitter, Learner
+from radiomicgan.training.prefilter import fit_prefilter, prefilter_pairs
 from radiomicgan.training.state import CHECKPOINT_FILE, Progress, load_checkpoint, numpy_rng_from_state
 from radiomicgan.training.state import save_checkpoint as save_training_state
 from radiomicgan.training.steps import GanParts
@@ -60,6 +61,7 @@ class _Run:
         learner: what takes the steps: `parts` itself, or under torchrun its DDP replica.
         rng: this process's crop stream (under torchrun each rank has its own).
         progress: show a progress bar (rank 0 only).
+        prefilter: the fitted prefilter the split's non-standard slices went through, or None.
     """
 
     parts: Learner | Fitter
@@ -71,6 +73,7 @@ class _Run:
     run_dir: Path
     progress: bool
     context: DistributedContext
+    prefilter: torch.nn.Module | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ def _train(
     data = load_paired_slices([(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)])
     train_set, held_out = split_validation(data, config.val_fraction)
     split = Split(train_set, held_out, validation_subset(held_out, config.val_slices_max))
+    split, prefilter, prefilter_info = _prefiltered(split, config, device)
     generator = build_generator(config.model.generator, config.model, weights).to(device)
     parts = METHODS[config.method].build(generator, config, device)
     _check_sizes(data, size_multiple(parts.model()), config)
@@ -159,7 +163,7 @@ def _train(
     if context.is_main:
         _create_run_dir(run_dir, config)  # only now: a run that cannot start leaves nothing behind
     learner = replicate(parts, context, device) if isinstance(parts, Learner) else parts
-    run = _Run(parts, learner, split, config, rng, device, run_dir, progress, context)
+    run = _Run(parts, learner, split, config, rng, device, run_dir, progress, context, prefilter)
     for epoch in range(state.epochs_done, config.epochs):
         entry = _run_epoch(epoch, run, state.history)
         streams = context.gather(dict(rng.bit_generator.state))
@@ -169,9 +173,25 @@ def _train(
             _write_history(run_dir, state.history)
     lo, hi = state.history[-1]["window_hu"]
     final_window: Window = (int(lo), int(hi))
-    metadata = _metadata(config, weights, parts.model(), data, final_window, state.history)
+    metadata = _metadata(config, weights, parts.model(), data, final_window, state.history, prefilter_info)
     model_path = _save_model(run, metadata, state.history)
     return TrainResult(run_dir, model_path, state.history, final_window, time.perf_counter() - start)
+
+
+def _prefiltered(
+    split: Split, config: TrainConfig, device: torch.device
+) -> tuple[Split, torch.nn.Module | None, dict[str, float]]:
+    """The split with its non-standard slices through the fitted prefilter, when the model has one.
+
+    Fitted afresh on resume too: the fit is deterministic, so the same data gives the same filter.
+    """
+    if config.model.prefilter == "none":
+        return split, None, {}
+    prefilter, info = fit_prefilter(split.train, split.held_out, config.baselines.wiener)
+    prefilter.to(device)
+    parts = (split.train, split.held_out, split.val)
+    filtered = Split(*(prefilter_pairs(part, prefilter, device) for part in parts))
+    return filtered, prefilter, info
 
 
 def _starting_point(
@@ -201,7 +221,7 @@ def _save_model(run: _Run, metadata: ModelMetadata, history: list[dict[str, Any]
         metadata = replace(metadata, extra={**metadata.extra, "ddp": check})
     path = run.run_dir / MODEL_FILE
     if run.context.is_main:
-        path = save_model(run.run_dir, run.parts.model(), metadata)
+        path = save_model(run.run_dir, run.parts.model(), metadata, run.prefilter)
         plot_window_history(history, run.run_dir / "figures" / "window_schedule.png")
     run.context.barrier()
     return path
@@ -360,6 +380,7 @@ def _metadata(
     data: PairedSlices,
     final_window: Window,
     history: list[dict[str, Any]],
+    prefilter_info: dict[str, float],
 ) -> ModelMetadata:
     frozen = resolve_freeze(weights.pretrained, config.model.freeze_encoder)
     return ModelMetadata(
@@ -376,5 +397,6 @@ def _metadata(
             "schedule": config.window.schedule,
             "parameters": sum(p.numel() for p in generator.parameters()),
             "final_losses": history[-1]["losses"],  # a fitted method's choices (e.g. the Wiener lambda)
+            **({"prefilter": prefilter_info} if prefilter_info else {}),
         },
     )

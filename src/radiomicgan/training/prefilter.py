@@ -1,0 +1,84 @@
+"""A linear pre-conversion ahead of the network: the Wiener filter, fitted on the training pairs.
+
+`model.prefilter: wiener` (ours, not the paper's). Two reconstructions of one scan differ mostly by
+a linear shift-invariant filter, the ratio of their kernels, and the least-squares filter of
+`radiomicgan.baselines.wiener` recovers that part in closed form. With a prefilter the network
+starts from the Wiener filter's output instead of the input, and its residual head learns only
+what no linear filter can: the noise texture the standard kernel adds where the non-standard one
+kept too little signal.
+
+The filter is applied to whole slices in HU, with the FFT, before windowing and cropping: once to
+the stored training slices (`prefilter_pairs`), and to every batch in `Harmonizer`, so the network
+sees the same input in training and in inference. It is not a layer of the network because a crop
+filtered on its own wraps around its edges, and the fitted impulse response is long (on the lung CT
+benchmark ~1 % of its energy lies more than 20 px from its centre). Pixels below -1024 HU (padding
+outside the field of view) are raised to -1024 first: they are pasted back unchanged by the
+harmonizer anyway, and a -3024 HU border would ring through the filter into the body.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from radiomicgan.baselines.wiener import fit_wiener
+from radiomicgan.config import WienerConfig
+from radiomicgan.nets.frequency_filter import FrequencyFilter
+from radiomicgan.training.data import PairedSlices
+
+log = logging.getLogger(__name__)
+
+AIR_FLOOR_HU = -1024.0
+_BATCH = 8  # slices per FFT batch: bounded memory on 512 px slices
+
+
+def fit_prefilter(
+    train: PairedSlices, held_out: PairedSlices, settings: WienerConfig
+) -> tuple[FrequencyFilter, dict[str, float]]:
+    """The Wiener filter from the non-standard to the standard slices, lambda chosen on `held_out`.
+
+    Returns:
+        The filter (on the CPU) and what the fit chose: relative_lambda and held_out_rmse_hu.
+    """
+    if len(held_out) == 0:
+        log.warning("no held-out slices (val_fraction 0): the prefilter's lambda is chosen on training pairs")
+        held_out = train
+    fitted = fit_wiener(
+        np.maximum(train.source_hu, AIR_FLOOR_HU),
+        train.target_hu,
+        np.maximum(held_out.source_hu, AIR_FLOOR_HU),
+        held_out.target_hu,
+        relative_lambdas=settings.relative_lambdas,
+        smoothing_px=settings.smoothing_px,
+    )
+    prefilter = FrequencyFilter()
+    prefilter.set_response(torch.from_numpy(fitted.response))
+    info = {
+        "relative_lambda": fitted.relative_lambda,
+        "held_out_rmse_hu": fitted.validation_mse[fitted.relative_lambda] ** 0.5,
+    }
+    log.info("prefilter: Wiener lambda %.3g x mean power, held-out RMSE %.1f HU", *info.values())
+    return prefilter, info
+
+
+def prefilter_slices(
+    prefilter: nn.Module, hu: NDArray[np.floating], device: torch.device
+) -> NDArray[np.float32]:
+    """Slices [n, y, x] in HU through the prefilter, whole; float32 HU out, not rounded."""
+    out = np.empty(hu.shape, dtype=np.float32)
+    with torch.no_grad():
+        for start in range(0, hu.shape[0], _BATCH):
+            batch = np.maximum(np.asarray(hu[start : start + _BATCH], dtype=np.float32), AIR_FLOOR_HU)
+            filtered = prefilter(torch.from_numpy(batch).to(device).unsqueeze(1))
+            out[start : start + _BATCH] = filtered[:, 0].float().cpu().numpy()
+    return out
+
+
+def prefilter_pairs(slices: PairedSlices, prefilter: nn.Module, device: torch.device) -> PairedSlices:
+    """The same pairs with their non-standard slices through the prefilter."""
+    return dataclasses.replace(slices, source_hu=prefilter_slices(prefilter, slices.source_hu, device))
