@@ -36,12 +36,17 @@ Schedules: fixed+dynamic (the paper's RadiomicGAN), fixed (RadiomicGAN1), dynami
 The baselines train in the full range [-1024, 1000] HU (schedule minmax); histmatch and wiener
 fit in one epoch. Every model harmonizes with `radiomicgan harmonize --model RUN_DIR`.
 
+--prefilter wiener (ours, not the paper's) fits the least-squares linear kernel conversion on the
+training pairs and runs it on whole slices before the network, in training and in harmonize; the
+network then learns only what no linear filter can (README, Results).
+
 Examples:
   radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
   radiomicgan train --source a/smooth --target a/sharp --source b/smooth --target b/sharp \\
       --out runs/rg --epochs 10 --steps-per-epoch 50 --crop 96
   radiomicgan train --out runs/rg --resume --config train.yaml
   radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
+  radiomicgan train --prefilter wiener --source pairs/smooth --target pairs/sharp --out runs/rg-w
 
 Data-parallel training: started by torchrun, each of the N processes trains on its own random crops
 and DistributedDataParallel averages their gradients, so a step sees N x --batch-size crops (the
@@ -94,6 +99,11 @@ def register(sub: SubParsers) -> None:
         action=argparse.BooleanOptionalAction,
         help="freeze the VGG layers (default: frozen exactly when pretrained weights were loaded)",
     )
+    parser.add_argument(
+        "--prefilter",
+        choices=("none", "wiener"),
+        help=f"linear conversion fitted on the pairs, run before the network (default: {d.model.prefilter})",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_option(parser)
@@ -122,7 +132,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cli["source"] = tuple(args.source) if args.source else None
     cli["target"] = tuple(args.target) if args.target else None
     cli["window"] = {"schedule": args.schedule}
-    cli["model"] = {"encoder_weights": args.encoder_weights, "freeze_encoder": args.freeze_encoder}
+    cli["model"] = {
+        "encoder_weights": args.encoder_weights,
+        "freeze_encoder": args.freeze_encoder,
+        "prefilter": args.prefilter,
+    }
     return build(TrainConfig, *layers, cli)
 
 
