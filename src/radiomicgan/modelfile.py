@@ -181,7 +181,7 @@ def load_prefilter(
     Raises:
         InputError: the metadata names a prefilter the file does not hold.
     """
-    if metadata.model.get("prefilter", "none") == "none":
+    if metadata.model.get("prefilter") != "wiener":  # older files have no such key: no prefilter
         return None
     target = resolve_model_path(path)
     try:

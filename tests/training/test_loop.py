@@ -20,6 +20,7 @@ from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import read_volume, write_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.training import train
+from radiomicgan.training.methods import resolve
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, Scan, tiny_config, write_scan
 
 Dciodvfy = Callable[[Path], tuple[list[str], str]]
@@ -93,7 +94,9 @@ def test_train_then_harmonize(
 
     run = tmp_path / "run"
     assert result.run_dir == run and result.model_path == run / "model.safetensors"
-    assert yaml.safe_load((run / "config.yaml").read_text()) == as_dict(config)
+    recorded = yaml.safe_load((run / "config.yaml").read_text())
+    assert recorded == as_dict(resolve(config))  # the resolved config: what the run really trained with
+    assert recorded["model"]["prefilter"] == "wiener"  # "auto" is RadiomicGAN's own
     history = json.loads((run / "history.json").read_text())
     assert history == result.history
     assert [h["epoch"] for h in history] == list(range(1, epochs + 1))

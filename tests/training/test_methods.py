@@ -17,7 +17,8 @@ def test_every_configurable_method_is_registered_and_its_generator_exists() -> N
 
 
 def test_radiomicgan_keeps_the_configured_generator_and_schedule() -> None:
-    config = TrainConfig(model=ModelConfig(generator="unet"), window=WindowConfig(schedule="fixed"), epochs=7)
+    model = ModelConfig(generator="unet", prefilter="none")
+    config = TrainConfig(model=model, window=WindowConfig(schedule="fixed"), epochs=7)
     assert resolve(config) == config
 
 
@@ -60,3 +61,16 @@ def test_fitted_methods_and_ganai_refuse_data_parallel(name: str, why: str) -> N
         ConfigError, match=f"--model {name} cannot train data-parallel.*{why}.*without torchrun"
     ):
         check_data_parallel(name)
+
+
+@pytest.mark.parametrize("name", TRAIN_METHODS)
+def test_prefilter_auto_is_wiener_for_radiomicgan_only(name: str) -> None:
+    resolved = resolve(TrainConfig(method=name)).model.prefilter
+    assert resolved == ("wiener" if name == "radiomicgan" else "none")
+
+
+@pytest.mark.parametrize("choice", ["none", "wiener"])
+def test_an_explicit_prefilter_is_kept(choice: str) -> None:
+    for name in ("radiomicgan", "pix2pix"):
+        config = TrainConfig(method=name, model=ModelConfig(prefilter=choice))
+        assert resolve(config).model.prefilter == choice

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
-from radiomicgan.config import TRAIN_METHODS, WINDOW_SCHEDULES, TrainConfig, build, load_yaml
+from radiomicgan.config import PREFILTERS, TRAIN_METHODS, WINDOW_SCHEDULES, TrainConfig, build, load_yaml
 from radiomicgan.training import train
 from radiomicgan.training.distributed import DistributedContext
 
@@ -36,9 +36,10 @@ Schedules: fixed+dynamic (the paper's RadiomicGAN), fixed (RadiomicGAN1), dynami
 The baselines train in the full range [-1024, 1000] HU (schedule minmax); histmatch and wiener
 fit in one epoch. Every model harmonizes with `radiomicgan harmonize --model RUN_DIR`.
 
---prefilter wiener (ours, not the paper's) fits the least-squares linear kernel conversion on the
-training pairs and runs it on whole slices before the network, in training and in harmonize; the
-network then learns only what no linear filter can (README, Results).
+--prefilter wiener (ours, not the paper's; the default for radiomicgan) fits the least-squares
+linear kernel conversion on the training pairs and runs it on whole slices before the network, in
+training and in harmonize, so the network learns only what no linear filter can (README, Results);
+--prefilter none trains the paper's network alone. The baselines default to none.
 
 Examples:
   radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
@@ -46,7 +47,7 @@ Examples:
       --out runs/rg --epochs 10 --steps-per-epoch 50 --crop 96
   radiomicgan train --out runs/rg --resume --config train.yaml
   radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
-  radiomicgan train --prefilter wiener --source pairs/smooth --target pairs/sharp --out runs/rg-w
+  radiomicgan train --prefilter none --source pairs/smooth --target pairs/sharp --out runs/paper
 
 Data-parallel training: started by torchrun, each of the N processes trains on its own random crops
 and DistributedDataParallel averages their gradients, so a step sees N x --batch-size crops (the
@@ -101,8 +102,9 @@ def register(sub: SubParsers) -> None:
     )
     parser.add_argument(
         "--prefilter",
-        choices=("none", "wiener"),
-        help=f"linear conversion fitted on the pairs, run before the network (default: {d.model.prefilter})",
+        choices=PREFILTERS,
+        help="linear conversion fitted on the pairs, run before the network "
+        "(default: auto, i.e. wiener for radiomicgan and none for the baselines)",
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -44,6 +44,7 @@ class Method:
             others train in the full range, the "minmax" schedule.
         fitted: fitted in one pass (one epoch, no optimizer) rather than learned by steps.
         data_parallel: whether torchrun can train it on several processes (`training.distributed`).
+        prefilter: what `model.prefilter: auto` means for it (`radiomicgan.training.prefilter`).
     """
 
     build: BuildFn
@@ -51,6 +52,7 @@ class Method:
     window_training: bool = False
     fitted: bool = False
     data_parallel: bool = True
+    prefilter: str = "none"
 
 
 def build_gan(generator: Generator, config: TrainConfig, device: torch.device) -> GanParts:
@@ -60,7 +62,8 @@ def build_gan(generator: Generator, config: TrainConfig, device: torch.device) -
 
 
 METHODS: dict[str, Method] = {
-    "radiomicgan": Method(build_gan, generator=None, window_training=True),  # the paper's method
+    # the paper's method; the Wiener prefilter is ours (README, Results)
+    "radiomicgan": Method(build_gan, generator=None, window_training=True, prefilter="wiener"),
     "pix2pix": Method(build_gan, generator="unet"),  # plain cGAN: U-Net from scratch + PatchGAN + L1
     "choe": Method(build_choe, generator="choe"),  # Choe et al. 2019: residual CNN, L2 in HU
     # Liang et al. 2019: alternating improvement. Not data-parallel: each process would end a phase on
@@ -93,8 +96,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
     """The configuration a method really trains with: its generator, its schedule, its epochs.
 
     A baseline trains in the full range (schedule "minmax"); a fitted one in one epoch; a baseline
-    U-Net is made no deeper than its crops allow. What is overridden is logged, and the run folder's
-    config.yaml records the resolved values.
+    U-Net is made no deeper than its crops allow; `model.prefilter: auto` becomes the method's own.
+    What is overridden is logged, and the run folder's config.yaml records the resolved values.
     """
     method = METHODS[config.method]
     model = config.model
@@ -111,6 +114,8 @@ def resolve(config: TrainConfig) -> TrainConfig:
             model.unet_downs,
         )
         model = dataclasses.replace(model, unet_downs=downs)
+    if model.prefilter == "auto":
+        model = dataclasses.replace(model, prefilter=method.prefilter)
     window = config.window
     if not method.window_training and window.schedule != "minmax":
         log.info("%s trains in the full range: schedule minmax, not %s", config.method, window.schedule)
