@@ -9,8 +9,10 @@ protocol (CCC > 0.85 counts per HU range, mean ± SD over repeats) and PSNR/SSIM
 - input: the smooth test series as it is;
 - wiener: the least-squares filter H = E[YX*]/(E|X|^2 + lambda) fitted on the training pairs,
   lambda chosen on validation pairs (the last 15 % of the training slices);
-- radiomicgan: the trained model, inference window full [-1024, 1000] (the default);
-- radiomicgan-trainwin: the same model, inference in the final training window (input pasted back);
+- each trained run under WORK/runs (prefilter: the default model, with the Wiener prefilter;
+  residual: the paper's network with our residual head; paper: with the paper's sigmoid head),
+  inference window full [-1024, 1000] (the default);
+- the same runs with inference in the final training window (input pasted back);
 - retest: the standard kernel from an independent noise realization (a repeat scan).
 
 Stages are cached in --work (simulation, split, training runs), so a re-run only redoes what is
@@ -18,6 +20,7 @@ missing; `--fresh-run` retrains. Every run under WORK/runs/ is evaluated, each i
 windows, so variants (`--run-name`, `--train-config`) are compared on one ROI sampling.
 
     B=".venv/bin/python benchmarks/quality.py --work /tmp/rg-quality --epochs 20 --steps-per-epoch 22"
+    $B --run-name prefilter --train-config benchmarks/configs/quality_prefilter.yaml --train-only
     $B --run-name residual --train-config benchmarks/configs/quality_residual.yaml --train-only
     $B --run-name paper --train-config benchmarks/configs/quality_paper.yaml --train-only
     $B --evaluate-only --json benchmarks/results/quality_lung1.json
