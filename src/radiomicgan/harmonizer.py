@@ -4,9 +4,8 @@ The generator is fully convolutional: slices are padded to its size multiple, ru
 cropped back. Only HU inside the inference window are standardized; input pixels outside it (air
 below -1024, bone and metal above the window) are pasted back unchanged, and the output is rounded
 to integer HU inside the source's own range, so nothing outside [-1024, 3071] is invented. A model
-with a prefilter (`radiomicgan.training.prefilter`) has each batch's whole slices filtered before the network,
-as its training slices were.
-Files, series and trees on disk are `harmonize`'s job.
+with a prefilter (`radiomicgan.training.prefilter`) has each batch's whole slices filtered before
+the network, as its training slices were. Files, series and trees on disk are `harmonize`'s job.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A model file never goes through pickle, so loading one cannot run code. The JSON says what the
 weights are (method, architecture, encoder weights and whether they were frozen), how they were
 trained (the final window, the kernels) and which format version wrote them. A model with a
-prefilter (`model.prefilter`, `radiomicgan.training.prefilter`) keeps the fitted frequency response beside
-the generator's weights, under the "prefilter." prefix.
+prefilter (`model.prefilter`, `radiomicgan.training.prefilter`) keeps the fitted frequency response
+beside the generator's weights, under the "prefilter." prefix.
 """
 
 from __future__ import annotations

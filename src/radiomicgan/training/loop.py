@@ -185,7 +185,7 @@ def _prefiltered(
 
     Fitted afresh on resume too: the fit is deterministic, so the same data gives the same filter.
     """
-    if config.model.prefilter == "none":
+    if config.model.prefilter != "wiener":  # "none" ("auto" is resolved by then)
         return split, None, {}
     prefilter, info = fit_prefilter(split.train, split.held_out, config.baselines.wiener)
     prefilter.to(device)
