@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from radiomicgan.config import ModelConfig
 from radiomicgan.errors import ConfigError
-from radiomicgan.nets import build_generator
+from radiomicgan.harmonize import Harmonizer
+from radiomicgan.modelfile import ModelMetadata
+from radiomicgan.nets import FrequencyFilter, build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.onnx_engine import OnnxGenerator, onnx_generator, onnx_runtime_available
 
@@ -70,3 +73,17 @@ def test_export_error_names_the_problem(tmp_path: Path) -> None:
         onnx_generator(Unexportable(), "model-d", tmp_path)
     assert "\n" not in str(caught.value) and "--engine torch" in str(caught.value)
     assert not any(tmp_path.iterdir())  # no partial export left behind
+
+
+def test_auto_engine_does_not_try_to_export_a_frequency_filter(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    metadata = ModelMetadata("wiener", {}, NO_WEIGHTS.record(), False, (-1024, 1000))
+    cpu = torch.device("cpu")
+    harmonizer = Harmonizer(FrequencyFilter(), metadata, cpu, model_id="m", onnx_cache=tmp_path)
+    hu = np.full((1, 16, 16), 40.0, dtype=np.float32)
+    with caplog.at_level(logging.INFO, logger="radiomicgan"):
+        out = harmonizer.harmonize_slices(hu)
+    assert np.array_equal(out, hu)  # the identity filter
+    assert harmonizer.runner is harmonizer.generator and not any(tmp_path.iterdir())
+    assert not any("ONNX" in r.getMessage() for r in caplog.records)

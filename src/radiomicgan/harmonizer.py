@@ -134,7 +134,8 @@ class Harmonizer:
             if not onnx_engine.onnx_runtime_available():
                 raise ConfigError(onnx_engine.NOT_INSTALLED)
             return True
-        return self.engine == "auto" and can_run and onnx_engine.onnx_runtime_available()
+        exportable = self.generator.onnx_exportable  # else each load would spend seconds on a failing export
+        return self.engine == "auto" and can_run and exportable and onnx_engine.onnx_runtime_available()
 
     @classmethod
     def load(

@@ -14,9 +14,11 @@ class Generator(nn.Module):
         encoder_record: where pretrained encoder weights came from (`EncoderWeights.record()`), for
             the model file; None for a generator without a pretrained-capable encoder.
         encoder_frozen: whether the encoder's weights are frozen.
+        onnx_exportable: whether torch's ONNX exporter can export it (`--engine auto` tries only then).
     """
 
     size_multiple: int = 1
+    onnx_exportable: bool = True
     encoder_record: dict[str, str | None] | None = None
     encoder_frozen: bool = False
 

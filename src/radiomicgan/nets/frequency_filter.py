@@ -24,6 +24,7 @@ class FrequencyFilter(Generator):
 
     response_real: torch.Tensor
     response_imag: torch.Tensor
+    onnx_exportable = False  # complex FFTs: torch's ONNX exporter has no export for them
 
     def __init__(self) -> None:
         super().__init__()
