@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from radiomicgan.baselines.wiener import fit_wiener
@@ -181,6 +182,7 @@ def _score(reference: Volume, candidates: dict[str, np.ndarray], args: argparse.
     )  # fmt: skip
     quality = image_quality(reference.hu, candidates, config.quality_range_hu)
     summary = result.summary()
+    paired = _paired_with(result.counts, "wiener")
     table = {
         name: {
             "reproducible": {range_label(r): summary[name][range_label(r)] for r in config.hu_ranges},
@@ -188,7 +190,31 @@ def _score(reference: Volume, candidates: dict[str, np.ndarray], args: argparse.
         }
         for name in candidates
     }
-    return {"features": len(result.feature_names), "candidates": table}
+    return {"features": len(result.feature_names), "candidates": table, "paired_with_wiener": paired}
+
+
+def _paired_with(counts: pd.DataFrame, reference: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each candidate's reproducible count minus `reference`'s, repeat by repeat, per range.
+
+    Every candidate is scored on the same ROIs in a repeat, so the differences are paired: "wins" is
+    the number of repeats the candidate was ahead in, with the differences' mean and SD.
+    """
+    table = counts.pivot_table(index=["range", "repeat"], columns="candidate", values="n_reproducible")
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in table.columns:
+        if name == reference:
+            continue
+        differences = (table[name] - table[reference]).astype(float).dropna()
+        out[str(name)] = {
+            str(label): {
+                "wins": int((d > 0).sum()),
+                "repeats": int(d.size),
+                "mean_difference": float(d.mean()),
+                "sd": float(d.std(ddof=1)) if d.size > 1 else None,
+            }
+            for label, d in differences.groupby(level="range")
+        }
+    return out
 
 
 def _markdown(scores: dict[str, Any]) -> str:
