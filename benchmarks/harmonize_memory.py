@@ -5,7 +5,7 @@ the project's own DICOM writer), saves a generator with random weights as a mode
 trained: memory and speed do not depend on the weights), then harmonizes each series in a fresh child
 process and reports that process's peak resident memory (getrusage ru_maxrss). `baseline_rss_mb` is the
 child's peak after imports and model loading, before the series is touched; `seconds` times
-`harmonize_path` alone, and `range_pass_seconds` the first pass that finds the series' HU range.
+`harmonize_path` alone.
 `--path whole` runs the in-memory path (read_volume, Harmonizer(volume), write_volume) to compare.
 
 The default is the real thing (the VGG-19 U-Net at 512 px, 150 and 600 slices): on a 2-core CPU that is
@@ -118,7 +118,7 @@ def peak_rss_mb() -> float:
 def child(model: Path, series: Path, out: Path, batch_size: int, path: str) -> dict[str, Any]:
     """Harmonize one series in this (fresh) process; its figures."""
     from radiomicgan.harmonize import Harmonizer, harmonize_path
-    from radiomicgan.io import find_series, plan_series, read_volume, series_hu_range, write_volume
+    from radiomicgan.io import read_volume, write_volume
 
     harmonizer = Harmonizer.load(model, device="cpu", batch_size=batch_size, precision="fp32")
     baseline = peak_rss_mb()
@@ -131,13 +131,10 @@ def child(model: Path, series: Path, out: Path, batch_size: int, path: str) -> d
         write_volume(harmonized, out, derivation=harmonizer.derivation(volume.meta.kernel))
     seconds = time.perf_counter() - start
     peak = peak_rss_mb()
-    range_start = time.perf_counter()
-    series_hu_range(plan_series(find_series(series)[0]))
     return {
         "baseline_rss_mb": round(baseline, 1),
         "peak_rss_mb": round(peak, 1),
         "seconds": round(seconds, 2),
-        "range_pass_seconds": round(time.perf_counter() - range_start, 2),
     }
 
 

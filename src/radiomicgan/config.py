@@ -184,6 +184,27 @@ class BackendConfig:
         )
 
 
+# --- a series' pixel spacing against the model's (`radiomicgan.spacing`) ---------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SpacingTolerance:
+    """How far a series' pixel size may stray from the model's training pixels (ratio, either way).
+
+    Measured by benchmarks/spacing.py on the lung quality benchmark (benchmarks/results/spacing_lung1.json).
+    """
+
+    same: float = 1.01  # closer than this, --resample does nothing (rounding of a header's spacing)
+    warn: float = 1.15  # beyond: one warning line naming both spacings
+    refuse: float = 1.3  # beyond: refused unless --resample or --force
+
+    def __post_init__(self) -> None:
+        _require(
+            1.0 <= self.same <= self.warn <= self.refuse,
+            "spacing tolerance: needs 1 <= same <= warn <= refuse",
+        )
+
+
 # --- evaluation (radiomic reproducibility, image quality) ------------------------------------------
 
 

@@ -26,7 +26,6 @@ from radiomicgan.io import (
     iter_slice_batches,
     plan_series,
     read_volume,
-    series_hu_range,
     write_volume,
 )
 from radiomicgan.series_jobs import (
@@ -104,7 +103,7 @@ def harmonize_path(
             raise ConfigError(f"harmonize: {input_path} is one file; --num-parts splits a folder of series")
         volume = read_volume(input_path)
         _check_kernel(harmonizer, input_path, volume.meta.kernel, strict)
-        harmonized = harmonizer(volume, progress=progress)
+        harmonized = harmonizer(volume, progress=progress)  # checks the pixel spacing
         derivation = harmonizer.derivation(volume.meta.kernel)  # NRRD keeps it as header fields
         return [write_volume(harmonized, output_path, derivation=derivation, overwrite=overwrite)]
     every = series_jobs(input_path, output_path, series_uid)
@@ -113,7 +112,9 @@ def harmonize_path(
         log.info("part %d of %d: %d of the %d series", part_id, num_parts, len(jobs), len(every))
     for job in jobs:
         _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict)
-        plan_series(job.series)  # headers only: a bad series fails before any other is written
+        plan = plan_series(job.series)  # headers only: a bad series fails before any other is written
+        harmonizer.check_spacing(job.series.folder, _pixel_spacing(plan.geometry.spacing_zyx_mm))
+    harmonizer.announce()
     resumable = len(every) > 1 or num_parts > 1
     existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
     here = functools.partial(harmonize_job, harmonizer, existing=existing, progress=progress)
@@ -185,17 +186,18 @@ def harmonize_series(
         overwrite=overwrite,
         inputs=plan.folders,
     ) as writer:
-        # The whole series' range, read in a first pass over the pixels (one slice at a time): the
-        # headers rarely carry it, and a batch's own range would make the pixels depend on the batch
-        # size while the derived UIDs do not. This pass costs one more read and decode of each slice.
-        source_range = series_hu_range(plan)
+        spacing_mm = _pixel_spacing(geometry.spacing_zyx_mm)
         batches = iter_slice_batches(plan, harmonizer.batch_size)
         total = -(-len(plan.files) // harmonizer.batch_size)
         for batch in tqdm(
             batches, total=total, desc="harmonize", unit="batch", disable=not progress, leave=False
         ):
-            writer.write(batch.datasets, harmonizer.harmonize_slices(batch.hu, source_range))
+            writer.write(batch.datasets, harmonizer.harmonize_slices(batch.hu, spacing_mm))
     return out
+
+
+def _pixel_spacing(spacing_zyx_mm: tuple[float, float, float]) -> tuple[float, float]:
+    return spacing_zyx_mm[1], spacing_zyx_mm[2]
 
 
 def _check_kernel(harmonizer: Harmonizer, where: Path, kernel: str, strict: bool) -> None:

@@ -3,9 +3,13 @@
 The generator is fully convolutional: slices are padded to its size multiple, run in batches, and
 cropped back. Only HU inside the inference window are standardized; input pixels outside it (air
 below -1024, bone and metal above the window) are pasted back unchanged, and the output is rounded
-to integer HU inside the source's own range, so nothing outside [-1024, 3071] is invented. A model
-with a prefilter (`radiomicgan.training.prefilter`) has each batch's whole slices filtered before
-the network, as its training slices were. Files, series and trees on disk are `harmonize`'s job.
+to integer HU within what CT stores, [-1024, 3071]: not within the input's own range, since a
+sharper kernel overshoots at edges beyond the smoother one's extremes. A model with a prefilter
+(`radiomicgan.training.prefilter`) has each batch's whole slices filtered before the network, as its
+training slices were. Slices whose pixels differ in size from the model's are checked against it
+(`radiomicgan.spacing`), and with `resample` harmonized on the model's grid: the correction the model
+makes there is resampled back and added to the input. Files, series and trees on disk are
+`harmonize`'s job.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from radiomicgan import onnx_engine
+from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import ConfigError
 from radiomicgan.io import Derivation, Volume
 from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, resolve_model_path
@@ -36,6 +41,7 @@ from radiomicgan.precision import (
     resolve_precision,
     use_fast_layout,
 )
+from radiomicgan.spacing import check_spacing, resample_slices, spacing_ratio
 from radiomicgan.training.loop import resolve_device
 from radiomicgan.training.prefilter import prefilter_slices
 from radiomicgan.training.tensors import harmonize_slices_hu
@@ -61,6 +67,8 @@ class ModelSource:
     batch_size: int = 4
     precision: Precision = "auto"
     engine: Engine = "auto"
+    resample: bool = False
+    force: bool = False
 
 
 @dataclass
@@ -91,8 +99,12 @@ class Harmonizer:
             the first batch has exported (or loaded the cached export of) the model.
         engine_pending: ONNX Runtime is to be set up on the next batch (and, for "auto", compared
             with torch there before it is kept).
+        announced: `announce` has logged what runs.
         prefilter: the model's fitted prefilter, applied to whole slices in HU before the network
             (float32, in torch, whatever the engine); None when the model has none.
+        resample: slices whose pixel spacing differs from the model's training spacing are harmonized
+            on the model's grid and the correction resampled back (`radiomicgan.spacing`).
+        force: harmonize slices whose spacing lies beyond `SpacingTolerance.refuse` without resampling.
 
     Raises:
         ConfigError: `batch_size` < 1, an unknown `precision` or `engine`, or "onnx" where it
@@ -110,10 +122,13 @@ class Harmonizer:
     engine: Engine = "auto"
     onnx_cache: Path | None = None
     prefilter: nn.Module | None = None
+    resample: bool = False
+    force: bool = False
     autocast_dtype: torch.dtype | None = field(default=None, init=False)
     calibrate_with: torch.dtype | None = field(default=None, init=False)
     runner: nn.Module = field(init=False)
     engine_pending: bool = field(default=False, init=False)
+    announced: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -122,6 +137,41 @@ class Harmonizer:
         use_fast_layout(self.generator, self.device)
         self.runner = self.generator
         self.engine_pending = self._wants_onnx()
+
+    def announce(self) -> None:
+        """Log, once, what runs (`describe`), and warn if it harmonizes beyond the last training window.
+
+        Called when the input has passed its checks, so a refused input gets its one error line only.
+        """
+        if self.announced:
+            return
+        self.announced = True
+        log.info("%s", self.describe())
+        self._warn_beyond_training_window()
+
+    def describe(self) -> str:
+        """One line of provenance: model, method, prefilter, windows, device, precision and engine."""
+        meta = self.metadata
+        engine = "ONNX Runtime if within 1 HU of torch" if self.engine_pending else "torch"
+        precision = precision_name(self.autocast_dtype)
+        if self.calibrate_with is not None:
+            precision = f"{precision_name(self.calibrate_with)} if within 1 HU of fp32"
+        return (
+            f"model {self.model_id or '(in memory)'}: {meta.method}, prefilter "
+            f"{meta.model.get('prefilter', 'none')}, {meta.epochs} epochs, last training window "
+            f"{list(meta.training_window_hu)} HU; harmonizing {list(self.window_hu)} HU ({self.window_mode}) "
+            f"on {self.device.type}, {precision}, {engine}"
+        )
+
+    def _warn_beyond_training_window(self) -> None:
+        low, high = self.window_hu
+        trained_low, trained_high = self.metadata.training_window_hu
+        if low < trained_low or high > trained_high:
+            log.warning(
+                "the model's last training window was [%d, %d] HU; it harmonizes [%d, %d] HU, beyond it "
+                "(--window training keeps to it)",
+                trained_low, trained_high, low, high,
+            )  # fmt: skip
 
     def _wants_onnx(self) -> bool:
         # Decided now, built on the first batch: bad input fails before a 10 s export.
@@ -135,7 +185,12 @@ class Harmonizer:
                 raise ConfigError(onnx_engine.NOT_INSTALLED)
             return True
         exportable = self.generator.onnx_exportable  # else each load would spend seconds on a failing export
-        return self.engine == "auto" and can_run and exportable and onnx_engine.onnx_runtime_available()
+        if self.engine != "auto" or not (can_run and exportable):
+            return False
+        if not onnx_engine.onnx_runtime_available():
+            log.info("ONNX Runtime is not installed (pip install 'radiomicgan[onnx]'); torch runs the model")
+            return False
+        return True
 
     @classmethod
     def load(
@@ -148,6 +203,8 @@ class Harmonizer:
         precision: Precision = "auto",
         engine: Engine = "auto",
         onnx_cache: Path | None = None,
+        resample: bool = False,
+        force: bool = False,
     ) -> Harmonizer:
         """Load a run folder or model file (safetensors; pickles are refused).
 
@@ -159,13 +216,15 @@ class Harmonizer:
             precision: "auto", "fp32", "bf16" or "fp16"; see the class attributes.
             engine: "auto", "torch" or "onnx"; see the class attributes.
             onnx_cache: where ONNX exports are cached.
+            resample: see the class attributes.
+            force: see the class attributes.
 
         Raises:
             InputError: not a radiomicgan model file, or unreadable; "cuda" without a GPU.
             ConfigError: `batch_size` < 1 or an unknown `precision`.
         """
         target = resolve_model_path(path).resolve()
-        source = ModelSource(target, device, window_mode, batch_size, precision, engine)
+        source = ModelSource(target, device, window_mode, batch_size, precision, engine, resample, force)
         return cls.from_source(source, onnx_cache=onnx_cache)
 
     @classmethod
@@ -181,7 +240,7 @@ class Harmonizer:
         digest = hashlib.sha256(source.path.read_bytes()).hexdigest()[:16]
         return cls(
             generator, metadata, torch_device, source.window_mode, source.batch_size, digest,
-            source.precision, source, source.engine, onnx_cache, prefilter,
+            source.precision, source, source.engine, onnx_cache, prefilter, source.resample, source.force,
         )  # fmt: skip
 
     @property
@@ -204,48 +263,87 @@ class Harmonizer:
         )
 
     def __call__(self, volume: Volume, *, progress: bool = False) -> Volume:
-        """The harmonized volume: same geometry and provenance, standardized HU (held in memory whole)."""
-        source_range = (float(volume.hu.min()), float(volume.hu.max())) if volume.hu.size else DICOM_HU_RANGE
+        """The harmonized volume: same geometry and provenance, standardized HU (held in memory whole).
+
+        Raises:
+            InputError: the volume's pixel spacing lies beyond `SpacingTolerance.refuse` of the model's,
+                without `resample` or `force`.
+        """
+        spacing_mm = (volume.spacing_zyx_mm[1], volume.spacing_zyx_mm[2])
+        self.check_spacing(volume.source_path or Path("<volume>"), spacing_mm)
+        self.announce()
         out = np.empty_like(volume.hu)
         starts = range(0, volume.shape[0], self.batch_size)
         for start in tqdm(starts, desc="harmonize", unit="batch", disable=not progress, leave=False):
             stop = start + self.batch_size
-            out[start:stop] = self.harmonize_slices(volume.hu[start:stop], source_range)
+            out[start:stop] = self.harmonize_slices(volume.hu[start:stop], spacing_mm)
         return volume.with_hu(out)
 
+    def check_spacing(self, where: Path, spacing_mm: tuple[float, float]) -> None:
+        """Warn about, or refuse, a series whose pixels differ in size from the model's.
+
+        Raises:
+            InputError: beyond `SpacingTolerance.refuse`, without `resample` or `force`.
+        """
+        geometry = self.metadata.training_geometry
+        model_mm = geometry.pixel_spacing_mm if geometry else None
+        check_spacing(where, spacing_mm, model_mm, resample=self.resample, force=self.force)
+
     def harmonize_slices(
-        self, hu: NDArray[np.float32], source_range: tuple[float, float] | None = None
+        self, hu: NDArray[np.float32], spacing_mm: tuple[float, float] | None = None
     ) -> NDArray[np.float32]:
         """Harmonize a batch of slices [B, y, x] in HU; integer HU out.
+
+        With `resample`, slices whose spacing differs from the model's training spacing (by more than
+        `SpacingTolerance.same`) are resampled to it, harmonized there, and the correction the model
+        made is resampled back and added to the input: the round trip's own blur never reaches the
+        output, only the model's change does.
+
+        Args:
+            hu: the slices, HU.
+            spacing_mm: their in-plane pixel spacing (rows, columns); None: the model's own.
+
+        Returns:
+            Integer HU [B, y, x] in [-1024, 3071]: standardized inside the window, the input outside it.
+        """
+        model_mm = self._resampling_target(spacing_mm)
+        if spacing_mm is None or model_mm is None:
+            return self._harmonize_on_grid(hu)
+        on_model_grid = resample_slices(hu, spacing_mm, model_mm)
+        correction = self._harmonize_on_grid(on_model_grid) - on_model_grid
+        back = resample_slices(correction, model_mm, spacing_mm, shape=hu.shape[1:], fill_hu=0.0)
+        return self._finish(hu, hu + back)
+
+    def _resampling_target(self, spacing_mm: tuple[float, float] | None) -> tuple[float, float] | None:
+        geometry = self.metadata.training_geometry
+        if not (self.resample and spacing_mm and geometry):
+            return None
+        ratio = spacing_ratio(spacing_mm, geometry.pixel_spacing_mm)
+        return geometry.pixel_spacing_mm if max(ratio, 1 / ratio) > SpacingTolerance().same else None
+
+    def _harmonize_on_grid(self, hu: NDArray[np.float32]) -> NDArray[np.float32]:
+        """`harmonize_slices` on the slices' own grid.
 
         The first batch sets up ONNX Runtime where `engine` asks for it; with "auto" it runs in both
         engines and ONNX Runtime is kept only if it stays within 1 HU of torch. While `calibrate_with`
         is set ("auto" on a GPU), this batch runs in fp32 and in that dtype, and the dtype is kept for
         later batches only if it stays within 1 HU of fp32.
-
-        Args:
-            hu: the slices, HU.
-            source_range: the HU range of the whole series (output stays inside it and inside
-                [-1024, 3071]); None takes the batch's own.
-
-        Returns:
-            Integer HU [B, y, x]: standardized inside the window, the input outside it.
         """
         if self.engine_pending:
             self.engine_pending = False
             if self.engine == "onnx":
                 self.runner = onnx_engine.onnx_generator(self.generator, self.model_id, self.onnx_cache)
             elif self._try_onnx():
-                return self._keep_engine_if_close(hu, source_range)
+                return self._keep_engine_if_close(hu)
         if self.calibrate_with is not None:
             candidate, self.calibrate_with = self.calibrate_with, None
             self.autocast_dtype, out = choose_precision(
-                lambda dtype: self._harmonize(hu, source_range, dtype, fallback=False),
+                lambda dtype: self._harmonize(hu, dtype, fallback=False),
                 candidate,
                 MIXED_PRECISION_TOLERANCE_HU,
             )
             return out
-        return self._harmonize(hu, source_range, self.autocast_dtype, fallback=True)
+        return self._harmonize(hu, self.autocast_dtype, fallback=True)
 
     def _try_onnx(self) -> bool:
         try:
@@ -255,12 +353,10 @@ class Harmonizer:
             return False
         return True
 
-    def _keep_engine_if_close(
-        self, hu: NDArray[np.float32], source_range: tuple[float, float] | None
-    ) -> NDArray[np.float32]:
-        candidate = self._harmonize(hu, source_range, None, fallback=False)
+    def _keep_engine_if_close(self, hu: NDArray[np.float32]) -> NDArray[np.float32]:
+        candidate = self._harmonize(hu, None, fallback=False)
         engine, self.runner = self.runner, self.generator
-        reference = self._harmonize(hu, source_range, None, fallback=False)
+        reference = self._harmonize(hu, None, fallback=False)
         error_hu = float(np.max(np.abs(candidate - reference))) if reference.size else 0.0
         if error_hu <= MIXED_PRECISION_TOLERANCE_HU:
             self.runner = engine
@@ -273,12 +369,7 @@ class Harmonizer:
         return candidate if self.runner is engine else reference
 
     def _harmonize(
-        self,
-        hu: NDArray[np.float32],
-        source_range: tuple[float, float] | None,
-        dtype: torch.dtype | None,
-        *,
-        fallback: bool,
+        self, hu: NDArray[np.float32], dtype: torch.dtype | None, *, fallback: bool
     ) -> NDArray[np.float32]:
         # `fallback`: redo a non-finite mixed-precision batch in fp32; off while calibrating, where the
         # non-finite output must count against the dtype.
@@ -291,8 +382,11 @@ class Harmonizer:
             log.warning("%s overflowed on a batch of slices; using fp32 from here on", precision_name(dtype))
             self.autocast_dtype = None
             predicted = harmonize_slices_hu(self.generator, network_input, window, self.device, multiple)
-        lo, hi = source_range if source_range is not None else (float(hu.min()), float(hu.max()))
-        lo, hi = max(lo, DICOM_HU_RANGE[0]), min(hi, DICOM_HU_RANGE[1])
-        predicted = np.clip(np.rint(predicted), lo, hi)
+        return self._finish(hu, predicted)
+
+    def _finish(self, hu: NDArray[np.float32], predicted: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Integer HU within what CT stores, and the input where it lies outside the window."""
+        window = self.window_hu
+        predicted = np.clip(np.rint(predicted), *DICOM_HU_RANGE)
         outside = (hu < window[0]) | (hu > window[1])  # not standardized: the input stays as it was
         return np.where(outside, hu, predicted).astype(np.float32)

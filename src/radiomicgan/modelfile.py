@@ -28,6 +28,7 @@ from radiomicgan.nets import build_generator
 from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.nets.frequency_filter import FrequencyFilter
+from radiomicgan.spacing import TrainingGeometry
 
 FORMAT = "radiomicgan-model"
 FORMAT_VERSION = 1
@@ -53,6 +54,8 @@ class ModelMetadata:
         target_kernel: ConvolutionKernel of the standard training series ("" unknown).
         epochs: epochs trained.
         extra: method-specific plain data.
+        training_geometry: pixel spacing, slice spacing and field of view of the training scans; None
+            in files written before it was recorded (then no spacing check is possible).
     """
 
     method: str
@@ -65,6 +68,7 @@ class ModelMetadata:
     target_kernel: str = ""
     epochs: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    training_geometry: TrainingGeometry | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     written_by: str = f"radiomicgan {__version__}"
@@ -90,8 +94,10 @@ class ModelMetadata:
         try:
             data["training_window_hu"] = tuple(data["training_window_hu"])
             data["full_range_hu"] = tuple(data["full_range_hu"])
+            if data.get("training_geometry") is not None:
+                data["training_geometry"] = TrainingGeometry.from_plain(data["training_geometry"])
             return cls(**data)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise InputError(path, f"model file metadata is incomplete ({exc})") from exc
 
 

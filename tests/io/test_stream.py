@@ -15,7 +15,6 @@ from radiomicgan.io import (
     iter_slice_batches,
     plan_series,
     read_volume,
-    series_hu_range,
 )
 
 
@@ -58,10 +57,6 @@ def test_geometry_errors_come_before_any_pixel(ct_series, monkeypatch):
     monkeypatch.setattr(dicom_reader, "_decode_hu", lambda *a: pytest.fail("decoded"))
     with pytest.raises(InvalidSeriesError, match="duplicate slice position"):
         _plan(ct_series.folder)
-
-
-def test_series_hu_range_is_the_whole_series(ct_series):
-    assert series_hu_range(_plan(ct_series.folder)) == (ct_series.hu.min(), ct_series.hu.max())
 
 
 def test_earlier_batches_are_not_kept(ct_series):

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from radiomicgan.commands.common import SubParsers, add_command
-from radiomicgan.config import BACKENDS, BackendConfig
+from radiomicgan.config import BACKENDS, BackendConfig, SpacingTolerance
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 
 DESCRIPTION = """\
@@ -16,6 +16,9 @@ study and frame of reference, ImageType DERIVED\\SECONDARY). NRRD/NIfTI input gi
 INPUT may be one series, a file, or a folder tree of many series (OUTPUT mirrors the tree).
 DICOM series are streamed: memory holds --batch-size slices, not the series. A series whose
 kernel differs from the model's source kernel gets a warning, or with --strict an error.
+The series' pixel spacing is checked against the model's training spacing: a warning beyond
+{warn:.0%}, a refusal beyond {refuse:.0%} unless --resample (harmonize on the model's grid and
+resample the correction back) or --force.
 
 A tree can be run again: a series whose output holds all its slices is kept (logged), an
 incomplete one is redone, and --overwrite replaces them all. --backend dask spreads the series
@@ -35,7 +38,9 @@ Examples:
 
 
 def register(sub: SubParsers) -> None:
-    parser = add_command(sub, "harmonize", "harmonize series with a trained model", DESCRIPTION)
+    tolerance = SpacingTolerance()
+    description = DESCRIPTION.format(warn=tolerance.warn - 1, refuse=tolerance.refuse - 1)
+    parser = add_command(sub, "harmonize", "harmonize series with a trained model", description)
     parser.add_argument("--model", required=True, type=Path, metavar="RUN_DIR_OR_FILE", help="trained model")
     parser.add_argument("input", type=Path, metavar="INPUT", help="series folder, file or folder tree")
     parser.add_argument("output", type=Path, metavar="OUTPUT", help="where the harmonized series go")
@@ -72,6 +77,17 @@ def register(sub: SubParsers) -> None:
         action="store_true",
         help="refuse series whose kernel differs from the model's source kernel (default: warn)",
     )
+    parser.add_argument(
+        "--resample",
+        action="store_true",
+        help="harmonize series whose pixel spacing differs from the model's on the model's grid, "
+        "and resample the correction back (default: warn beyond, or refuse far beyond, its spacing)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="harmonize series beyond the pixel-spacing refusal threshold as they are",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_distribution_options(parser)
     parser.set_defaults(handler=run)
@@ -106,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         precision=args.precision,
         engine=args.engine,
+        resample=args.resample,
+        force=args.force,
     )
     written = harmonize_path(
         harmonizer,

@@ -11,7 +11,7 @@ from radiomicgan.io.dicom_writer import DicomSeriesWriter, dicom_series_writer, 
 from radiomicgan.io.discovery import SeriesRef, find_series
 from radiomicgan.io.pairing import VolumePair, pair_volumes
 from radiomicgan.io.reader import read_volume
-from radiomicgan.io.stream import SliceBatch, iter_slice_batches, series_hu_range
+from radiomicgan.io.stream import SliceBatch, iter_slice_batches
 from radiomicgan.io.summary import SeriesSummary, format_summary, summarize
 from radiomicgan.io.uids import deterministic_uid
 from radiomicgan.io.volume import SeriesMeta, Volume
@@ -36,7 +36,6 @@ __all__ = [
     "pair_volumes",
     "plan_series",
     "read_volume",
-    "series_hu_range",
     "summarize",
     "write_dicom_series",
     "write_volume",

@@ -60,16 +60,3 @@ def iter_slice_batches(plan: SeriesPlan, batch_size: int) -> Iterator[SliceBatch
             ds, hu[k] = read_slice(path)
             datasets.append(ds)
         yield SliceBatch(start, datasets, hu)
-
-
-def series_hu_range(plan: SeriesPlan) -> tuple[float, float]:
-    """The smallest and largest HU of the whole series, decoding one slice at a time.
-
-    Raises:
-        InvalidSeriesError: a slice cannot be read or decoded.
-    """
-    lo, hi = np.inf, -np.inf
-    for path in plan.files:
-        _, hu = read_slice(path)
-        lo, hi = min(lo, float(hu.min())), max(hi, float(hu.max()))
-    return lo, hi

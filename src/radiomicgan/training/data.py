@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import PairingError
-from radiomicgan.io import pair_volumes, read_volume
+from radiomicgan.io import Volume, pair_volumes, read_volume
+from radiomicgan.spacing import TrainingGeometry, describe_spacing, spacing_ratio
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class PairedSlices:
         scan_index: int [n], which scan (pair of series) each slice came from.
         source_kernel: ConvolutionKernel of the source series ("" when unknown or mixed).
         target_kernel: ConvolutionKernel of the target series ("" when unknown or mixed).
+        geometry: the training scans' pixel spacing, slice spacing and field of view, as the model
+            file records them (`radiomicgan.spacing` checks a series against them); None when unknown.
     """
 
     source_hu: NDArray[np.float32]
@@ -39,6 +43,7 @@ class PairedSlices:
     scan_index: NDArray[np.int64]
     source_kernel: str = ""
     target_kernel: str = ""
+    geometry: TrainingGeometry | None = None
 
     def __len__(self) -> int:
         return int(self.source_hu.shape[0])
@@ -51,22 +56,27 @@ class PairedSlices:
             self.scan_index[indices],
             self.source_kernel,
             self.target_kernel,
+            self.geometry,
         )
 
 
 def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
     """Read and pair each (source, target) scan and stack their matched slices.
 
-    Every scan must have the in-plane size of the first (crops and batches need one size).
+    Every scan must have the in-plane size of the first (crops and batches need one size) and a pixel
+    spacing within `SpacingTolerance.warn` of the first: the model learns its conversion per pixel, so
+    one model cannot be right at two spacings that far apart (resample such series to one spacing).
 
     Raises:
-        InputError: a series cannot be read, the two are not a pair, or the sizes differ.
+        InputError: a series cannot be read, the two are not a pair, the sizes differ, or the pixel
+            spacings lie too far apart.
     """
     sources: list[NDArray[np.float32]] = []
     targets: list[NDArray[np.float32]] = []
     scans: list[NDArray[np.int64]] = []
     source_kernels: set[str] = set()
     target_kernels: set[str] = set()
+    geometries: list[TrainingGeometry] = []
     for scan, (source_path, target_path) in enumerate(pairs):
         source, target = read_volume(source_path), read_volume(target_path)
         pair = pair_volumes(source, target)
@@ -74,6 +84,7 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
         tgt = np.round(target.hu[list(pair.target_indices)])
         if sources and src.shape[1:] != sources[0].shape[1:]:
             raise PairingError(source_path, f"slice size {src.shape[1:]} differs from {sources[0].shape[1:]}")
+        geometries.append(_geometry_of(source, source_path, geometries))
         sources.append(src.astype(np.float32))
         targets.append(tgt.astype(np.float32))
         scans.append(np.full(len(src), scan, dtype=np.int64))
@@ -86,7 +97,35 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
         np.concatenate(scans),
         _single(source_kernels),
         _single(target_kernels),
+        _mean_geometry(geometries),
     )
+
+
+def _geometry_of(volume: Volume, path: Path, earlier: list[TrainingGeometry]) -> TrainingGeometry:
+    geometry = TrainingGeometry.of(volume)
+    if earlier:
+        first = earlier[0].pixel_spacing_mm
+        ratio = spacing_ratio(geometry.pixel_spacing_mm, first)
+        if max(ratio, 1.0 / ratio) > SpacingTolerance().warn:
+            raise PairingError(
+                path,
+                f"pixel spacing {describe_spacing(geometry.pixel_spacing_mm)} differs from the first "
+                f"training series' {describe_spacing(first)}; resample the series to one spacing first",
+            )
+    return geometry
+
+
+def _mean_geometry(geometries: list[TrainingGeometry]) -> TrainingGeometry | None:
+    if not geometries:
+        return None
+    spacings = [spacing for g in geometries for spacing in g.pixel_spacing_mm]
+    if max(spacings) > SpacingTolerance().same * min(spacings):
+        log.info(
+            "training pixel spacings range from %.3f to %.3f mm; the model records their mean",
+            min(spacings),
+            max(spacings),
+        )
+    return TrainingGeometry.mean(geometries)
 
 
 def _single(kernels: set[str]) -> str:

@@ -393,6 +393,7 @@ def _metadata(
         source_kernel=data.source_kernel,
         target_kernel=data.target_kernel,
         epochs=len(history),
+        training_geometry=data.geometry,
         extra={
             "schedule": config.window.schedule,
             "parameters": sum(p.numel() for p in generator.parameters()),
