@@ -9,6 +9,7 @@ from radiomicgan.io.derivation import Derivation
 from radiomicgan.io.dicom_reader import SeriesPlan, plan_series
 from radiomicgan.io.dicom_writer import DicomSeriesWriter, dicom_series_writer, write_dicom_series
 from radiomicgan.io.discovery import SeriesRef, find_series
+from radiomicgan.io.kernels import kernel_text, same_kernel
 from radiomicgan.io.pairing import VolumePair, pair_volumes
 from radiomicgan.io.reader import read_volume
 from radiomicgan.io.stream import SliceBatch, iter_slice_batches, series_hu_range
@@ -32,10 +33,12 @@ __all__ = [
     "find_series",
     "format_summary",
     "iter_slice_batches",
+    "kernel_text",
     "new_ct_datasets",
     "pair_volumes",
     "plan_series",
     "read_volume",
+    "same_kernel",
     "series_hu_range",
     "summarize",
     "write_dicom_series",

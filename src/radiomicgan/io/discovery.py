@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from radiomicgan.errors import InputError, InvalidSeriesError
+from radiomicgan.io.kernels import kernel_of, kernel_text
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class SeriesRef:
         study_uid: StudyInstanceUID ('' if absent).
         frame_of_reference_uid: FrameOfReferenceUID ('' if absent).
         modality: Modality, e.g. 'CT' or 'MR' ('' if absent).
-        kernel: ConvolutionKernel, values joined by '\\' ('' if absent).
+        kernel: ConvolutionKernel, values stripped and joined by '\\' ('' if absent; see `io.kernels`).
         description: SeriesDescription ('' if absent).
         files: the series' files, sorted by path (not by slice position).
         folder: the deepest folder holding all the files.
@@ -78,7 +79,7 @@ class SeriesRef:
         """One line naming the series for messages: UID, description, kernel, number of files."""
         return (
             f"{self.series_uid} ({self.modality or 'no modality'}, description {self.description!r}, "
-            f"kernel {self.kernel!r}, {len(self.files)} slices)"
+            f"kernel {kernel_text(self.kernel)!r}, {len(self.files)} slices)"
         )
 
 
@@ -321,16 +322,6 @@ def _series_ref(series_uid: str, first: Dataset, paths: list[Path], syntaxes: se
         transfer_syntaxes=tuple(sorted(syntaxes)),
         series_number=_int_or_none(first.get("SeriesNumber")),
     )
-
-
-def kernel_of(ds: Dataset) -> str:
-    """ConvolutionKernel as one string: values joined by '\\', '' when absent."""
-    value = ds.get("ConvolutionKernel")
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        return value
-    return "\\".join(str(v) for v in value)
 
 
 def _int_or_none(value: object) -> int | None:

@@ -15,6 +15,7 @@ from radiomicgan.io.dicom_geometry import series_geometry
 from radiomicgan.io.dicom_reader import read_series
 from radiomicgan.io.discovery import SeriesRef, find_series, read_image_header
 from radiomicgan.io.itk_formats import itk_format, read_itk
+from radiomicgan.io.kernels import kernel_text
 
 _COLUMNS = (
     "#",
@@ -39,7 +40,8 @@ class SeriesSummary:
         series_uid: SeriesInstanceUID ('' for NRRD/NIfTI).
         description: SeriesDescription (the file name for NRRD/NIfTI).
         modality: Modality ('' for NRRD/NIfTI, which do not say).
-        kernel: ConvolutionKernel ('' when unknown).
+        kernel: ConvolutionKernel in the stored form, "Br40d\\3" ('' when unknown); the table shows
+            "Br40d/3" (`io.kernels`).
         slices: number of slices (DICOM: image files).
         rows: image rows, if known.
         columns: image columns, if known.
@@ -124,7 +126,7 @@ def _row(index: int, s: SeriesSummary) -> tuple[str, ...]:
     return (
         str(index),
         s.modality or "-",
-        s.kernel or "-",
+        kernel_text(s.kernel) or "-",
         str(s.slices),
         size,
         spacing,
