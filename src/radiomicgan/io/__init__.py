@@ -4,12 +4,12 @@ Every reader returns a `Volume` (float32 HU [z, y, x] with LPS geometry) and eve
 `plan_series`, `iter_slice_batches` and `dicom_series_writer` stream a DICOM series batch by batch.
 """
 
+from radiomicgan.io.convolution_kernel import kernel_text, same_kernel
 from radiomicgan.io.ct_datasets import new_ct_datasets
 from radiomicgan.io.derivation import Derivation
 from radiomicgan.io.dicom_reader import SeriesPlan, plan_series
 from radiomicgan.io.dicom_writer import DicomSeriesWriter, dicom_series_writer, write_dicom_series
 from radiomicgan.io.discovery import SeriesRef, find_series
-from radiomicgan.io.kernels import kernel_text, same_kernel
 from radiomicgan.io.pairing import VolumePair, pair_volumes
 from radiomicgan.io.reader import read_volume
 from radiomicgan.io.stream import SliceBatch, iter_slice_batches, series_hu_range

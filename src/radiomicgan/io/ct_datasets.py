@@ -13,8 +13,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage
 
+from radiomicgan.io.convolution_kernel import kernel_values
 from radiomicgan.io.dicom_geometry import ds_strings
-from radiomicgan.io.kernels import kernel_values
 from radiomicgan.io.uids import instance_uid
 from radiomicgan.io.volume import Volume
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from radiomicgan.io.kernels import DICOM_SEPARATOR, DISPLAY_SEPARATOR
+from radiomicgan.io.convolution_kernel import DICOM_SEPARATOR, DISPLAY_SEPARATOR
 from radiomicgan.io.uids import deterministic_uid
 
 _IS_MAX = 2**31 - 1  # IS values are signed 32-bit integers
@@ -65,7 +65,7 @@ def fit_words(text: str, limit: int) -> str:
 
 def _one_value(text: str) -> str:
     """One line of text that stays one DICOM value: '\\' separates values, control characters are
-    not allowed in LO; a kernel's values are shown as `io.kernels` shows them."""
+    not allowed in LO; a kernel's values are shown as `io.convolution_kernel` shows them."""
     return " ".join(text.replace(DICOM_SEPARATOR, DISPLAY_SEPARATOR).split())
 
 

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from radiomicgan.errors import InputError, InvalidSeriesError
-from radiomicgan.io.kernels import kernel_of, kernel_text
+from radiomicgan.io.convolution_kernel import kernel_of, kernel_text
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class SeriesRef:
         study_uid: StudyInstanceUID ('' if absent).
         frame_of_reference_uid: FrameOfReferenceUID ('' if absent).
         modality: Modality, e.g. 'CT' or 'MR' ('' if absent).
-        kernel: ConvolutionKernel, values stripped and joined by '\\' ('' if absent; see `io.kernels`).
+        kernel: ConvolutionKernel, values stripped and joined by '\\' ('' if absent; `io.convolution_kernel`).
         description: SeriesDescription ('' if absent).
         files: the series' files, sorted by path (not by slice position).
         folder: the deepest folder holding all the files.

@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from radiomicgan.errors import InputError
+from radiomicgan.io.convolution_kernel import kernel_text
 from radiomicgan.io.dicom_geometry import series_geometry
 from radiomicgan.io.dicom_reader import read_series
 from radiomicgan.io.discovery import SeriesRef, Survey, read_image_header, survey
 from radiomicgan.io.itk_formats import itk_format, read_itk
-from radiomicgan.io.kernels import kernel_text
 
 _COLUMNS = (
     "#",
@@ -42,7 +42,7 @@ class SeriesSummary:
         description: SeriesDescription (the file name for NRRD/NIfTI).
         modality: Modality ('' for NRRD/NIfTI, which do not say).
         kernel: ConvolutionKernel in the stored form, "Br40d\\3" ('' when unknown); the table shows
-            "Br40d/3" (`io.kernels`).
+            "Br40d/3" (`io.convolution_kernel`).
         slices: number of slices (DICOM: image files).
         rows: image rows, if known.
         columns: image columns, if known.

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from radiomicgan.errors import PairingError
 from radiomicgan.io import pair_volumes, read_volume
-from radiomicgan.io.kernels import kernel_key, kernel_text
+from radiomicgan.io.convolution_kernel import kernel_key, kernel_text
 
 log = logging.getLogger(__name__)
 

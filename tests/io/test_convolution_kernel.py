@@ -16,8 +16,8 @@ from pydicom.dataset import Dataset
 
 from radiomicgan.cli import main
 from radiomicgan.io import Derivation, read_volume
+from radiomicgan.io.convolution_kernel import kernel_of, kernel_text, kernel_values, same_kernel
 from radiomicgan.io.derivation import fit_words
-from radiomicgan.io.kernels import kernel_of, kernel_text, kernel_values, same_kernel
 from radiomicgan.modelfile import read_metadata
 from training.pairs import Scan, tiny_config_yaml, write_scan
 
