@@ -231,10 +231,11 @@ GEOMETRY = ("other_spacing", "other_rows", "duplicate_position", "missing_slice"
 OUTPUT = ("out_is_input", "out_inside_input")
 MODEL = ("model_text", "model_foreign", "model_pickle", "model_pickle_renamed")
 
-# `info` lists every series it finds (MR, several series, a series with a problem and the reason):
-# its bad input is a path that holds nothing it can list. `harmonize` takes a tree of many series.
+# `info` lists every series it finds (MR, several series, a series with a problem and the reason,
+# an unreadable file: tests/commands/test_info.py): its bad input is a path that holds nothing it can
+# list. `harmonize` takes a tree of many series.
 APPLIES = {
-    "info": READING,
+    "info": ("missing", "empty", "posing"),
     "simulate": (*READING, *ONE_CT_SERIES, *GEOMETRY, *OUTPUT),
     "train": (*READING, *ONE_CT_SERIES, *PAIRING, *GEOMETRY, *OUTPUT),
     "harmonize": (*READING, "mr_only", *GEOMETRY, "tree_one_bad", *OUTPUT, *MODEL),

@@ -118,6 +118,7 @@ def test_kernel_mismatch_warns_once(
     harmonizer: Harmonizer, scan: Scan, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     harmonizer.announce()  # the model's own lines (its training window) are said once, before
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="radiomicgan"):
         harmonize_path(harmonizer, scan.source, tmp_path / "matching", progress=False)
         assert not caplog.records
@@ -133,6 +134,7 @@ def test_kernels_differing_only_in_case_and_padding_are_the_same_kernel(
 ) -> None:
     harmonizer.metadata = replace(harmonizer.metadata, source_kernel=f" {SOURCE_KERNEL.swapcase()} ")
     harmonizer.announce()
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="radiomicgan"):
         harmonize_path(harmonizer, scan.source, tmp_path / "out", progress=False, strict=True)
     assert not caplog.records

@@ -24,8 +24,10 @@ from radiomicgan.io import (
     SeriesRef,
     dicom_series_writer,
     iter_slice_batches,
+    kernel_text,
     plan_series,
     read_volume,
+    same_kernel,
     write_volume,
 )
 from radiomicgan.series_jobs import (
@@ -203,8 +205,11 @@ def _pixel_spacing(spacing_zyx_mm: tuple[float, float, float]) -> tuple[float, f
 def _check_kernel(harmonizer: Harmonizer, where: Path, kernel: str, strict: bool) -> None:
     """Warn about (or, with `strict`, refuse) a kernel other than the one the model was trained on."""
     expected = harmonizer.metadata.source_kernel
-    if not (expected and kernel) or kernel.strip().upper() == expected.strip().upper():
-        return  # one of them unknown, or the same kernel (vendors' tools differ in case and padding)
+    if not (kernel_text(expected) and kernel_text(kernel)) or same_kernel(kernel, expected):
+        return  # one of them unknown, or the same kernel and strength (case and padding ignored)
+    problem = (
+        f"series kernel {kernel_text(kernel)} differs from the model's source kernel {kernel_text(expected)}"
+    )
     if strict:
-        raise InputError(where, f"series kernel {kernel} differs from the model's source kernel {expected}")
-    log.warning("%s: series kernel %s differs from the model's source kernel %s", where, kernel, expected)
+        raise InputError(where, problem)
+    log.warning("%s: %s", where, problem)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from radiomicgan import onnx_engine
 from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import ConfigError
-from radiomicgan.io import Derivation, Volume
+from radiomicgan.io import Derivation, Volume, kernel_text
 from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, resolve_model_path
 from radiomicgan.nets.common import Generator
 from radiomicgan.onnx_engine import ENGINES, Engine
@@ -254,13 +254,11 @@ class Harmonizer:
 
     def derivation(self, source_kernel: str) -> Derivation:
         """How a series harmonized by this model is described in DICOM."""
-        target = self.metadata.target_kernel or "the standard kernel"
-        source = source_kernel or "its kernel"
-        return Derivation(
-            method=f"radiomicgan-{self.metadata.method}",
-            description=f"Harmonized from {source} to {target} by radiomicgan ({self.metadata.method})",
-            model_id=self.model_id,
-        )
+        target = kernel_text(self.metadata.target_kernel) or "the standard kernel"
+        source = kernel_text(source_kernel) or "its kernel"
+        method = f"radiomicgan-{self.metadata.method}"  # named in the description: no prefix added
+        description = f"Harmonized from {source} to {target} by {method}"
+        return Derivation(method=method, description=description, model_id=self.model_id)
 
     def __call__(self, volume: Volume, *, progress: bool = False) -> Volume:
         """The harmonized volume: same geometry and provenance, standardized HU (held in memory whole).

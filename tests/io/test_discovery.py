@@ -11,6 +11,7 @@ import pytest
 
 from radiomicgan.errors import InputError, InvalidSeriesError
 from radiomicgan.io import find_series
+from radiomicgan.io.discovery import survey
 
 NON_IMAGE_FILES = ("rtstruct.dcm", "test-SR.dcm", "rtplan.dcm", "README.txt", "test1.json")
 
@@ -133,3 +134,15 @@ def test_series_in_subfolders_are_found_separately(make_ct_series, tmp_path):
     refs = find_series(tmp_path / "study")
     assert {r.folder for r in refs} == {a.folder, b.folder}
     assert {r.kernel for r in refs} == {"B30f", "B60f"}
+
+
+def test_survey_notes_what_find_series_raises(ct_series, pydicom_test_file, tmp_path):
+    shutil.copy(pydicom_test_file("rtstruct.dcm"), ct_series.folder)
+    victim = ct_series.files[0]
+    victim.write_bytes(victim.read_bytes()[:300])
+    with pytest.raises(InvalidSeriesError, match="truncated"):
+        find_series(ct_series.folder)
+    found = survey(ct_series.folder)
+    assert [len(s.files) for s in found.series] == [len(ct_series.files) - 1]
+    assert [(e.path, e.reason.split(" (")[0]) for e in found.unreadable] == [(victim, "truncated DICOM file")]
+    assert found.non_images == [(ct_series.folder / "rtstruct.dcm", "RTSTRUCT (RT Structure Set Storage)")]

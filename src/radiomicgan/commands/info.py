@@ -8,13 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from radiomicgan.commands.common import SubParsers, add_command
-from radiomicgan.errors import InputError
 from radiomicgan.io import format_summary, summarize
 
 DESCRIPTION = """\
 Summarize every image series found under each PATH (a DICOM folder or tree, a DICOM file,
 an NRRD or NIfTI file): modality, reconstruction kernel, slices, size, spacing, HU range and
-transfer syntax. Nothing is written.
+transfer syntax. A series or file that cannot be read is listed with its problem; the exit code
+is 2 only when a PATH is missing or holds nothing that could be read. Nothing is written.
 
 Examples:
   radiomicgan info scans/
@@ -32,10 +32,7 @@ def register(sub: SubParsers) -> None:
 def run(args: argparse.Namespace) -> int:
     summaries = []
     for path in args.paths:
-        found = summarize(path)
-        if not found:
-            raise InputError(path, "no image series found (empty folder or no DICOM/NRRD/NIfTI files)")
-        summaries.extend(found)
+        summaries.extend(summarize(path))
     if args.json:
         print(json.dumps([asdict(s) for s in summaries], indent=2, default=str))
     else:

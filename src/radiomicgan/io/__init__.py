@@ -4,6 +4,7 @@ Every reader returns a `Volume` (float32 HU [z, y, x] with LPS geometry) and eve
 `plan_series`, `iter_slice_batches` and `dicom_series_writer` stream a DICOM series batch by batch.
 """
 
+from radiomicgan.io.convolution_kernel import kernel_text, same_kernel
 from radiomicgan.io.ct_datasets import new_ct_datasets
 from radiomicgan.io.derivation import Derivation
 from radiomicgan.io.dicom_reader import SeriesPlan, plan_series
@@ -32,10 +33,12 @@ __all__ = [
     "find_series",
     "format_summary",
     "iter_slice_batches",
+    "kernel_text",
     "new_ct_datasets",
     "pair_volumes",
     "plan_series",
     "read_volume",
+    "same_kernel",
     "summarize",
     "write_dicom_series",
     "write_volume",

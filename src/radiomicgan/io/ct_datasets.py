@@ -13,6 +13,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage
 
+from radiomicgan.io.convolution_kernel import kernel_values
 from radiomicgan.io.dicom_geometry import ds_strings
 from radiomicgan.io.uids import instance_uid
 from radiomicgan.io.volume import Volume
@@ -47,7 +48,8 @@ def new_ct_datasets(
         study_description: StudyDescription.
         series_description: SeriesDescription.
         series_number: SeriesNumber.
-        kernel: ConvolutionKernel (at most 16 characters).
+        kernel: ConvolutionKernel, values joined by '\\' (Siemens: "Br40d\\3"), each at most 16
+            characters.
         manufacturer: Manufacturer.
         study_date: StudyDate, also used for series, acquisition and content dates (YYYYMMDD).
         study_time: StudyTime and the other times (HHMMSS).
@@ -57,7 +59,7 @@ def new_ct_datasets(
         Datasets ready for `Volume.datasets`; `write_dicom_series` adds the pixels.
 
     Raises:
-        ValueError: a UID is missing from `volume.meta`, the kernel is too long, or the series
+        ValueError: a UID is missing from `volume.meta`, a kernel value is too long, or the series
             number is out of the IS range.
     """
     meta = volume.meta
@@ -68,10 +70,9 @@ def new_ct_datasets(
     ):
         if not uid:
             raise ValueError(f"new_ct_datasets: volume.meta.{name} must be set")
-    if len(kernel) > _SH_MAX or "\\" in kernel:
-        raise ValueError(
-            f"new_ct_datasets: kernel {kernel!r} must be one value of at most {_SH_MAX} characters"
-        )
+    kernel_parts = kernel_values(kernel)
+    if any(len(part) > _SH_MAX for part in kernel_parts):
+        raise ValueError(f"new_ct_datasets: kernel {kernel!r} has a value of more than {_SH_MAX} characters")
     if not _IS_RANGE[0] <= series_number <= _IS_RANGE[1]:
         raise ValueError(f"new_ct_datasets: series number {series_number} is outside the IS range")
     texts = (patient_name, patient_id, study_description, series_description, manufacturer)
@@ -79,7 +80,7 @@ def new_ct_datasets(
     if not all(text.isascii() for text in texts):
         common.SpecificCharacterSet = "ISO_IR 192"  # UTF-8
     _patient_and_study(common, patient_name, patient_id, study_description, study_date, study_time)
-    _series_and_equipment(common, volume, series_description, series_number, manufacturer, kernel)
+    _series_and_equipment(common, volume, series_description, series_number, manufacturer, kernel_parts)
     common.BodyPartExamined = body_part
     return [_slice(common, volume, z) for z in range(volume.shape[0])]
 
@@ -106,7 +107,12 @@ def _patient_and_study(
 
 
 def _series_and_equipment(
-    ds: Dataset, volume: Volume, description: str, number: int, manufacturer: str, kernel: str
+    ds: Dataset,
+    volume: Volume,
+    description: str,
+    number: int,
+    manufacturer: str,
+    kernel: tuple[str, ...],
 ) -> None:
     ds.SOPClassUID = CTImageStorage
     ds.StudyInstanceUID = volume.meta.study_uid
@@ -121,7 +127,7 @@ def _series_and_equipment(
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     ds.AcquisitionNumber = 1
     ds.KVP = "120"
-    ds.ConvolutionKernel = kernel
+    ds.ConvolutionKernel = list(kernel) if len(kernel) > 1 else "".join(kernel)  # VM 1-n
     ds.SliceThickness = ds_strings([volume.spacing_zyx_mm[0]])[0]
     direction = np.asarray(volume.direction, dtype=np.float64)
     ds.ImageOrientationPatient = ds_strings([*direction[:, 0], *direction[:, 1]])

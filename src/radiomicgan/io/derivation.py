@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from radiomicgan.io.convolution_kernel import DICOM_SEPARATOR, DISPLAY_SEPARATOR
 from radiomicgan.io.uids import deterministic_uid
 
 _IS_MAX = 2**31 - 1  # IS values are signed 32-bit integers
@@ -42,16 +43,30 @@ class Derivation:
             raise ValueError("Derivation needs a method name and a model_id")
 
     def series_description(self) -> str:
-        """SeriesDescription (at most 64 characters) that names the method."""
-        text = self.description.strip() or f"Harmonized by {self.method}"
+        """SeriesDescription: one value of at most 64 characters that names the method."""
+        text = _one_value(self.description) or f"Harmonized by {self.method}"
         if self.method not in text:
             text = f"{self.method}: {text}"
-        return text[:_LO_MAX]
+        return fit_words(text, _LO_MAX)
 
     def derivation_description(self) -> str:
         """DerivationDescription (at most 1024 characters): description, method and model."""
-        text = f"{self.description.strip()} (method {self.method}, model {self.model_id})"
-        return text.strip()[:_ST_MAX]
+        text = f"{_one_value(self.description)} (method {self.method}, model {self.model_id})"
+        return fit_words(text.strip(), _ST_MAX)
+
+
+def fit_words(text: str, limit: int) -> str:
+    """`text` shortened to at most `limit` characters at a word boundary (a lone word is cut)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(" :,;(")
+    return cut if cut and len(cut) <= limit else text[:limit]
+
+
+def _one_value(text: str) -> str:
+    """One line of text that stays one DICOM value: '\\' separates values, control characters are
+    not allowed in LO; a kernel's values are shown as `io.convolution_kernel` shows them."""
+    return " ".join(text.replace(DICOM_SEPARATOR, DISPLAY_SEPARATOR).split())
 
 
 def derived_series_uid(source_series_uid: str, derivation: Derivation) -> str:

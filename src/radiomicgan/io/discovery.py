@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from radiomicgan.errors import InputError, InvalidSeriesError
+from radiomicgan.io.convolution_kernel import kernel_of, kernel_text
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class SeriesRef:
         study_uid: StudyInstanceUID ('' if absent).
         frame_of_reference_uid: FrameOfReferenceUID ('' if absent).
         modality: Modality, e.g. 'CT' or 'MR' ('' if absent).
-        kernel: ConvolutionKernel, values joined by '\\' ('' if absent).
+        kernel: ConvolutionKernel, values stripped and joined by '\\' ('' if absent; `io.convolution_kernel`).
         description: SeriesDescription ('' if absent).
         files: the series' files, sorted by path (not by slice position).
         folder: the deepest folder holding all the files.
@@ -78,8 +79,25 @@ class SeriesRef:
         """One line naming the series for messages: UID, description, kernel, number of files."""
         return (
             f"{self.series_uid} ({self.modality or 'no modality'}, description {self.description!r}, "
-            f"kernel {self.kernel!r}, {len(self.files)} slices)"
+            f"kernel {kernel_text(self.kernel)!r}, {len(self.files)} slices)"
         )
+
+
+@dataclass(frozen=True)
+class Survey:
+    """Everything found under a path, for a survey that must not stop at the first bad file.
+
+    Attributes:
+        series: the image series, as `find_series` returns them.
+        unreadable: one error per file that claims to be DICOM but cannot be read, or an image
+            without SeriesInstanceUID; each names its file.
+        non_images: (file, what it is) per DICOM file without pixel data, e.g.
+            "RTSTRUCT (RT Structure Set Storage)".
+    """
+
+    series: list[SeriesRef]
+    unreadable: list[InputError]
+    non_images: list[tuple[Path, str]]
 
 
 def find_series(root: str | Path) -> list[SeriesRef]:
@@ -101,25 +119,59 @@ def find_series(root: str | Path) -> list[SeriesRef]:
             cannot be parsed or is truncated, or an image has no SeriesInstanceUID; the message
             names the file.
     """
+    return _scan(root, strict=True).series
+
+
+def survey(root: str | Path) -> Survey:
+    """As `find_series`, but a file that cannot be read is noted in the result instead of raised.
+
+    Raises:
+        InputError: `root` does not exist.
+    """
+    return _scan(root, strict=False)
+
+
+def _scan(root: str | Path, *, strict: bool) -> Survey:
     root = Path(root)
     if not root.exists():
         raise InputError(root, "does not exist")
     # Per series: its first header, its files and their transfer syntaxes. Keeping every header
     # would hold tens of kB per file: gigabytes over an archive.
     groups: dict[str, tuple[Dataset, list[Path], set[str]]] = {}
+    found = Survey([], [], [])
     for path in _walk_files(root):
-        header = read_image_header(path)
-        if header is None:
+        try:
+            inspected = _read_header(path)
+            if inspected is None:
+                continue
+            header, has_pixels = inspected
+            if not has_pixels:
+                found.non_images.append((path, describe_non_image(header)))
+                continue
+            series_uid = str(header.get("SeriesInstanceUID", "") or "")
+            if not series_uid:
+                # Type 1: without it the image cannot be told apart from other series' images.
+                raise InvalidSeriesError(path, "DICOM image without SeriesInstanceUID")
+        except InputError as exc:
+            if strict:
+                raise
+            found.unreadable.append(exc)
             continue
-        series_uid = str(header.get("SeriesInstanceUID", "") or "")
-        if not series_uid:
-            # Type 1: without it the image cannot be told apart from other series' images.
-            raise InvalidSeriesError(path, "DICOM image without SeriesInstanceUID")
         _, files, syntaxes = groups.setdefault(series_uid, (header, [], set()))
         files.append(path)
         syntaxes.add(transfer_syntax_name(header))
     refs = [_series_ref(uid, *group) for uid, group in groups.items()]
-    return sorted(refs, key=lambda r: (str(r.folder), r.series_uid))
+    found.series.extend(sorted(refs, key=lambda r: (str(r.folder), r.series_uid)))
+    return found
+
+
+def describe_non_image(ds: Dataset) -> str:
+    """What a DICOM file without pixel data is, e.g. "RTSTRUCT (RT Structure Set Storage)"."""
+    meta = getattr(ds, "file_meta", None)
+    sop_class = ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else "")
+    name = UID(str(sop_class)).name if sop_class else "unknown SOP class"
+    modality = str(ds.get("Modality", "") or "")
+    return f"{modality} ({name})" if modality else name
 
 
 def read_image_header(path: Path) -> Dataset | None:
@@ -134,6 +186,12 @@ def read_image_header(path: Path) -> Dataset | None:
     Raises:
         InvalidSeriesError: the file claims to be DICOM but cannot be parsed, or is truncated.
     """
+    inspected = _read_header(path)
+    return inspected[0] if inspected is not None and inspected[1] else None
+
+
+def _read_header(path: Path) -> tuple[Dataset, bool] | None:
+    """A DICOM file's header and whether pixel data follows; None when the file is not DICOM."""
     suffix = path.suffix.lower()
     try:
         with path.open("rb") as fp:
@@ -165,7 +223,9 @@ def transfer_syntax_name(ds: Dataset) -> str:
     return f"{vr} VR {endian} Endian (no file meta)"
 
 
-def _parse_header(fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool) -> Dataset | None:
+def _parse_header(
+    fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool
+) -> tuple[Dataset, bool] | None:
     size = os.fstat(fp.fileno()).st_size
     parsed = False
     try:
@@ -193,10 +253,8 @@ def _parse_header(fp: BinaryIO, path: Path, has_magic: bool, claims_dicom: bool)
         reason = "damaged DICOM file" if parsed else unparsed
         raise InvalidSeriesError(path, f"{reason} ({type(exc).__name__}: {one_line(exc)})") from exc
     _check_image_identity(ds, path, has_pixels)
-    if not has_pixels:
-        return None
     ds.filename = str(path)
-    return ds
+    return ds, has_pixels
 
 
 def _check_image_identity(ds: Dataset, path: Path, has_pixels: bool) -> None:
@@ -321,16 +379,6 @@ def _series_ref(series_uid: str, first: Dataset, paths: list[Path], syntaxes: se
         transfer_syntaxes=tuple(sorted(syntaxes)),
         series_number=_int_or_none(first.get("SeriesNumber")),
     )
-
-
-def kernel_of(ds: Dataset) -> str:
-    """ConvolutionKernel as one string: values joined by '\\', '' when absent."""
-    value = ds.get("ConvolutionKernel")
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        return value
-    return "\\".join(str(v) for v in value)
 
 
 def _int_or_none(value: object) -> int | None:

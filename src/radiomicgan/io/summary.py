@@ -1,7 +1,8 @@
 """What is in a folder: one line per image series (or NRRD/NIfTI file), for `radiomicgan info`.
 
-A summary never stops at the first bad series: a series that cannot become a volume is listed
-with the reason, so the user sees at once which of their series are usable.
+A summary never stops at the first bad series or file: a series that cannot become a volume, and a
+file that claims to be DICOM but cannot be read, are listed with the reason, so the user sees at once
+which of their series are usable.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from radiomicgan.errors import InputError
+from radiomicgan.io.convolution_kernel import kernel_text
 from radiomicgan.io.dicom_geometry import series_geometry
 from radiomicgan.io.dicom_reader import read_series
-from radiomicgan.io.discovery import SeriesRef, find_series, read_image_header
+from radiomicgan.io.discovery import SeriesRef, Survey, read_image_header, survey
 from radiomicgan.io.itk_formats import itk_format, read_itk
 
 _COLUMNS = (
@@ -39,7 +41,8 @@ class SeriesSummary:
         series_uid: SeriesInstanceUID ('' for NRRD/NIfTI).
         description: SeriesDescription (the file name for NRRD/NIfTI).
         modality: Modality ('' for NRRD/NIfTI, which do not say).
-        kernel: ConvolutionKernel ('' when unknown).
+        kernel: ConvolutionKernel in the stored form, "Br40d\\3" ('' when unknown); the table shows
+            "Br40d/3" (`io.convolution_kernel`).
         slices: number of slices (DICOM: image files).
         rows: image rows, if known.
         columns: image columns, if known.
@@ -76,25 +79,30 @@ def summarize(path: str | Path) -> list[SeriesSummary]:
         path: a folder, a DICOM file, or a NRRD/NIfTI file.
 
     Returns:
-        The summaries, DICOM series first (by folder and UID), then volume files by path.
+        The summaries, DICOM series first (by folder and UID), then volume files by path, then one
+        per file that claims to be DICOM but cannot be read (its `problem` says why).
 
     Raises:
-        InputError: `path` does not exist.
-        InvalidSeriesError: a file that claims to be DICOM is truncated or unparsable.
+        InputError: `path` does not exist, or holds no image series nor volume file that could be
+            read (the message says what it holds instead: an unreadable file, an RT structure set).
     """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "does not exist")
     if path.is_file() and itk_format(path) is not None:
         return [_volume_file_summary(path)]
-    summaries = [_dicom_summary(ref) for ref in find_series(path)]
+    found = survey(path)
+    summaries = [_dicom_summary(ref) for ref in found.series]
     if path.is_dir():
         summaries += [_volume_file_summary(p) for p in _volume_files(path)]
-    return summaries
+    if not summaries:
+        raise _nothing_readable(path, found)
+    return summaries + [_unreadable_summary(exc) for exc in found.unreadable]
 
 
 def format_summary(summaries: list[SeriesSummary]) -> str:
-    """A plain-text table of summaries, one row per series, then its UID/path and any problem.
+    """A plain-text table of summaries, one row per series, then its UID/path and any problem, then
+    one line per file that could not be read.
 
     Args:
         summaries: from `summarize`.
@@ -104,15 +112,21 @@ def format_summary(summaries: list[SeriesSummary]) -> str:
     """
     if not summaries:
         return "no image series found"
-    rows = [_COLUMNS] + [_row(i + 1, s) for i, s in enumerate(summaries)]
+    # A file read as nothing (slices 0) has no row of numbers to show: one line below the table.
+    listed = [s for s in summaries if s.slices > 0]
+    unreadable = [s for s in summaries if s.slices == 0]
+    rows = [_COLUMNS] + [_row(i + 1, s) for i, s in enumerate(listed)]
     widths = [max(len(row[c]) for row in rows) for c in range(len(_COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.append("")
-    for i, s in enumerate(summaries, start=1):
+    for i, s in enumerate(listed, start=1):
         identity = f"series {s.series_uid} in {s.path}" if s.series_uid else str(s.path)
         lines.append(f"{i}: {identity}")
         if s.problem:
             lines.append(f"{' ' * len(str(i))}  problem: {s.problem}")
+    if unreadable:
+        lines += ["", f"{len(unreadable)} files could not be read:"]
+        lines += [f"  {s.path}: problem: {s.problem}" for s in unreadable]
     return "\n".join(lines)
 
 
@@ -124,7 +138,7 @@ def _row(index: int, s: SeriesSummary) -> tuple[str, ...]:
     return (
         str(index),
         s.modality or "-",
-        s.kernel or "-",
+        kernel_text(s.kernel) or "-",
         str(s.slices),
         size,
         spacing,
@@ -174,6 +188,25 @@ def _with_problem(base: SeriesSummary, ref: SeriesRef, problem: str) -> SeriesSu
     rows = int(header.Rows) if header is not None and "Rows" in header else None
     columns = int(header.Columns) if header is not None and "Columns" in header else None
     return replace(base, rows=rows, columns=columns, problem=problem)
+
+
+def _unreadable_summary(exc: InputError) -> SeriesSummary:
+    return SeriesSummary(exc.path, "dicom", "", "", "", "", 0, problem=exc.reason)
+
+
+def _nothing_readable(path: Path, found: Survey) -> InputError:
+    """The error for a path without a readable series: its unreadable file, or what it holds instead."""
+    if found.unreadable:
+        first = found.unreadable[0]
+        more = len(found.unreadable) - 1
+        return InputError(first.path, first.reason + (f" (and {more} more unreadable files)" if more else ""))
+    if len(found.non_images) == 1:
+        return InputError(found.non_images[0][0], f"{found.non_images[0][1]}, not an image series")
+    if found.non_images:
+        kinds = ", ".join(sorted({what for _, what in found.non_images}))
+        count = len(found.non_images)
+        return InputError(path, f"no image series: {count} DICOM files that are not images ({kinds})")
+    return InputError(path, "no image series found (empty folder or no DICOM/NRRD/NIfTI files)")
 
 
 def _volume_file_summary(path: Path) -> SeriesSummary:

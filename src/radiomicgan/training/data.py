@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import PairingError
 from radiomicgan.io import Volume, pair_volumes, read_volume
+from radiomicgan.io.convolution_kernel import kernel_key, kernel_text
 from radiomicgan.spacing import TrainingGeometry, describe_spacing, spacing_ratio
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
     sources: list[NDArray[np.float32]] = []
     targets: list[NDArray[np.float32]] = []
     scans: list[NDArray[np.int64]] = []
-    source_kernels: set[str] = set()
-    target_kernels: set[str] = set()
+    source_kernels: list[str] = []
+    target_kernels: list[str] = []
     geometries: list[TrainingGeometry] = []
     for scan, (source_path, target_path) in enumerate(pairs):
         source, target = read_volume(source_path), read_volume(target_path)
@@ -88,8 +89,8 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
         sources.append(src.astype(np.float32))
         targets.append(tgt.astype(np.float32))
         scans.append(np.full(len(src), scan, dtype=np.int64))
-        source_kernels.add(source.meta.kernel)
-        target_kernels.add(target.meta.kernel)
+        source_kernels.append(source.meta.kernel)
+        target_kernels.append(target.meta.kernel)
     log.info("training pairs: %d scans, %d matched slices", len(pairs), sum(len(s) for s in sources))
     return PairedSlices(
         np.concatenate(sources),
@@ -128,8 +129,16 @@ def _mean_geometry(geometries: list[TrainingGeometry]) -> TrainingGeometry | Non
     return TrainingGeometry.mean(geometries)
 
 
-def _single(kernels: set[str]) -> str:
-    return next(iter(kernels)) if len(kernels) == 1 else ""
+def _single(kernels: list[str]) -> str:
+    """The kernel every series shares (the first one's spelling), "" when they differ or none is known."""
+    if len({kernel_key(k) for k in kernels}) > 1:
+        log.info("training series have different kernels (%s): none is recorded", _shown(kernels))
+        return ""
+    return kernels[0] if kernels else ""
+
+
+def _shown(kernels: list[str]) -> str:
+    return ", ".join(sorted({kernel_text(k) or "unknown" for k in kernels}))
 
 
 def split_validation(data: PairedSlices, fraction: float) -> tuple[PairedSlices, PairedSlices]:
