@@ -171,7 +171,7 @@ def _trained_on_evaluated(results: Mapping[str, Any]) -> dict[str, str]:
         seen = run["trained_on_evaluated"]
         if seen:
             where = ", ".join(f"scan {m['scan']} {m['image']} (same {m['match']})" for m in seen)
-            marks[name] = f"trained on evaluated data: {where}"
+            marks[name] = f"its model was trained on evaluated data: {where}"
     return marks
 
 
@@ -205,7 +205,7 @@ def _budget_text(budget: Mapping[str, Any], epochs_trained: int | None) -> str:
         f"{budget.get('epochs')} epochs × {budget.get('steps_per_epoch')} steps × "
         f"{budget.get('batch_size')} crops of {budget.get('crop_px')} px"
     )
-    return text + (f" ({epochs_trained} trained)" if epochs_trained is not None else "")
+    return text + (f"; {epochs_trained} epoch(s) trained" if epochs_trained is not None else "")
 
 
 def _table2(results: Mapping[str, Any]) -> list[dict[str, str]]:
