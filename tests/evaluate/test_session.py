@@ -73,6 +73,13 @@ def test_tables_hold_every_value_and_ccc(evaluated: EvaluationOutcome) -> None:
     roi = values[values["protocol"] == "roi"]
     # repeats x ranges x ROIs x (reference, 3 candidates, 3 ComBat rows)
     assert len(roi) == 2 * 3 * 5 * 7
+    fitted = values[values["protocol"] == "combat_fit"]  # the sample ComBat was fitted on, kept
+    assert len(fitted) == 2 * 3 * 5 * 4 and set(fitted["candidate"]) == {
+        "reference",
+        "input",
+        "radiomicgan",
+        "retest",
+    }
     whole = values[values["protocol"] == "whole_image"]
     assert len(whole) == 4 * 4 and whole["repeat"].isna().all()
     assert values.shape[1] == 11 + LIGHT_FEATURES
