@@ -40,6 +40,9 @@ def test_quick_demo_trains_harmonizes_and_reports(tmp_path: Path, one_torch_thre
         assert set(row["reproducible"]) == {"-800,-300", "-100,250", "300,800"}
         assert 0.0 < row["ssim"]["mean"] <= 1.0
     assert (result.out_dir / "runs" / "radiomicgan" / "model.safetensors").is_file()
+    # trained on one simulated scan, evaluated on another seed's: no false "trained on evaluated data"
+    assert results["training_runs"]["radiomicgan"]["trained_on_evaluated"] == []
+    assert not any("trained on evaluated data" in w for w in results["warnings"])
     page = result.report.read_text()
     assert "radiomicgan" in page and "retest" in page
     # a second run replaces the first only when asked

@@ -9,6 +9,7 @@ beside the generator's weights, under the "prefilter." prefix.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -238,3 +239,12 @@ def _safetensors_header(handle: BinaryIO, path: Path) -> dict[str, Any]:
     if len(raw) != size or not isinstance(header, dict):
         raise InputError(path, "not a radiomicgan model file (corrupt header)")
     return header
+
+
+def model_digest(path: str | Path) -> str:
+    """The model id that names a model file's derived series: the first 16 hex digits of its SHA-256.
+
+    Raises:
+        InputError: as `resolve_model_path`.
+    """
+    return hashlib.sha256(resolve_model_path(path).read_bytes()).hexdigest()[:16]

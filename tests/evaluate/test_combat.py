@@ -15,7 +15,7 @@ import pytest
 from numpy.typing import NDArray
 
 from radiomicgan.evaluate.agreement import ccc_per_feature
-from radiomicgan.evaluate.combat import combat_to_reference
+from radiomicgan.evaluate.combat import combat_to_reference, fit_combat
 
 neurocombat = importlib.import_module("neuroCombat.neuroCombat")
 
@@ -127,3 +127,17 @@ def test_a_few_heavy_tailed_features_shrink_every_feature_only_with_empirical_ba
     assert (ccc_per_feature(reference, candidate)[3:] < 0.5).all()  # before ComBat: nothing agrees
     assert (plain > 0.99).all()
     assert (shrunk < 0.1).all()  # every ordinary feature's spread shrunk to almost nothing
+
+
+def test_a_fit_applies_to_other_samples_as_one_affine_map_per_feature() -> None:
+    reference, candidate = _batches(3)
+    fit = fit_combat(reference, candidate, empirical_bayes=False)
+    np.testing.assert_allclose(
+        fit.apply(candidate), combat_to_reference(reference, candidate, empirical_bayes=False)
+    )
+    other = candidate[::-1] * 1.5 + 7.0  # another sample of the same batch
+    step = fit.apply(other + 1.0) - fit.apply(other)
+    np.testing.assert_allclose(step, np.broadcast_to(step[0], step.shape))  # the same map for every row
+    assert not np.allclose(fit.apply(other).mean(axis=0), reference.mean(axis=0))  # not refitted
+    with pytest.raises(ValueError, match="feature values"):
+        fit.apply(candidate[:, :3])

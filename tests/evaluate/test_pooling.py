@@ -86,23 +86,60 @@ def test_combat_rows_adjust_each_group_against_the_reference(
     make_chest: Phantom, light_settings: RadiomicsSettings
 ) -> None:
     scans = [_scan(make_chest, 2, seed=2)]
-    result = pooled_reproducibility(scans, EvaluationConfig(**SMALL), Extraction(settings=light_settings))
+    config = EvaluationConfig(**SMALL)
+    result = pooled_reproducibility(scans, config, Extraction(settings=light_settings), combat=True)
+    fit_values = result.combat_fit_values
+    assert fit_values is not None
+    values = result.values[~result.values["candidate"].str.endswith("+ComBat")]
     names = result.feature_names
-    rows = combat_values(result.values, names, ["noisy"])
+    rows = combat_values(values, fit_values, names, ["noisy"])
     assert list(rows.columns) == list(result.values.columns)
     assert set(rows["candidate"]) == {"noisy+ComBat"} and len(rows) == 2 * 3 * 6
-    original = result.values[result.values["candidate"] == "noisy"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        rows.reset_index(drop=True),
+        result.values[result.values["candidate"] == "noisy+ComBat"].reset_index(drop=True),
+    )
+    original = values[values["candidate"] == "noisy"].reset_index(drop=True)
     meta = ["scan", "repeat", "range", "roi", "slice", "y0", "x0"]
     pd.testing.assert_frame_equal(rows[meta], original[meta])
     assert np.isfinite(rows[names].to_numpy()[np.isfinite(original[names].to_numpy())]).all()
     group = (rows["repeat"] == 0) & (rows["range"] == "[-100, 250]")
-    reference = result.values[(result.values["candidate"] == REFERENCE)]
+    reference = values[(values["candidate"] == REFERENCE)]
     reference = reference[(reference["repeat"] == 0) & (reference["range"] == "[-100, 250]")]
-    mean_gap = {
-        "before": np.abs(original[group.to_numpy()][names].mean() - reference[names].mean()).sum(),
-        "after": np.abs(rows[group][names].mean() - reference[names].mean()).sum(),
+    gap = {
+        "before": np.abs(original[group.to_numpy()][names].mean() - reference[names].mean()),
+        "after": np.abs(rows[group][names].mean() - reference[names].mean()),
     }
-    assert mean_gap["after"] < 0.5 * mean_gap["before"]
+    assert gap["after"].sum() < 0.5 * gap["before"].sum()
+    # fitted elsewhere: the scored ROIs' means are close to the reference's, not equal by construction
+    moved = gap["before"] > 1e-6 * np.abs(reference[names].mean())
+    assert (gap["after"][moved] > 1e-9 * np.abs(reference[names].mean()[moved])).all()
+
+
+def test_combat_is_fitted_on_a_separate_sample(
+    make_chest: Phantom, light_settings: RadiomicsSettings
+) -> None:
+    scans = [_scan(make_chest, 2, seed=7)]
+    result = pooled_reproducibility(
+        scans, EvaluationConfig(**SMALL), Extraction(settings=light_settings), combat=True
+    )
+    fit = result.combat_fit_values
+    assert fit is not None and set(fit["candidate"]) == {REFERENCE, "same", "noisy"}
+    scored = result.values[result.values["candidate"] == REFERENCE]
+    fitted = fit[fit["candidate"] == REFERENCE]
+    # the same protocol; kept apart from the scored boxes, a small scan may offer fewer ROIs to fit on
+    assert 0 < len(fitted) <= len(scored)
+    for (repeat, label), boxes in scored.groupby(["repeat", "range"]):
+        others = fitted[(fitted["repeat"] == repeat) & (fitted["range"] == label)]
+        for a in boxes.itertuples():
+            for b in others.itertuples():
+                apart = a.slice != b.slice or abs(a.y0 - b.y0) >= a.size_px or abs(a.x0 - b.x0) >= a.size_px
+                assert apart, "a fit ROI overlaps a scored ROI"
+    without = pooled_reproducibility(scans, EvaluationConfig(**SMALL), Extraction(settings=light_settings))
+    assert without.combat_fit_values is None
+    # the scored sample is the one without ComBat: fitting elsewhere changes no other row
+    kept = result.counts[result.counts["candidate"].isin(["same", "noisy"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, without.counts)
 
 
 def test_whole_image_pools_slices_across_scans(

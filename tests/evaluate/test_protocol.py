@@ -35,6 +35,29 @@ def test_identical_candidate_reproduces_every_defined_feature(chest_result: Repr
     np.testing.assert_allclose(finite[np.isfinite(finite)], 1.0)
 
 
+def test_shape_features_agree_by_construction_and_are_not_counted(
+    chest_result: ReproducibilityResult,
+) -> None:
+    shape = [c for c in chest_result.feature_names if "_shape2D_" in c]
+    assert len(shape) == 9
+    noisy_ccc = chest_result.ccc.loc["noisy"]
+    assert (noisy_ccc[shape] == 1.0).all().all()  # the reference's masks for every image
+    others = noisy_ccc.drop(columns=shape).to_numpy()
+    counted = (np.nan_to_num(others, nan=-np.inf) > chest_result.threshold).sum(axis=1)
+    noisy = chest_result.counts[chest_result.counts["candidate"] == "noisy"]
+    assert list(noisy["n_reproducible"]) == list(counted)
+    assert (noisy["n_defined"] <= len(chest_result.feature_names) - len(shape)).all()
+
+
+def test_one_repeat_has_no_sd(make_chest: Phantom, light_settings: RadiomicsSettings) -> None:
+    reference = make_chest(slices=2, size=96, seed=4)
+    result = reproducibility(
+        reference, {"same": reference.copy()}, SPACING, settings=light_settings, **{**SMALL, "repeats": 1}
+    )
+    cell = result.summary()["same"]["[-100, 250]"]
+    assert cell["n_repeats"] == 1 and cell["mean"] is not None and cell["sd"] is None  # not "± 0"
+
+
 def test_noisy_candidate_reproduces_fewer(chest_result: ReproducibilityResult) -> None:
     totals = chest_result.counts.groupby("candidate")["n_reproducible"].sum()
     assert totals["noisy"] < 0.8 * totals["same"]

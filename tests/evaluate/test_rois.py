@@ -105,3 +105,20 @@ def test_select_rois_settles_for_fewer_when_range_is_absent(make_chest: Phantom)
 def test_context_window_clips_to_slice() -> None:
     rows, cols, dy, dx = context_window(Box(0, 2, 50, 10), (64, 64), 8)
     assert (rows, cols, dy, dx) == (slice(0, 20), slice(42, 64), 2, 8)
+
+
+def test_box_overlap() -> None:
+    box = Box(0, 10, 10, 8)
+    assert box.overlaps(Box(0, 17, 17, 8)) and box.overlaps(Box(0, 3, 12, 8))
+    assert not box.overlaps(Box(0, 18, 10, 8)) and not box.overlaps(Box(0, 10, 2, 8))
+    assert not box.overlaps(Box(1, 10, 10, 8))  # another slice
+
+
+def test_select_rois_avoids_another_samples_boxes(make_chest: Phantom) -> None:
+    volume = make_chest(slices=2, size=96, seed=5)
+    body = body_masks(volume)
+    scored, _ = select_rois(volume, body, (-100.0, 250.0), 6, 16, np.random.default_rng(0))
+    avoid = [box for box, _ in scored]
+    fit, _ = select_rois(volume, body, (-100.0, 250.0), 6, 16, np.random.default_rng(1), avoid=avoid)
+    assert len(fit) == 6
+    assert not any(box.overlaps(other) for box, _ in fit for other in avoid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 from collections.abc import Callable
@@ -13,11 +14,14 @@ import pandas as pd
 import pytest
 from tests.conftest import tree_digests
 
-from radiomicgan.config import EvaluationConfig, FeatureConfig, SimulationConfig
+from radiomicgan.config import EvaluationConfig, FeatureConfig, SimulationConfig, TrainConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.evaluate import EvaluationOutcome, evaluate
 from radiomicgan.evaluate import features as features_module
+from radiomicgan.harmonize import harmonize_path
+from radiomicgan.harmonizer import Harmonizer
 from radiomicgan.simulate import simulate_to_folder
+from radiomicgan.training import train
 
 LIGHT_FEATURES = 102  # the light settings of conftest.py: 9 shape2D + 93 on the original image
 RANGE_KEYS = ["-800,-300", "-100,250", "300,800"]
@@ -69,6 +73,13 @@ def test_tables_hold_every_value_and_ccc(evaluated: EvaluationOutcome) -> None:
     roi = values[values["protocol"] == "roi"]
     # repeats x ranges x ROIs x (reference, 3 candidates, 3 ComBat rows)
     assert len(roi) == 2 * 3 * 5 * 7
+    fitted = values[values["protocol"] == "combat_fit"]  # the sample ComBat was fitted on, kept
+    assert len(fitted) == 2 * 3 * 5 * 4 and set(fitted["candidate"]) == {
+        "reference",
+        "input",
+        "radiomicgan",
+        "retest",
+    }
     whole = values[values["protocol"] == "whole_image"]
     assert len(whole) == 4 * 4 and whole["repeat"].isna().all()
     assert values.shape[1] == 11 + LIGHT_FEATURES
@@ -173,6 +184,49 @@ def test_missing_training_run_fails_before_extraction(
             small_config(),
             training_runs={"input": tmp_path / "absent"},
         )
+
+
+def test_a_model_trained_on_the_evaluated_scan_is_flagged_with_its_provenance(
+    pairs: Path, small_config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = tmp_path / "run"
+    source, target = str(pairs / "smooth"), str(pairs / "sharp")
+    train(
+        TrainConfig(source=(source,), target=(target,), out=str(run), method="wiener", device="cpu"),
+        progress=False,
+    )
+    harmonizer = Harmonizer.load(run)
+    harmonize_path(harmonizer, pairs / "smooth", tmp_path / "harmonized", progress=False)
+    candidates = {"wiener": tmp_path / "harmonized", "retest": pairs / "sharp_retest"}
+    with caplog.at_level(logging.WARNING, logger="radiomicgan"):
+        outcome = evaluate(
+            pairs / "sharp", candidates, tmp_path / "out", small_config(repeats=1),
+            training_runs={"wiener": run}, combat=True, progress=False,
+        )  # fmt: skip
+    document = outcome.results
+    seen = document["training_runs"]["wiener"]["trained_on_evaluated"]
+    assert {"scan": 1, "image": "reference", "match": "series"} in seen  # the reference was a target
+    assert {"scan": 1, "image": "wiener", "match": "study"} in seen  # its own input's study
+    flagged = [r.message for r in caplog.records if r.levelno == logging.WARNING and "'wiener'" in r.message]
+    assert flagged and "trained on evaluated data" in flagged[0]
+    assert any("'wiener'" in w and "trained on evaluated data" in w for w in document["warnings"])
+    provenance = document["training_runs"]["wiener"]["provenance"]
+    assert provenance["model_id"] == harmonizer.model_id and provenance["method"] == "wiener"
+    assert provenance["final_window_hu"] == list(harmonizer.metadata.training_window_hu)
+    derived = document["training_runs"]["wiener"]["derived_series"]
+    assert len(derived) == 1 and derived[0].endswith("this run's model")
+    html = outcome.report.read_text(encoding="utf-8")
+    table1 = html[html.index('id="table-reproducible"') : html.index('id="table2"')]
+    rows = {row.split("<")[0].strip(): row for row in table1.split("<tr><td>")[1:]}
+    assert "⚠ trained on evaluated data" in rows["wiener"] and "⚠" in rows["wiener+ComBat"]
+    assert "⚠" not in rows["retest"] and "⚠" not in rows["retest+ComBat"]
+    assert harmonizer.model_id in html and "table-provenance" in html
+    # one repeat: no SD ("± 0"), a bootstrap interval instead
+    cell = document["candidates"]["wiener"]["reproducible"]["-100,250"]
+    assert cell["sd"] is None and cell["mean"] is not None
+    lo, hi = document["reproducible_ci95"]["wiener"]["-100,250"]
+    assert lo <= cell["mean"] <= hi
+    assert "±" not in table1 and table1.count("(95 % CI") == 4 * 3  # rows x ranges
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ cached by `cache`) -> CCC per feature (`agreement`) -> counts (`protocol`, `whol
 
 from radiomicgan.evaluate.agreement import ccc, ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache
-from radiomicgan.evaluate.combat import combat_to_reference
+from radiomicgan.evaluate.combat import CombatFit, combat_to_reference, fit_combat
 from radiomicgan.evaluate.features import (
     FeatureTask,
     describe_settings,
@@ -24,6 +24,7 @@ from radiomicgan.evaluate.settings import RadiomicsSettings, load_settings
 from radiomicgan.evaluate.whole_image import WholeImageResult, whole_image_reproducibility
 
 __all__ = [
+    "CombatFit",
     "EvaluationOutcome",
     "FeatureCache",
     "FeatureTask",
@@ -39,6 +40,7 @@ __all__ = [
     "extract_features",
     "extract_many",
     "feature_names",
+    "fit_combat",
     "image_quality",
     "load_settings",
     "psnr_slices",

@@ -18,6 +18,10 @@ few GLSZM features whose reference barely varies had delta_hat ~1e7 against a me
 method-of-moments inverse-gamma prior they inflate gave a median delta* of ~2,900, shrinking every
 feature's spread about 50-fold and leaving almost no feature reproducible.
 
+Steps 1-4 fit the mapping (`fit_combat`) and step 5 applies it (`CombatFit.apply`), so the mapping
+can be fitted on one sample of ROIs and scored on another: `evaluate` does so, since a location and
+scale match fitted on the very ROIs it is scored on raises their CCC by construction.
+
 Batch effects here are per feature and per batch, so ComBat with a reference batch and several other
 batches is this two-batch function applied to each of them. Degenerate features, where neuroCombat
 divides by zero or lets one feature's raw scale leak into every feature's prior, are settled as follows:
@@ -35,6 +39,8 @@ divides by zero or lets one feature's raw scale leak into every feature's prior,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -43,21 +49,53 @@ MAX_ITERATIONS = 1000
 CONSTANT_RELATIVE_SPREAD = 1e-9  # a reference feature spread less than this, relative to it, is constant
 
 
-def combat_to_reference(
+@dataclass(frozen=True)
+class CombatFit:
+    """A ComBat mapping fitted on one sample of ROIs, to apply to another sample of the same batches.
+
+    Attributes:
+        usable: [n_features] which features the mapping changes; the others pass unchanged.
+        mean_ref, sd_ref: the reference batch's location and scale of the usable features.
+        gamma, delta: the candidate batch's additive and multiplicative effects (gamma*, delta*).
+    """
+
+    usable: NDArray[np.bool_]
+    mean_ref: NDArray[np.float64]
+    sd_ref: NDArray[np.float64]
+    gamma: NDArray[np.float64]
+    delta: NDArray[np.float64]
+
+    def apply(self, candidate: ArrayLike) -> NDArray[np.float64]:
+        """[n, n_features] candidate values mapped onto the reference (step 5 of the module docstring).
+
+        Raises:
+            ValueError: the table is not 2-D with the fitted feature columns.
+        """
+        cand = np.asarray(candidate, dtype=np.float64)
+        if cand.ndim != 2 or cand.shape[1] != self.usable.size:
+            raise ValueError(f"expected [n, {self.usable.size}] feature values, got {cand.shape}")
+        adjusted = cand.copy()
+        standardized = (cand[:, self.usable] - self.mean_ref) / self.sd_ref
+        adjusted[:, self.usable] = (standardized - self.gamma) / np.sqrt(
+            self.delta
+        ) * self.sd_ref + self.mean_ref
+        return adjusted
+
+
+def fit_combat(
     reference: ArrayLike, candidate: ArrayLike, *, tolerance: float = TOLERANCE, empirical_bayes: bool = True
-) -> NDArray[np.float64]:
-    """Map a candidate's features onto the reference batch with parametric empirical Bayes ComBat.
+) -> CombatFit:
+    """Estimate the ComBat mapping of a candidate batch onto the reference batch (steps 1-4).
 
     Args:
-        reference: [n_ref, n_features] feature values of the reference batch (left unchanged).
+        reference: [n_ref, n_features] feature values of the reference batch.
         candidate: [n_candidate, n_features] values of the batch to adjust, same feature columns.
         tolerance: stop iterating when gamma* and delta* change by less than this, relatively.
         empirical_bayes: shrink each feature's gamma and delta towards priors estimated over all the
             features (neuroCombat's eb=True); False uses each feature's own estimates (eb=False).
 
     Returns:
-        [n_candidate, n_features] adjusted candidate values (float64); see the module docstring for
-        the features left unchanged.
+        The mapping; it changes no feature when it cannot be estimated (see the module docstring).
 
     Raises:
         ValueError: the tables are not 2-D or have different feature columns.
@@ -66,22 +104,44 @@ def combat_to_reference(
     cand = np.asarray(candidate, dtype=np.float64)
     if ref.ndim != 2 or cand.ndim != 2 or ref.shape[1] != cand.shape[1]:
         raise ValueError(f"feature tables must be 2-D with equal columns, got {ref.shape} and {cand.shape}")
-    adjusted = cand.copy()
-    if ref.shape[0] < 2 or cand.shape[0] < 2:
-        return adjusted
-    usable = np.isfinite(ref).all(axis=0) & np.isfinite(cand).all(axis=0)
-    with np.errstate(invalid="ignore"):  # inf - inf in non-finite columns, which are left out anyway
-        # constant up to rounding: a spread of a few ulps would standardize to huge values
-        spread = np.nan_to_num(np.ptp(ref, axis=0))
-        usable &= spread > CONSTANT_RELATIVE_SPREAD * np.nan_to_num(np.abs(ref).max(axis=0))
+    usable: NDArray[np.bool_] = np.zeros(ref.shape[1], dtype=bool)
+    if ref.shape[0] >= 2 and cand.shape[0] >= 2:
+        usable = np.asarray(np.isfinite(ref).all(axis=0) & np.isfinite(cand).all(axis=0))
+        with np.errstate(invalid="ignore"):  # inf - inf in non-finite columns, which are left out anyway
+            # constant up to rounding: a spread of a few ulps would standardize to huge values
+            spread = np.nan_to_num(np.ptp(ref, axis=0))
+            usable &= spread > CONSTANT_RELATIVE_SPREAD * np.nan_to_num(np.abs(ref).max(axis=0))
     if np.count_nonzero(usable) < 2:
-        return adjusted
+        empty = np.empty(0)
+        return CombatFit(np.zeros(ref.shape[1], dtype=bool), empty, empty, empty, empty)
     mean_ref = ref[:, usable].mean(axis=0)
     sd_ref = ref[:, usable].std(axis=0)  # 1/n, as neuroCombat's pooled variance of the reference batch
     standardized = (cand[:, usable] - mean_ref) / sd_ref
     gamma, delta = _posterior(standardized, tolerance) if empirical_bayes else _estimates(standardized)
-    adjusted[:, usable] = (standardized - gamma) / np.sqrt(delta) * sd_ref + mean_ref
-    return adjusted
+    return CombatFit(usable, mean_ref, sd_ref, gamma, delta)
+
+
+def combat_to_reference(
+    reference: ArrayLike, candidate: ArrayLike, *, tolerance: float = TOLERANCE, empirical_bayes: bool = True
+) -> NDArray[np.float64]:
+    """Map a candidate's features onto the reference batch with ComBat fitted on these same values.
+
+    `fit_combat(reference, candidate).apply(candidate)`; `evaluate` fits on other ROIs than it scores.
+
+    Args:
+        reference: [n_ref, n_features] feature values of the reference batch (left unchanged).
+        candidate: [n_candidate, n_features] values of the batch to adjust, same feature columns.
+        tolerance, empirical_bayes: as in `fit_combat`.
+
+    Returns:
+        [n_candidate, n_features] adjusted candidate values (float64); see the module docstring for
+        the features left unchanged.
+
+    Raises:
+        ValueError: the tables are not 2-D or have different feature columns.
+    """
+    fit = fit_combat(reference, candidate, tolerance=tolerance, empirical_bayes=empirical_bayes)
+    return fit.apply(candidate)
 
 
 def _estimates(standardized: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:

@@ -30,6 +30,8 @@ from radiomicgan.cluster import TaskRunner
 from radiomicgan.evaluate.cache import FeatureCache, feature_key
 from radiomicgan.evaluate.settings import PYRADIOMICS_VERSION, RadiomicsSettings, load_settings, new_extractor
 
+MASK_ONLY_CLASSES = frozenset({"shape", "shape2D"})
+
 
 @dataclass(frozen=True)
 class FeatureTask:
@@ -71,6 +73,16 @@ def split_feature_name(name: str) -> tuple[str, str, str]:
     """(image type, feature class, feature) of a PyRadiomics name, e.g. ("wavelet-LH", "glcm", "Contrast")."""
     image_type, feature_class, feature = name.split("_", 2)
     return image_type, feature_class, feature
+
+
+def mask_only(names: Sequence[str]) -> NDArray[np.bool_]:
+    """Which features depend on the ROI mask alone: PyRadiomics' shape classes (shape2D, shape).
+
+    Every image is measured under the reference's masks, so these features take the same values for
+    the reference and every candidate: CCC 1 by construction (undefined when constant). They say
+    nothing about a candidate, so the reproducible counts leave them out.
+    """
+    return np.array([split_feature_name(name)[1] in MASK_ONLY_CLASSES for name in names], dtype=bool)
 
 
 def describe_settings(settings: RadiomicsSettings | None = None) -> dict[str, Any]:

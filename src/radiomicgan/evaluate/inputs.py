@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,29 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class SeriesInfo:
+    """Where one image of a scan came from, to tell whether it was used in training (never written out).
+
+    Attributes:
+        study_uid, series_uid: the series' UIDs ("" when its format has none).
+        path: the series' folder or file.
+        derivation: DerivationDescription of a derived (harmonized) DICOM series, "" otherwise.
+    """
+
+    study_uid: str = ""
+    series_uid: str = ""
+    path: Path | None = None
+    derivation: str = ""
+
+    @classmethod
+    def of(cls, volume: Volume, path: Path | None) -> SeriesInfo:
+        """The identity of a volume read from `path`."""
+        first = volume.datasets[0] if volume.datasets else None
+        derivation = str(first.get("DerivationDescription", "") or "") if first is not None else ""
+        return cls(volume.meta.study_uid, volume.meta.series_uid, path, derivation)
+
+
+@dataclass(frozen=True)
 class Scan:
     """One scan ready for evaluation: the reference and every candidate on the same slices.
 
@@ -41,6 +64,7 @@ class Scan:
         slice_indices: the kept slices, as indices into the reference series (increasing).
         n_reference_slices: slices of the reference series before restriction.
         source: the reference series' folder or file (for messages; never written to outputs).
+        reference_info, candidate_info: the series' identities (reference; name -> candidate).
     """
 
     reference: NDArray[np.float32]
@@ -49,6 +73,8 @@ class Scan:
     slice_indices: tuple[int, ...]
     n_reference_slices: int
     source: Path
+    reference_info: SeriesInfo = SeriesInfo()
+    candidate_info: dict[str, SeriesInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,4 +191,8 @@ def _restrict(source: _Source, volume: Volume, pairs: dict[str, VolumePair]) -> 
         slice_indices=tuple(kept),
         n_reference_slices=volume.shape[0],
         source=source.where,
+        reference_info=SeriesInfo.of(volume, source.where),
+        candidate_info={
+            name: SeriesInfo.of(pair.target, pair.target.source_path) for name, pair in pairs.items()
+        },
     )

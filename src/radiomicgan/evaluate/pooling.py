@@ -10,24 +10,27 @@ The whole-image level pools the slices of every scan (each slice one sample) and
 averaged over the pooled slices.
 
 ComBat rows ("NAME+ComBat") are the candidate's ROI values mapped onto the reference's by ComBat
-(`combat_to_reference`) within each (repeat, HU range), then scored like every other candidate.
+within each (repeat, HU range), then scored like every other candidate. The mapping is fitted on a
+second ROI sample of the same scans (same protocol, its own seed stream, no box overlapping a scored
+box of the same repeat and range), never on the ROIs it is scored on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from radiomicgan.cluster import TaskRunner
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache
-from radiomicgan.evaluate.combat import combat_to_reference
-from radiomicgan.evaluate.features import FeatureTask, extract_many, feature_names
+from radiomicgan.evaluate.combat import fit_combat
+from radiomicgan.evaluate.features import FeatureTask, extract_many, feature_names, mask_only
 from radiomicgan.evaluate.inputs import Scan
 from radiomicgan.evaluate.metrics import mean_sd, psnr_slices, ssim_slices
 from radiomicgan.evaluate.protocol import (
@@ -38,11 +41,12 @@ from radiomicgan.evaluate.protocol import (
     range_label,
     reproducibility,
 )
-from radiomicgan.evaluate.rois import body_masks, mask_is_usable
+from radiomicgan.evaluate.rois import Box, body_masks, mask_is_usable
 from radiomicgan.evaluate.settings import RadiomicsSettings
 from radiomicgan.evaluate.whole_image import WholeImageResult
 
 COMBAT_SUFFIX = "+ComBat"
+COMBAT_FIT_STREAM = 1  # the third entry of the fit sample's seed sequence (ROI samples have two)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,11 @@ def scan_seed(seed: int, scan_index: int) -> int:
     return int(np.random.SeedSequence([seed, scan_index]).generate_state(1)[0])
 
 
+def combat_fit_seed(seed: int, scan_index: int) -> int:
+    """The seed of the ROI sample ComBat is fitted on: a stream of its own, apart from `scan_seed`'s."""
+    return int(np.random.SeedSequence([seed, scan_index, COMBAT_FIT_STREAM]).generate_state(1)[0])
+
+
 def pooled_reproducibility(
     scans: Sequence[Scan], config: EvaluationConfig, extraction: Extraction, *, combat: bool = False
 ) -> ReproducibilityResult:
@@ -78,34 +87,71 @@ def pooled_reproducibility(
 
     Returns:
         As `reproducibility`; `values` gains a first column "scan" (its index) and "roi" numbers are
-        unique across scans. With `combat`, candidates "NAME+ComBat" follow the others.
+        unique across scans. With `combat`, candidates "NAME+ComBat" follow the others and
+        `combat_fit_values` holds the separate ROI sample ComBat was fitted on.
+    """
+    values, rejected = _pooled_sample(scans, config, extraction, scan_seed)
+    names = feature_names(extraction.settings)
+    candidates = list(scans[0].candidates)
+    fit_values = None
+    if combat:
+        # Fitted on other ROIs than those it is scored on: a location and scale match fitted on the
+        # scored ROIs themselves would raise their CCC by construction.
+        fit_values, _ = _pooled_sample(scans, config, extraction, combat_fit_seed, avoid=values)
+        adjusted = combat_values(
+            values, fit_values, names, candidates, empirical_bayes=config.combat_empirical_bayes
+        )
+        values = pd.concat([values, adjusted], ignore_index=True)
+        candidates += [name + COMBAT_SUFFIX for name in candidates]
+    ccc, counts = agreement_tables(values, names, candidates, rejected, config.ccc_threshold)
+    return ReproducibilityResult(names, counts, ccc, values, config.ccc_threshold, fit_values)
+
+
+def _pooled_sample(
+    scans: Sequence[Scan],
+    config: EvaluationConfig,
+    extraction: Extraction,
+    seed_of: Callable[[int, int], int],
+    avoid: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict[tuple[int, str], int]]:
+    """One pooled ROI sample: its values (with "scan") and the boxes rejected per (repeat, range).
+
+    Args:
+        seed_of: (seed, scan index) -> the scan's sampling seed.
+        avoid: another sample's values; this sample's boxes overlap none of its boxes.
     """
     shares = allot_rois(config.n_rois, [scan.reference.shape[0] for scan in scans])
-    tables, rejected = (
-        [],
-        dict.fromkeys([(r, range_label(h)) for r in range(config.repeats) for h in config.hu_ranges], 0),
-    )
+    keys = [(r, range_label(h)) for r in range(config.repeats) for h in config.hu_ranges]
+    tables, rejected = [], dict.fromkeys(keys, 0)
     for index, (scan, share) in enumerate(zip(scans, shares, strict=True)):
         if share == 0:
             continue
-        result = _scan_rois(scan, share, scan_seed(config.seed, index), config, extraction)
+        boxes = None if avoid is None else _boxes(avoid[avoid["scan"] == index])
+        result = _scan_rois(scan, share, seed_of(config.seed, index), config, extraction, boxes)
         for row in result.counts.drop_duplicates(["range", "repeat"]).itertuples():
             rejected[(int(row.repeat), str(row.range))] += int(row.n_rejected)
         values = result.values.assign(roi=result.values["roi"] + index * config.n_rois)
         tables.append(values.assign(scan=index)[["scan", *values.columns]])
-    values = pd.concat(tables, ignore_index=True)
-    names = feature_names(extraction.settings)
-    candidates = list(scans[0].candidates)
-    if combat:
-        adjusted = combat_values(values, names, candidates, empirical_bayes=config.combat_empirical_bayes)
-        values = pd.concat([values, adjusted], ignore_index=True)
-        candidates += [name + COMBAT_SUFFIX for name in candidates]
-    ccc, counts = agreement_tables(values, names, candidates, rejected, config.ccc_threshold)
-    return ReproducibilityResult(names, counts, ccc, values, config.ccc_threshold)
+    return pd.concat(tables, ignore_index=True), rejected
+
+
+def _boxes(values: pd.DataFrame) -> dict[tuple[int, str], list[Box]]:
+    """(repeat, range) -> the boxes of a sample's reference rows."""
+    rows = values[values["candidate"] == REFERENCE]
+    boxes: dict[tuple[int, str], list[Box]] = {}
+    for row in rows.itertuples():
+        box = Box(int(row.slice), int(row.y0), int(row.x0), int(row.size_px))
+        boxes.setdefault((int(row.repeat), str(row.range)), []).append(box)
+    return boxes
 
 
 def _scan_rois(
-    scan: Scan, n_rois: int, seed: int, config: EvaluationConfig, extraction: Extraction
+    scan: Scan,
+    n_rois: int,
+    seed: int,
+    config: EvaluationConfig,
+    extraction: Extraction,
+    avoid: dict[tuple[int, str], list[Box]] | None = None,
 ) -> ReproducibilityResult:
     return reproducibility(
         scan.reference,
@@ -127,31 +173,45 @@ def _scan_rois(
         threshold=config.ccc_threshold,
         progress=extraction.progress,
         runner=extraction.runner,
+        avoid=avoid,
     )
 
 
 def combat_values(
-    values: pd.DataFrame, names: list[str], candidates: Sequence[str], *, empirical_bayes: bool = False
+    values: pd.DataFrame,
+    fit_values: pd.DataFrame,
+    names: list[str],
+    candidates: Sequence[str],
+    *,
+    empirical_bayes: bool = False,
 ) -> pd.DataFrame:
     """Rows "NAME+ComBat": each candidate's ROI values mapped onto the reference's per (repeat, range).
 
     Args:
-        values: the pooled ROI values (reference rows and each candidate's, matched by roi).
+        values: the pooled ROI values to adjust (reference rows and each candidate's, matched by roi).
+        fit_values: another ROI sample of the same scans, in the same layout: each (repeat, range)'s
+            mapping is fitted on its rows there. A group with fewer than 2 fitted ROIs stays unchanged.
         names: the feature columns. candidates: the candidates to adjust.
         empirical_bayes: shrink the batch effects towards priors over the features (`combat`).
     """
     meta = [column for column in values.columns if column not in set(names)]
+    fit_groups = dict(list(fit_values.groupby(["repeat", "range"], sort=False)))
     adjusted = []
-    for _, group in values.groupby(["repeat", "range"], sort=False):
-        reference = group[group["candidate"] == REFERENCE].sort_values("roi")[names].to_numpy()
+    for key, group in values.groupby(["repeat", "range"], sort=False):
+        fit_group = fit_groups.get(key, fit_values.iloc[:0])
+        reference = _features(fit_group, REFERENCE, names)
         for name in candidates:
+            fit = fit_combat(reference, _features(fit_group, name, names), empirical_bayes=empirical_bayes)
             rows = group[group["candidate"] == name].sort_values("roi")
-            harmonized = combat_to_reference(
-                reference, rows[names].to_numpy(), empirical_bayes=empirical_bayes
-            )
             head = rows[meta].assign(candidate=name + COMBAT_SUFFIX).reset_index(drop=True)
+            harmonized = fit.apply(rows[names].to_numpy())
             adjusted.append(pd.concat([head, pd.DataFrame(harmonized, columns=names)], axis=1))
     return pd.concat(adjusted, ignore_index=True)[values.columns]
+
+
+def _features(group: pd.DataFrame, candidate: str, names: list[str]) -> NDArray[np.float64]:
+    rows = group[group["candidate"] == candidate].sort_values("roi")
+    return np.asarray(rows[names].to_numpy(dtype=np.float64), dtype=np.float64)
 
 
 def pooled_whole_image(
@@ -199,7 +259,8 @@ def pooled_whole_image(
         for name in scans[0].candidates
     }
     ccc = pd.DataFrame.from_dict(rows, orient="index", columns=names)
-    counts = {name: count_reproducible(row, config.ccc_threshold) for name, row in rows.items()}
+    counted = ~mask_only(names)  # shape features agree by construction: not counted
+    counts = {name: count_reproducible(row[counted], config.ccc_threshold) for name, row in rows.items()}
     slices = [scans[i].slice_indices[z] for i, z, _ in usable]
     return WholeImageResult(names, ccc, counts, slices, values, config.ccc_threshold)
 

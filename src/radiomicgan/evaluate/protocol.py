@@ -8,6 +8,8 @@ candidate's score for a range is the number of features with CCC > 0.85, as mean
 Choices the paper leaves open: each range draws its own boxes (a box rich in lung rarely holds bone), from
 its own random stream seeded by (seed, repeat, range index), so results are reproducible and adding a
 range does not change the others. A range with fewer than 3 usable ROIs in a repeat has no score there.
+Shape features are computed but not counted: every image is measured under the reference's masks, so
+they agree by construction.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from radiomicgan.cluster import TaskRunner
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache
-from radiomicgan.evaluate.features import FeatureTask, extract_many, feature_names
+from radiomicgan.evaluate.features import FeatureTask, extract_many, feature_names, mask_only
 from radiomicgan.evaluate.metrics import mean_sd
 from radiomicgan.evaluate.rois import BoolArray, Box, HURange, body_masks, context_window, select_rois
 from radiomicgan.evaluate.settings import RadiomicsSettings
@@ -62,6 +64,10 @@ class ReproducibilityResult:
         values: every extracted value; META_COLUMNS then one column per feature; the reference's rows
             have candidate "reference". Ready for `to_parquet` / `to_csv`.
         threshold: the CCC a feature must exceed to count.
+        combat_fit_values: the separate ROI sample ComBat rows were fitted on (layout of `values`),
+            None without ComBat rows.
+
+    n_defined and n_reproducible leave out the mask-only (shape) features (`features.mask_only`).
     """
 
     feature_names: list[str]
@@ -69,16 +75,20 @@ class ReproducibilityResult:
     ccc: pd.DataFrame
     values: pd.DataFrame
     threshold: float
+    combat_fit_values: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, dict[str, dict[str, Any]]]:
         """{candidate: {range: {"mean", "sd", "n_repeats"}}} of the reproducible counts.
 
-        Mean and SD are None for a range that had too few ROIs in every repeat.
+        Mean and SD are None for a range that had too few ROIs in every repeat; SD is None with one
+        scored repeat (the spread of one value is unknown, not 0).
         """
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for (candidate, label), rows in self.counts.groupby(["candidate", "range"], sort=False):
             scored = rows["n_reproducible"].dropna().to_numpy(dtype=np.float64)
             stats: dict[str, Any] = mean_sd(scored) if scored.size else {"mean": None, "sd": None}
+            if scored.size == 1:
+                stats["sd"] = None
             out.setdefault(str(candidate), {})[str(label)] = {**stats, "n_repeats": int(scored.size)}
         return out
 
@@ -127,6 +137,7 @@ def reproducibility(
     threshold: float = _D.ccc_threshold,
     progress: bool = False,
     runner: TaskRunner | None = None,
+    avoid: Mapping[tuple[int, str], Sequence[Box]] | None = None,
 ) -> ReproducibilityResult:
     """Count the reproducible features of each candidate per HU range, over repeated ROI samplings.
 
@@ -142,6 +153,8 @@ def reproducibility(
         min_body_fraction, min_roi_pixels, max_draws_per_roi, body_threshold_hu: see `rois`.
         threshold: CCC a feature must exceed. progress: show a progress bar.
         runner: extract on a cluster instead of `jobs` local processes (see `extract_many`).
+        avoid: (repeat, range label) -> boxes this sampling must not overlap there (another sample's,
+            e.g. the scored ROIs when this sample fits ComBat).
 
     Raises:
         ValueError: volumes of different shapes, or a candidate named "reference".
@@ -153,12 +166,12 @@ def reproducibility(
     for repeat in range(repeats):
         for index, hu_range in enumerate(hu_ranges):
             rng = np.random.default_rng([seed, repeat, index])
+            label = range_label(hu_range)
             kept, n_rejected = select_rois(
                 images[REFERENCE], body, hu_range, n_rois, roi_size_px, rng,
                 min_body_fraction=min_body_fraction, min_roi_pixels=min_roi_pixels,
-                max_draws_per_roi=max_draws_per_roi,
+                max_draws_per_roi=max_draws_per_roi, avoid=(avoid or {}).get((repeat, label), ()),
             )  # fmt: skip
-            label = range_label(hu_range)
             rejected[(repeat, label)] = n_rejected
             rois += [_Roi(repeat, label, i, box, mask) for i, (box, mask) in enumerate(kept)]
     tasks, meta = _tasks(rois, images, spacing_yx_mm, context_px)
@@ -208,6 +221,7 @@ def agreement_tables(
         threshold: the CCC a feature must exceed.
     """
     ccc_rows, index, count_rows = [], [], []
+    counted = ~mask_only(names)
     for (repeat, label), n_rejected in rejected.items():
         group = values[(values["repeat"] == repeat) & (values["range"] == label)]
         ref = _matrix(group, REFERENCE, names)
@@ -218,8 +232,8 @@ def agreement_tables(
             )
             ccc_rows.append(per_feature)
             index.append((name, label, repeat))
-            n_defined = int(np.isfinite(per_feature).sum())
-            n_reproducible = count_reproducible(per_feature, threshold) if enough else pd.NA
+            n_defined = int(np.isfinite(per_feature[counted]).sum())
+            n_reproducible = count_reproducible(per_feature[counted], threshold) if enough else pd.NA
             count_rows.append((name, label, repeat, ref.shape[0], n_rejected, n_defined, n_reproducible))
     ccc = pd.DataFrame(
         np.array(ccc_rows).reshape(len(index), len(names)),

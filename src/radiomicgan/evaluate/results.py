@@ -7,8 +7,13 @@ results.json holds, in this exact shape (further top-level keys sit beside it):
                            "psnr": {"mean": m, "sd": s}, "ssim": {"mean": m, "sd": s}}}}
 
 A range key is "lo,hi" (integers when integral). "mean"/"sd" of a range are null when too few ROIs
-were usable in every repeat. A "NAME+ComBat" row adjusts features only, so its PSNR and SSIM are the
-candidate's own (the images are the same).
+were usable in every repeat; "sd" is null with one repeat. Counts leave out the mask-only (shape)
+features ("features_counted" of "features"; "mask_only_features" names them). With fewer repeats than
+`bootstrap_below_repeats`, "reproducible_ci95" gives each count's bootstrap 95 % interval. A
+"NAME+ComBat" row adjusts features only, so its PSNR and SSIM are the candidate's own (the images are
+the same); "combat_fit" says how ComBat was set and on which ROIs it was fitted. "warnings" holds the
+sentences the report shows first; "training_runs" each candidate's model provenance and the evaluated
+images its training data held.
 
 No table or document holds a patient identifier, UID or input path: scans are numbered.
 """
@@ -25,9 +30,10 @@ import pandas as pd
 
 from radiomicgan import __version__
 from radiomicgan.config import EvaluationConfig
+from radiomicgan.evaluate.features import mask_only
 from radiomicgan.evaluate.inputs import Scan
 from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
-from radiomicgan.evaluate.protocol import ReproducibilityResult, range_label
+from radiomicgan.evaluate.protocol import REFERENCE, ReproducibilityResult, range_label
 from radiomicgan.evaluate.rois import HURange
 from radiomicgan.evaluate.whole_image import WholeImageResult
 
@@ -87,18 +93,35 @@ def results_document(
     scans: Sequence[Scan],
     config: EvaluationConfig,
     settings: Mapping[str, Any],
+    *,
+    intervals: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """results.json: the required shape, then the protocol, scans, whole-image level and settings."""
+    """results.json: the required shape, then the protocol, scans, whole-image level and settings.
+
+    Args:
+        intervals: `uncertainty.summary`'s bootstrap intervals ({"roi", "whole_image"}).
+        training: per candidate with a training run: its provenance and the evaluated images its
+            training data held.
+        warnings: sentences the report shows first (small samples, scans seen in training).
+    """
     combat_rows = {
         n: n.removesuffix(COMBAT_SUFFIX)
         for n in roi.counts["candidate"].unique()
         if n.endswith(COMBAT_SUFFIX)
     }
+    intervals = intervals or {}
+    shape = [name for name, only in zip(roi.feature_names, mask_only(roi.feature_names), strict=True) if only]
     return {
         "features": len(roi.feature_names),
         "hu_ranges": [[number(lo), number(hi)] for lo, hi in config.hu_ranges],
         "candidates": candidate_rows(roi, quality, config.hu_ranges),
         "radiomicgan_version": __version__,
+        "features_counted": len(roi.feature_names) - len(shape),
+        "mask_only_features": shape,
+        "reproducible_ci95": _roi_intervals(intervals.get("roi"), config.hu_ranges),
+        "warnings": list(warnings),
         "protocol": {
             "ccc_threshold": config.ccc_threshold,
             "n_rois": config.n_rois,
@@ -107,12 +130,50 @@ def results_document(
             "context_px": config.context_px,
             "seed": config.seed,
             "quality_range_hu": [number(v) for v in config.quality_range_hu],
+            "bootstrap_below_repeats": config.bootstrap_below_repeats,
+            "bootstrap_resamples": config.bootstrap_resamples,
+            "bootstrap_seed": config.bootstrap_seed,
         },
         "rois_used": _rois_used(roi, config.hu_ranges),
         "scans": [{"slices": s.reference.shape[0], "series_slices": s.n_reference_slices} for s in scans],
-        "whole_image": None if whole is None else _whole_image(whole),
+        "whole_image": None if whole is None else _whole_image(whole, intervals.get("whole_image")),
         "combat": combat_rows,
+        "combat_fit": _combat_fit(roi, config) if combat_rows else None,
+        "training_runs": dict(training or {}),
         "radiomics_settings": dict(settings),
+    }
+
+
+def _roi_intervals(
+    intervals: Mapping[str, Mapping[str, Any]] | None, hu_ranges: Sequence[HURange]
+) -> dict[str, dict[str, list[float] | None]] | None:
+    """{candidate: {range key: [lo, hi] or null}}, or null when repeats were enough for an SD."""
+    if intervals is None:
+        return None
+    return {
+        name: {
+            range_key(r): None
+            if (cell := per_range.get(range_label(r))) is None
+            else [float(v) for v in cell]
+            for r in hu_ranges
+        }
+        for name, per_range in intervals.items()
+    }
+
+
+def _combat_fit(roi: ReproducibilityResult, config: EvaluationConfig) -> dict[str, Any]:
+    """How the ComBat rows were made: the setting and the ROI sample they were fitted on."""
+    fit = roi.combat_fit_values if roi.combat_fit_values is not None else roi.values.iloc[:0]
+    sizes = fit[fit["candidate"] == REFERENCE].groupby(["range", "repeat"]).size()
+    used = {
+        range_key(r): [int(sizes.get((range_label(r), k), 0)) for k in range(config.repeats)]
+        for r in config.hu_ranges
+    }
+    return {
+        "empirical_bayes": config.combat_empirical_bayes,
+        "fitted_on": "a separate ROI sample of the same scans: same protocol, its own seed stream, "
+        "no box overlapping a scored box of the same repeat and range",
+        "fit_rois_used": used,
     }
 
 
@@ -127,8 +188,12 @@ def _rois_used(roi: ReproducibilityResult, hu_ranges: Sequence[HURange]) -> dict
     }
 
 
-def _whole_image(whole: WholeImageResult) -> dict[str, Any]:
-    return {"slices": len(whole.slices), "reproducible": {k: int(v) for k, v in whole.counts.items()}}
+def _whole_image(whole: WholeImageResult, intervals: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {
+        "slices": len(whole.slices),
+        "reproducible": {k: int(v) for k, v in whole.counts.items()},
+        "reproducible_ci95": {k: [float(v) for v in cell] for k, cell in (intervals or {}).items()},
+    }
 
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
@@ -137,8 +202,11 @@ def write_json(path: Path, document: Mapping[str, Any]) -> None:
 
 
 def values_table(roi: ReproducibilityResult, whole: WholeImageResult | None) -> pd.DataFrame:
-    """Every extracted value: the ROI rows, then the whole-image rows, with a "protocol" column."""
+    """Every extracted value: the ROI rows, the whole-image rows, then the ROI sample ComBat was fitted
+    on ("combat_fit"), with a "protocol" column."""
     parts = [(roi.values, "roi")] + ([(whole.values, "whole_image")] if whole is not None else [])
+    if roi.combat_fit_values is not None:
+        parts.append((roi.combat_fit_values, "combat_fit"))
     heads, features = [], []
     for table, protocol in parts:
         head = table.drop(columns=roi.feature_names).assign(protocol=protocol)

@@ -18,6 +18,7 @@ The paper evaluates "randomly selected ROIs in three HU ranges" (Sec. 3.1). As b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,16 @@ class Box:
     def window(self) -> tuple[slice, slice]:
         """Row and column slices selecting the box in a 2-D image."""
         return slice(self.y0, self.y0 + self.size_px), slice(self.x0, self.x0 + self.size_px)
+
+    def overlaps(self, other: Box) -> bool:
+        """Whether the two boxes share a pixel (on the same slice)."""
+        return (
+            self.slice_index == other.slice_index
+            and self.y0 < other.y0 + other.size_px
+            and other.y0 < self.y0 + self.size_px
+            and self.x0 < other.x0 + other.size_px
+            and other.x0 < self.x0 + self.size_px
+        )
 
 
 def body_mask(slice_hu: NDArray[np.floating], threshold_hu: float = DEFAULTS.body_threshold_hu) -> BoolArray:
@@ -158,11 +169,13 @@ def select_rois(
     min_body_fraction: float = DEFAULTS.min_body_fraction,
     min_roi_pixels: int = DEFAULTS.min_roi_pixels,
     max_draws_per_roi: int = DEFAULTS.max_draws_per_roi,
+    avoid: Sequence[Box] = (),
 ) -> tuple[list[tuple[Box, BoolArray]], int]:
-    """The first `n_rois` drawn boxes whose range mask is usable.
+    """The first `n_rois` drawn boxes whose range mask is usable and that overlap no box of `avoid`.
 
     Boxes are drawn up to `n_rois * max_draws_per_roi` times; a range that rarely occurs in the body
-    (bone in a small field) may end with fewer ROIs, which the caller reports.
+    (bone in a small field) may end with fewer ROIs, which the caller reports. A box overlapping one of
+    `avoid` (another sample's boxes) is skipped without counting as rejected.
 
     Returns:
         ((box, mask) pairs in draw order, number of drawn boxes rejected for an unusable mask).
@@ -172,6 +185,8 @@ def select_rois(
     for box in sample_boxes(
         body, n_rois * max_draws_per_roi, roi_size_px, rng, min_body_fraction=min_body_fraction
     ):
+        if any(box.overlaps(other) for other in avoid):
+            continue
         mask = range_mask(reference_hu[box.slice_index][box.window()], hu_range)
         if not mask_is_usable(mask, min_roi_pixels):
             rejected += 1

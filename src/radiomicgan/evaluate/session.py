@@ -17,6 +17,7 @@ from typing import Any
 from radiomicgan.cluster import open_cluster
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.errors import ConfigError, InputError
+from radiomicgan.evaluate import uncertainty
 from radiomicgan.evaluate.cache import FeatureCache
 from radiomicgan.evaluate.features import describe_settings
 from radiomicgan.evaluate.inputs import Scan, load_scans
@@ -31,6 +32,7 @@ from radiomicgan.evaluate.protocol import REFERENCE, ReproducibilityResult
 from radiomicgan.evaluate.report import ReportInputs, training_figures, write_report
 from radiomicgan.evaluate.results import results_document, write_json, write_tables
 from radiomicgan.evaluate.settings import load_settings
+from radiomicgan.evaluate.training_runs import TrainingRun, derived_by, overlaps, read_run, warn_overlaps
 from radiomicgan.evaluate.whole_image import WholeImageResult
 from radiomicgan.io.atomic import atomic_dir, check_output
 
@@ -104,6 +106,7 @@ def evaluate(
     check_names(list(candidates), list(runs), combat=combat)
     for run_dir in runs.values():
         training_figures(run_dir)  # a missing run folder fails now, not after the extraction
+    run_records = {name: read_run(run_dir) for name, run_dir in runs.items()}
     inputs = [Path(reference), *(Path(p) for p in candidates.values()), *runs.values()]
     for path in inputs:
         if not path.exists():  # before check_output, which takes a missing path for a file
@@ -119,13 +122,35 @@ def evaluate(
         roi = pooled_reproducibility(scans, config, extraction, combat=combat)
         whole = _whole_image(scans, config, extraction)
     quality = pooled_image_quality(scans, config.quality_range_hu)
-    results = results_document(roi, quality, whole, scans, config, describe_settings(settings))
+    found = overlaps(run_records, scans)
+    warnings = warn_overlaps(run_records, found) + _sample_warnings(roi, whole, config)
+    results = results_document(
+        roi, quality, whole, scans, config, describe_settings(settings),
+        intervals=uncertainty.summary(roi, whole, config),
+        training=_training(run_records, found, scans),
+        warnings=warnings,
+    )  # fmt: skip
     report = _write(Path(out), roi, whole, results, scans, runs, _notes(scans, config, combat))
     n_slices = sum(scan.reference.shape[0] for scan in scans)
     extracted, from_cache = (cache.misses, cache.hits) if cache is not None else (None, None)
     seconds = time.perf_counter() - start
     logger.info("evaluation written to %s in %.0f s", out, seconds)
     return EvaluationOutcome(Path(out), report, results, len(scans), n_slices, extracted, from_cache, seconds)
+
+
+def combat_description(empirical_bayes: bool) -> str:
+    """What the ComBat rows are, in one or two sentences for the report."""
+    how = (
+        "with empirical Bayes priors over the features (neuroCombat's eb=True)"
+        if empirical_bayes
+        else "without empirical Bayes: a location and scale match per feature (neuroCombat's eb=False)"
+    )
+    return (
+        f"ComBat (Johnson et al. 2007) {how} maps a candidate's ROI features onto the reference's (the "
+        "reference batch stays unchanged) within each HU range and repeat. It is fitted on a separate ROI "
+        "sample of the same scans (same protocol, its own seed, no box overlapping a scored box) and "
+        "scored on the ROIs of the other rows, never on the ROIs it was fitted on."
+    )
 
 
 def check_names(candidates: Sequence[str], training_runs: Sequence[str], *, combat: bool) -> None:
@@ -159,6 +184,33 @@ def _whole_image(
     except ValueError as exc:  # too few slices: the ROI level still stands on its own
         logger.warning("whole-image level skipped: %s", exc)
         return None
+
+
+def _sample_warnings(
+    roi: ReproducibilityResult, whole: WholeImageResult | None, config: EvaluationConfig
+) -> list[str]:
+    sentences = uncertainty.sample_warnings(roi, whole, config)
+    for sentence in sentences:
+        logger.warning("%s", sentence)
+    return sentences
+
+
+def _training(
+    runs: Mapping[str, TrainingRun], found: Mapping[str, list[dict[str, Any]]], scans: list[Scan]
+) -> dict[str, Any]:
+    """results.json's "training_runs": per candidate, its model's provenance and the evaluated images
+    its training data held."""
+    out = {}
+    for name, run in runs.items():
+        model_id = run.provenance.get("model_id")
+        derived = {derived_by(scan.candidate_info[name], model_id) for scan in scans}
+        out[name] = {
+            "provenance": run.provenance,
+            "derived_series": sorted(derived),
+            "training_data_checked": run.data is not None,
+            "trained_on_evaluated": found[name],
+        }
+    return out
 
 
 def _write(
@@ -202,11 +254,20 @@ def _notes(scans: list[Scan], config: EvaluationConfig, combat: bool) -> list[st
             f"ROIs of the {len(scans)} scans are pooled: each repeat's {config.n_rois} ROIs per range are "
             "shared among the scans in proportion to their slices, and each CCC is taken across all of them."
         )
+    notes.append(
+        "Shape features depend on the mask alone, and every image is measured under the reference's "
+        "masks, so they agree by construction: they are extracted but not counted."
+    )
+    if config.repeats < config.bootstrap_below_repeats:
+        notes.append(
+            f"With {config.repeats} repeat(s), fewer than {config.bootstrap_below_repeats}, each count is "
+            f"shown with a bootstrap 95 % interval ({config.bootstrap_resamples} resamples of the ROIs "
+            f"within each repeat, seed {config.bootstrap_seed}) instead of an SD over repeats."
+        )
     if combat:
         notes.append(
-            "ComBat (Johnson et al. 2007, parametric empirical Bayes) maps a candidate's ROI features onto "
-            "the reference's (the reference batch stays unchanged) within each range and repeat; features "
-            "constant or undefined on the reference are left as they are."
+            f"{combat_description(config.combat_empirical_bayes)} Features constant or undefined "
+            "on the reference are left as they are."
         )
     if config.whole_image_slices:
         notes.append(f"The whole-image level uses at most {config.whole_image_slices} slices, evenly spread.")

@@ -19,7 +19,7 @@ from radiomicgan.cluster import TaskRunner
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache
-from radiomicgan.evaluate.features import FeatureTask, extract_many, feature_names
+from radiomicgan.evaluate.features import FeatureTask, extract_many, feature_names, mask_only
 from radiomicgan.evaluate.protocol import MIN_ROIS_FOR_CCC, REFERENCE, check_volumes
 from radiomicgan.evaluate.rois import body_masks, mask_is_usable
 from radiomicgan.evaluate.settings import RadiomicsSettings
@@ -93,5 +93,6 @@ def whole_image_reproducibility(
         for name in candidates
     }
     ccc = pd.DataFrame.from_dict(rows, orient="index", columns=names)
-    counts = {name: count_reproducible(row, threshold) for name, row in rows.items()}
+    counted = ~mask_only(names)
+    counts = {name: count_reproducible(row[counted], threshold) for name, row in rows.items()}
     return WholeImageResult(names, ccc, counts, [z for z, _ in usable], values, threshold)

@@ -64,7 +64,8 @@ def test_every_table_and_image_in_headless_chromium(moved_report: Path, tmp_path
     table1 = dom[dom.index('id="table-reproducible"') : dom.index('id="table2"')]
     for row in ["input", "radiomicgan", "retest", "input+ComBat", "retest+ComBat"]:
         assert f"<td>{row}</td>" in table1
-    assert len(re.findall(r"<td>\d+ ± \d+</td>", table1)) == 6 * 3  # rows x ranges, like the paper
+    # two repeats, fewer than 5: a bootstrap interval rather than an SD over two values
+    assert len(re.findall(r"<td>\d+ \(95 % CI \d+–\d+\)</td>", table1)) == 6 * 3  # rows x ranges
     parser = _Images()
     parser.feed(dom)
     assert all(image.get("alt") for image in parser.images)
@@ -88,6 +89,21 @@ def test_report_echoes_settings_and_training_figures(evaluated: EvaluationOutcom
     assert "binWidth: 25" in html and "n_features" in html and "pyradiomics_version" in html
     assert 'src="training_1_window.png"' in html and 'src="training_1_cam.png"' in html
     assert "cam_epoch010.png" in html  # the last epoch's CAM, by number
+
+
+def test_report_is_honest_about_combat_shape_features_and_small_samples(evaluated: EvaluationOutcome) -> None:
+    html = evaluated.report.read_text(encoding="utf-8")
+    assert "parametric empirical Bayes" not in html  # the default runs without empirical Bayes
+    note = html[html.index('id="combat-note"') : html.index('id="table2"')]
+    assert "without\nempirical Bayes" in note and "separate ROI sample" in note
+    assert evaluated.results["combat_fit"]["empirical_bayes"] is False
+    assert evaluated.results["combat_fit"]["fit_rois_used"]["-100,250"] == [5, 5]
+    assert "Shape features (mask only): 9, not counted" in html
+    assert evaluated.results["features_counted"] == 93 and len(evaluated.results["mask_only_features"]) == 9
+    warnings = html[html.index('id="warnings"') : html.index('id="table1"')]
+    assert "5 ROIs in a repeat, fewer than 30" in warnings and "CCC over 4 slices" in warnings
+    # the fixture's run folder has figures only: whether it saw the scans is unknown, and said so
+    assert "whether it saw the evaluated scans is unknown" in warnings
 
 
 def test_training_figures_of_an_unfinished_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from radiomicgan.errors import InputError
+from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
 from radiomicgan.evaluate.report.figures import (
     DISPLAY_WINDOW_HU,
     family_means,
@@ -110,6 +111,7 @@ def write_report(folder: Path, inputs: ReportInputs) -> Path:
         "case": {**case, "label": inputs.case_label, "window": DISPLAY_WINDOW_HU},
         "training": training,
         "settings": _settings_rows(results["radiomics_settings"]),
+        "provenance": _provenance_rows(results),
         "notes": inputs.notes,
     }
     path = folder / "report.html"
@@ -140,12 +142,70 @@ def mean_sd_text(cell: Mapping[str, Any], digits: int) -> str:
     return f"{cell['mean']:.{digits}f} ± {cell['sd']:.{digits}f}"
 
 
+def interval_text(mean: float | None, interval: Sequence[float] | None) -> str:
+    """ "mean (95 % CI lo–hi)" rounded to integers, or "n/a" when there is no value."""
+    if mean is None or interval is None:
+        return "n/a"
+    return f"{mean:.0f} (95 % CI {interval[0]:.0f}–{interval[1]:.0f})"
+
+
 def _table1(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     keys = [f"{lo},{hi}" for lo, hi in results["hu_ranges"]]
-    return [
-        {"name": name, "cells": [mean_sd_text(row["reproducible"][key], 0) for key in keys]}
-        for name, row in results["candidates"].items()
-    ]
+    intervals = results.get("reproducible_ci95")
+    flagged = _trained_on_evaluated(results)
+    rows = []
+    for name, row in results["candidates"].items():
+        if intervals is None:
+            cells = [mean_sd_text(row["reproducible"][key], 0) for key in keys]
+        else:
+            cells = [interval_text(row["reproducible"][key]["mean"], intervals[name][key]) for key in keys]
+        source = name.removesuffix(COMBAT_SUFFIX)
+        rows.append({"name": name, "cells": cells, "trained_on": flagged.get(source, "")})
+    return rows
+
+
+def _trained_on_evaluated(results: Mapping[str, Any]) -> dict[str, str]:
+    """candidate -> a short mark when its model was trained on an evaluated image."""
+    marks = {}
+    for name, run in results.get("training_runs", {}).items():
+        seen = run["trained_on_evaluated"]
+        if seen:
+            where = ", ".join(f"scan {m['scan']} {m['image']} (same {m['match']})" for m in seen)
+            marks[name] = f"its model was trained on evaluated data: {where}"
+    return marks
+
+
+def _provenance_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
+    rows = []
+    for name, run in results.get("training_runs", {}).items():
+        p = run["provenance"]
+        budget = p.get("budget") or {}
+        window = p.get("final_window_hu")
+        rows.append(
+            {
+                "name": name,
+                "model_id": p.get("model_id", "n/a (no model file)"),
+                "method": p.get("method", "n/a"),
+                "prefilter": p.get("prefilter", "n/a"),
+                "budget": _budget_text(budget, p.get("epochs_trained")),
+                "window": f"[{window[0]}, {window[1]}] HU" if window else "n/a",
+                "derived": "; ".join(run["derived_series"]),
+                "trained_on": "unknown (no config.yaml)"
+                if not run["training_data_checked"]
+                else ("yes" if run["trained_on_evaluated"] else "no"),
+            }
+        )
+    return rows
+
+
+def _budget_text(budget: Mapping[str, Any], epochs_trained: int | None) -> str:
+    if not budget:
+        return "n/a"
+    text = (
+        f"{budget.get('epochs')} epochs × {budget.get('steps_per_epoch')} steps × "
+        f"{budget.get('batch_size')} crops of {budget.get('crop_px')} px"
+    )
+    return text + (f"; {epochs_trained} epoch(s) trained" if epochs_trained is not None else "")
 
 
 def _table2(results: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -160,7 +220,11 @@ def _whole_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     whole = results["whole_image"]
     if whole is None:
         return []
-    return [{"name": name, "count": count} for name, count in whole["reproducible"].items()]
+    intervals = whole.get("reproducible_ci95", {})
+    return [
+        {"name": name, "count": interval_text(count, intervals.get(name)) if intervals else count}
+        for name, count in whole["reproducible"].items()
+    ]
 
 
 def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
