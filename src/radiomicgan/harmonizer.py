@@ -14,7 +14,6 @@ makes there is resampled back and added to the input. Files, series and trees on
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from radiomicgan import onnx_engine
 from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import ConfigError
 from radiomicgan.io import Derivation, Volume, kernel_text
-from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, resolve_model_path
+from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, model_digest, resolve_model_path
 from radiomicgan.nets.common import Generator
 from radiomicgan.onnx_engine import ENGINES, Engine
 from radiomicgan.precision import (
@@ -237,7 +236,7 @@ class Harmonizer:
         torch_device = resolve_device(source.device)
         generator, metadata = load_model(source.path, torch_device)
         prefilter = load_prefilter(source.path, metadata, torch_device)
-        digest = hashlib.sha256(source.path.read_bytes()).hexdigest()[:16]
+        digest = model_digest(source.path)
         return cls(
             generator, metadata, torch_device, source.window_mode, source.batch_size, digest,
             source.precision, source, source.engine, onnx_cache, prefilter, source.resample, source.force,

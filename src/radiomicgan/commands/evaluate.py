@@ -18,8 +18,10 @@ Evaluate candidates against a standard-kernel reference with the paper's protoco
 inside the body in the HU ranges [-800,-300], [-100,250] and [300,800], PyRadiomics features of
 each ROI on the reference and on every candidate (same masks), and per feature Lin's CCC across
 ROIs; a feature is reproducible when CCC > 0.85. Reported: reproducible features per range as
-mean ± SD over repeated ROI samplings (paper Table 1), PSNR and SSIM over slices (Table 2), the
-whole-image level, a case-study panel and a CCC heat map per feature class and filter.
+mean ± SD over repeated ROI samplings (paper Table 1; a bootstrap 95 % interval with fewer than
+5 repeats; shape features, equal by construction under shared masks, are not counted), PSNR and
+SSIM over slices (Table 2), the whole-image level, a case-study panel and a CCC heat map per
+feature class and filter.
 
 The reference and each candidate are a series or a folder tree of series; every reference
 series is paired with the candidate series of the same study and frame of reference whose
