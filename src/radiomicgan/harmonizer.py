@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import nn
-from tqdm import tqdm
 
 from radiomicgan import onnx_engine
 from radiomicgan.errors import ConfigError
@@ -36,6 +35,7 @@ from radiomicgan.precision import (
     resolve_precision,
     use_fast_layout,
 )
+from radiomicgan.progress import progress_bar
 from radiomicgan.training.loop import resolve_device
 from radiomicgan.training.prefilter import prefilter_slices
 from radiomicgan.training.tensors import harmonize_slices_hu
@@ -208,7 +208,8 @@ class Harmonizer:
         source_range = (float(volume.hu.min()), float(volume.hu.max())) if volume.hu.size else DICOM_HU_RANGE
         out = np.empty_like(volume.hu)
         starts = range(0, volume.shape[0], self.batch_size)
-        for start in tqdm(starts, desc="harmonize", unit="batch", disable=not progress, leave=False):
+        bar = progress_bar(starts, desc="harmonize", unit="batch", enabled=progress, log_every="never")
+        for start in bar:
             stop = start + self.batch_size
             out[start:stop] = self.harmonize_slices(volume.hu[start:stop], source_range)
         return volume.with_hu(out)
