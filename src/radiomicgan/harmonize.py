@@ -118,11 +118,12 @@ def harmonize_path(
     if num_parts > 1:
         log.info("part %d of %d: %d of the %d series", part_id, num_parts, len(jobs), len(every))
     resumable = len(every) > 1 or num_parts > 1
+    for job in jobs if overwrite and resumable else []:
+        if job.out.exists():
+            check_replaceable(job.out)  # before any series is replaced, not halfway through the tree
     kept = _kernel_checked(harmonizer, input_path, jobs, strict=strict, tree=resumable)
     for job in kept:
         plan_series(job.series)  # headers only: a bad series fails before any other is written
-        if overwrite and resumable and job.out.exists():
-            check_replaceable(job.out)  # before any series is replaced, not halfway through the tree
     existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
     here = functools.partial(harmonize_job, harmonizer, existing=existing, progress=progress)
     source = harmonizer.source  # None: built in memory, so no worker can load it
@@ -158,17 +159,18 @@ def _kernel_checked(
         for job in jobs:
             _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict)
         return jobs
-    kept = []
+    kept, refused = [], []
     for job in jobs:
         try:
             _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict=True)
+            kept.append(job)
         except InputError as exc:
-            log.warning("%s: skipped (--strict): %s", job.series.folder, exc.reason)
-            continue
-        kept.append(job)
-    if jobs and not kept:
+            refused.append(exc)
+    if refused and not kept:
         expected = harmonizer.metadata.source_kernel
         raise InputError(input_path, f"no series has the model's source kernel {expected} (--strict)")
+    for exc in refused:
+        log.warning("%s: skipped (--strict): %s", exc.path, exc.reason)
     return kept
 
 
