@@ -417,3 +417,15 @@ def test_simulate_logs_a_few_progress_lines_to_a_file_and_is_quiet_when_asked(tm
     assert progress == [f"radiomicgan: INFO: simulate: slice {n}/3" for n in range(1, 4)]  # one per slice
     quiet = subprocess.run([*base, str(tmp_path / "b"), *options, "--quiet"], capture_output=True, text=True)
     assert quiet.returncode == 0 and "simulate: slice" not in quiet.stderr
+
+
+def test_train_logs_one_line_per_epoch_to_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scan = write_scan(tmp_path / "data")
+    config = tiny_config_yaml(tmp_path / "train.yaml")  # 2 epochs of 2 steps
+    pair = ["--source", str(scan.source), "--target", str(scan.target)]
+    capsys.readouterr()
+    assert main(["train", "--config", str(config), *pair, "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err  # not a terminal, as a batch job's log
+    assert "\r" not in err
+    epochs = [line for line in err.splitlines() if re.match(r"radiomicgan: INFO: epoch \d+", line)]
+    assert [line.split(":")[2] for line in epochs] == [" epoch 1", " epoch 2"]
