@@ -169,8 +169,8 @@ def _kernel_checked(
     if refused and not kept:
         expected = harmonizer.metadata.source_kernel
         raise InputError(input_path, f"no series has the model's source kernel {expected} (--strict)")
-    for exc in refused:
-        log.warning("%s: skipped (--strict): %s", exc.path, exc.reason)
+    for refusal in refused:
+        log.warning("%s: skipped (--strict): %s", refusal.path, refusal.reason)
     return kept
 
 
