@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from benchkit import command_line, cpu_model, emit
 
+from benchkit import command_line, cpu_model, emit
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate import image_quality, reproducibility
 from radiomicgan.evaluate.protocol import range_label
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         "reference_range_hu": [float(reference.hu.min()), float(reference.hu.max())],
         "changed": changed,
         "candidates": {
-            name: {"reproducible": {r: counts[name][r] for r in ranges}, **quality[name]} for name in candidates
+            name: {"reproducible": {r: counts[name][r] for r in ranges}, **quality[name]}
+            for name in candidates
         },
     }
     emit(figures, Path(args.json) if args.json else None)

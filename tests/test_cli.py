@@ -7,6 +7,7 @@ each command turns a case into an argv, and every (command, case) pair that appl
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 import re
 import shutil
@@ -340,3 +341,92 @@ def test_module_entry_point_runs_as_a_process(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr
+
+
+# --- --overwrite replaces only what radiomicgan wrote (issue 15) -------------------------------------
+
+SIMULATE = ["--slices", "1", "--size", "32", "--kernels", "smooth", "--jobs", "1", "--quiet"]
+
+
+def _foreign_files(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "notes.txt").write_text("important")
+    (out / "sub").mkdir()
+
+
+def test_simulate_overwrite_refuses_a_folder_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ow"
+    _foreign_files(out)
+    before = _tree_digest(tmp_path)
+    assert main(["simulate", "phantom", str(out), *SIMULATE, "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"radiomicgan simulate: error: {out}: holds notes.txt, which is not radiomicgan's output; "
+        "--overwrite replaces only what radiomicgan wrote (move it away or choose another output)"
+    ]
+    assert _tree_digest(tmp_path) == before
+
+
+def test_simulate_overwrite_replaces_its_own_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pairs"
+    out.mkdir()  # made ready and empty: filled without --overwrite
+    assert main(["simulate", "phantom", str(out), *SIMULATE]) == 0
+    (out / ".radiomicgan").unlink()  # as an output written before the marker: known by its DICOM files
+    assert main(["simulate", "phantom", str(out), *SIMULATE, "--kernels", "sharp", "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".radiomicgan", "sharp"]
+    capsys.readouterr()
+
+
+# --- consistency (issue 15) ---------------------------------------------------------------------------
+
+
+def test_version_is_the_packages_and_the_readmes(capsys: pytest.CaptureFixture[str]) -> None:
+    from radiomicgan import __version__
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"radiomicgan {__version__}"
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"> Status (v{__version__}):" in readme
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_works_before_and_after_the_command(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    series = make_ct_series(tmp_path / "ct", slices=2).folder
+    argv = ["-v", "info", str(series)] if where == "before" else ["info", str(series), "-v"]
+    assert main(argv) == 0
+    assert logging.getLogger("radiomicgan").level == logging.DEBUG
+    assert main(["info", str(series)]) == 0
+    assert logging.getLogger("radiomicgan").level == logging.INFO
+    capsys.readouterr()
+
+
+def test_simulate_logs_a_few_progress_lines_to_a_file_and_is_quiet_when_asked(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "radiomicgan", "simulate", "phantom"]
+    options = ["--slices", "3", "--size", "32", "--kernels", "smooth,sharp", "--jobs", "1"]
+    with (tmp_path / "log.txt").open("w") as log:  # stderr to a file, as a batch job's
+        subprocess.run([*base, str(tmp_path / "a"), *options], stderr=log, check=True)
+    text = (tmp_path / "log.txt").read_text()
+    assert "\r" not in text
+    progress = [line for line in text.splitlines() if "simulate: slice" in line]
+    assert progress == [f"radiomicgan: INFO: simulate: slice {n}/3" for n in range(1, 4)]  # one per slice
+    quiet = subprocess.run([*base, str(tmp_path / "b"), *options, "--quiet"], capture_output=True, text=True)
+    assert quiet.returncode == 0 and "simulate: slice" not in quiet.stderr
+
+
+def test_train_logs_one_line_per_epoch_to_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scan = write_scan(tmp_path / "data")
+    config = tiny_config_yaml(tmp_path / "train.yaml")  # 2 epochs of 2 steps
+    pair = ["--source", str(scan.source), "--target", str(scan.target)]
+    capsys.readouterr()
+    assert main(["train", "--config", str(config), *pair, "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err  # not a terminal, as a batch job's log
+    assert "\r" not in err
+    epochs = [line for line in err.splitlines() if re.match(r"radiomicgan: INFO: epoch \d+", line)]
+    assert [line.split(":")[2] for line in epochs] == [" epoch 1", " epoch 2"]

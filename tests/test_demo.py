@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from radiomicgan.demo import MARKER, run_demo
+from radiomicgan.demo import run_demo
 from radiomicgan.errors import OutputError
+from radiomicgan.io.ownership import write_marker
 
 
 def test_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
     precious = tmp_path / "scans"
     precious.mkdir()
     (precious / "keep.dcm").write_bytes(b"data")
-    with pytest.raises(OutputError, match="not written by the demo"):
+    with pytest.raises(OutputError, match=r"holds keep\.dcm, which is not radiomicgan's output"):
         run_demo(precious, quick=True, overwrite=True, progress=False)
     assert (precious / "keep.dcm").read_bytes() == b"data"
 
@@ -23,7 +24,7 @@ def test_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
 def test_refuses_an_earlier_demo_without_overwrite(tmp_path: Path) -> None:
     earlier = tmp_path / "demo"
     earlier.mkdir()
-    (earlier / MARKER).write_text("x")
+    write_marker(earlier, everything=True)
     (earlier / "report").mkdir()
     with pytest.raises(OutputError, match="--overwrite"):
         run_demo(earlier, quick=True, progress=False)

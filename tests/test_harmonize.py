@@ -318,6 +318,7 @@ def test_existing_output_is_refused_before_any_slice_is_harmonized(
     harmonizer: Harmonizer, scan: Scan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "IM000001.dcm").write_bytes(b"earlier")  # an empty folder would be filled
     monkeypatch.setattr(Harmonizer, "harmonize_slices", lambda *a: pytest.fail("harmonized"))
     with pytest.raises(OutputError, match="already exists"):
         harmonize_path(harmonizer, scan.source, tmp_path / "out", progress=False)
@@ -334,11 +335,58 @@ def test_strict_refuses_another_kernel_before_writing_anything(
     message = str(raised.value)
     assert "\n" not in message and str(scan.target) in message
     assert TARGET_KERNEL in message and SOURCE_KERNEL in message
-    # a tree of a matching and a mismatching series: not even the matching one is written
-    with pytest.raises(InputError, match=TARGET_KERNEL):
-        harmonize_path(harmonizer, scan.source.parent, tmp_path / "tree", strict=True, progress=False)
     assert list(tmp_path.iterdir()) == []
     assert harmonize_path(harmonizer, scan.source, tmp_path / "ok", strict=True, progress=False)
+
+
+def test_strict_skips_the_mismatched_series_of_a_tree(
+    run_dir: Path, tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["harmonize", "--model", str(run_dir), str(tree), str(out), "--device", "cpu", "--strict"]
+    assert main([*args, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == [str(out / "a" / "smooth"), str(out / "b" / "smooth")]
+    warnings = [line for line in captured.err.splitlines() if "WARNING" in line]
+    assert warnings == [
+        f"radiomicgan: WARNING: {tree / 'a' / 'sharp'}: skipped (--strict): series kernel {TARGET_KERNEL} "
+        f"differs from the model's source kernel {SOURCE_KERNEL}",
+        "radiomicgan: WARNING: 1 of 3 series skipped under --strict (another kernel)",
+    ]
+    assert (
+        sorted(p.parent.relative_to(out) for p in out.rglob("*.dcm"))
+        == [Path("a/smooth")] * 6 + [Path("b/smooth")] * 6
+    )
+    only_sharp = tmp_path / "only_sharp"
+    for seed, name in enumerate("xy"):
+        shutil.rmtree(write_scan(only_sharp, name=name, seed=seed).source)
+    capsys.readouterr()
+    _refused([*args[:3], str(only_sharp), str(tmp_path / "none"), *args[5:]], capsys, "no series has")
+
+
+def test_overwrite_refuses_a_series_folder_holding_what_it_did_not_write(
+    run_dir: Path, scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()  # made ready and empty: filled without --overwrite
+    args = ["harmonize", "--model", str(run_dir), str(scan.source), str(out), "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    capsys.readouterr()
+    (out / "notes.txt").write_text("important")
+    before = _tree_bytes(out)
+    _refused([*args, "--overwrite"], capsys, f"{out}: holds notes.txt, which is not radiomicgan's output")
+    assert _tree_bytes(out) == before
+
+
+def test_a_volume_file_cannot_become_a_dicom_series(
+    run_dir: Path, scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    volume = write_volume(read_volume(scan.source), tmp_path / "vol.nrrd")
+    capsys.readouterr()
+    args = ["harmonize", "--model", str(run_dir), str(volume), str(tmp_path / "out"), "--device", "cpu"]
+    _refused(args, capsys, f"{tmp_path / 'out'}: a DICOM series cannot be made from vol.nrrd", ".nii.gz")
+    assert not (tmp_path / "out").exists()
+    assert main([*args[:4], str(tmp_path / "out.nii.gz"), "--device", "cpu", "--quiet"]) == 0
 
 
 def test_strict_command_line(
@@ -552,6 +600,24 @@ def test_a_rerun_keeps_complete_outputs_and_redoes_an_incomplete_one(
         f"{out / 'b' / 'smooth'}: complete output exists, kept (--overwrite replaces it)",
     ]
     assert f"{incomplete}: incomplete output found and harmonized again" in messages
+
+
+def test_tree_overwrite_refuses_before_replacing_any_series(
+    run_dir: Path, tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["harmonize", "--model", str(run_dir), str(tree), str(out), "--device", "cpu"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err  # not a terminal: a line per series, no redrawn bar
+    progress = [line for line in captured.err.splitlines() if line.startswith("radiomicgan: INFO: series ")]
+    assert progress == [f"radiomicgan: INFO: series {n}/3" for n in (1, 2, 3)]
+    (out / "b" / "smooth" / "notes.txt").write_text("important")
+    before = _tree_bytes(out)
+    _refused([*args, "--overwrite"], capsys, f"{out / 'b' / 'smooth'}: holds notes.txt")
+    assert _tree_bytes(out) == before
+    (out / "b" / "smooth" / "notes.txt").unlink()
+    assert main([*args, "--overwrite", "--quiet"]) == 0
 
 
 def test_dask_missing_and_bad_shares_are_one_line_errors(

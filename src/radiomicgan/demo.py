@@ -31,12 +31,12 @@ from radiomicgan.config import (
 from radiomicgan.errors import OutputError
 from radiomicgan.evaluate.session import evaluate
 from radiomicgan.harmonize import Harmonizer, harmonize_path
+from radiomicgan.io.ownership import check_replaceable, write_marker
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.training.loop import train
 
 log = logging.getLogger(__name__)
 
-MARKER = ".radiomicgan-demo"  # only a folder carrying it is replaced by `overwrite`
 SOURCE_KERNEL, STANDARD_KERNEL = "smooth", "sharp"
 CLASSICAL_BASELINES = ("wiener", "histmatch")  # fitted in seconds; the learned ones need hours
 
@@ -85,20 +85,21 @@ def run_demo(
     Args:
         out_dir: folder to create: data/, runs/, harmonized/ and report/report.html inside.
         quick: the small budget (under 3 minutes on 2 cores) instead of the full one (under 10).
-        overwrite: replace an earlier demo's folder (only a folder an earlier demo wrote).
+        overwrite: replace an earlier demo's folder (only a folder radiomicgan wrote, see `ownership`).
         progress: show progress bars.
 
     Returns:
         The paths written and the wall time.
 
     Raises:
-        OutputError: out_dir exists and is not an earlier demo's folder (or overwrite was not given).
+        OutputError: out_dir holds what radiomicgan did not write, or an earlier output without
+            `overwrite`.
     """
     start = time.perf_counter()
     out = Path(out_dir)
     _prepare(out, overwrite)
     budget = QUICK if quick else FULL
-    data = _simulate(out / "data", budget)
+    data = _simulate(out / "data", budget, progress)
     runs = _train_all(data, out / "runs", budget, progress)
     candidates = {"input": data["test"] / SOURCE_KERNEL}
     for method, run_dir in runs.items():
@@ -121,16 +122,16 @@ def run_demo(
 
 def _prepare(out: Path, overwrite: bool) -> None:
     if out.exists() and any(out.iterdir()):
-        if not (out / MARKER).is_file():
-            raise OutputError(out, "exists and was not written by the demo; choose another --out")
+        check_replaceable(out)
         if not overwrite:
             raise OutputError(out, "holds an earlier demo (use --overwrite to replace it)")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by `radiomicgan demo`; --overwrite may replace this folder\n")
+    # The whole folder is the demo's: a later --overwrite replaces it, even after an interrupted run.
+    write_marker(out, everything=True)
 
 
-def _simulate(data_dir: Path, budget: DemoBudget) -> dict[str, Path]:
+def _simulate(data_dir: Path, budget: DemoBudget, progress: bool) -> dict[str, Path]:
     """Training scan (seed 1) and test scan with a retest (seed 2): different anatomy and noise."""
     folders = {}
     for split, seed, retest in (("train", 1, False), ("test", 2, True)):
@@ -143,7 +144,7 @@ def _simulate(data_dir: Path, budget: DemoBudget) -> dict[str, Path]:
             retest=retest,
         )
         log.info("simulating the %s scan (%d slices of %d px)", split, budget.slices, budget.size_px)
-        folders[split] = simulate_to_folder("phantom", data_dir / split, config).out_dir
+        folders[split] = simulate_to_folder("phantom", data_dir / split, config, progress=progress).out_dir
     return folders
 
 

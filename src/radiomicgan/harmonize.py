@@ -14,11 +14,9 @@ import functools
 import logging
 from pathlib import Path
 
-from tqdm import tqdm
-
 from radiomicgan.cluster import require_backend
 from radiomicgan.config import BackendConfig
-from radiomicgan.errors import ConfigError, InputError
+from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.harmonizer import Harmonizer, ModelSource, WindowMode
 from radiomicgan.io import (
     SeriesRef,
@@ -30,6 +28,9 @@ from radiomicgan.io import (
     same_kernel,
     write_volume,
 )
+from radiomicgan.io.itk_formats import itk_format
+from radiomicgan.io.ownership import check_replaceable
+from radiomicgan.progress import progress_bar
 from radiomicgan.series_jobs import (
     Existing,
     Outcome,
@@ -70,6 +71,7 @@ def harmonize_path(
     A folder of several series (or any share of `num_parts` > 1) can be run again: an output that
     exists and holds every slice is kept (logged), one that does not is harmonized again, and what a
     killed run left in temporary folders is removed. One series on its own refuses an existing output.
+    `overwrite` replaces only outputs radiomicgan wrote: any other file in one refuses the whole run.
 
     Args:
         harmonizer: the loaded model.
@@ -77,8 +79,9 @@ def harmonize_path(
         output_path: the series folder or file to write, or the root of the mirrored tree.
         series_uid: harmonize only this SeriesInstanceUID.
         overwrite: replace existing outputs.
-        strict: refuse series whose ConvolutionKernel differs from the model's source kernel
-            (otherwise a warning); checked for every series of the share before anything is written.
+        strict: refuse a series whose ConvolutionKernel differs from the model's source kernel
+            (otherwise a warning). One series (or file) is refused with an error; in a tree it is
+            skipped with a warning, the others are harmonized, and the count skipped is logged.
         progress: show progress bars.
         backend: where the series run (one task each): "local" (default) one after another here;
             "dask" on a cluster whose workers load `harmonizer.source` once each. Results are the same.
@@ -90,8 +93,10 @@ def harmonize_path(
 
     Raises:
         InputError: unreadable input, no CT series, or (with `strict`) a kernel other than the
-            model's source kernel.
-        OutputError: output inside the input, or (one series or file) existing without `overwrite`.
+            model's source kernel for one series, or for every series of a tree.
+        OutputError: output inside the input, (one series or file) existing without `overwrite`, an
+            output to replace that holds what radiomicgan did not write, or a DICOM folder named
+            as the output of a NRRD/NIfTI input.
         ConfigError: a share that does not exist, a file split into parts, or a dask backend that
             cannot be had (not installed, scheduler unreachable, a harmonizer with no `source`).
     """
@@ -103,6 +108,7 @@ def harmonize_path(
     if input_path.is_file() and not is_dicom_name(input_path):
         if num_parts > 1:
             raise ConfigError(f"harmonize: {input_path} is one file; --num-parts splits a folder of series")
+        _check_file_output(input_path, output_path)
         volume = read_volume(input_path)
         _check_kernel(harmonizer, input_path, volume.meta.kernel, strict)
         harmonized = harmonizer(volume, progress=progress)  # checks the pixel spacing
@@ -112,17 +118,63 @@ def harmonize_path(
     jobs = select_part(every, num_parts, part_id)
     if num_parts > 1:
         log.info("part %d of %d: %d of the %d series", part_id, num_parts, len(jobs), len(every))
-    for job in jobs:
-        _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict)
+    resumable = len(every) > 1 or num_parts > 1
+    for job in jobs if overwrite and resumable else []:
+        if job.out.exists():
+            check_replaceable(job.out)  # before any series is replaced, not halfway through the tree
+    kept = _kernel_checked(harmonizer, input_path, jobs, strict=strict, tree=resumable)
+    for job in kept:
         plan = plan_series(job.series)  # headers only: a bad series fails before any other is written
         harmonizer.check_spacing(job.series.folder, _pixel_spacing(plan.geometry.spacing_zyx_mm))
     harmonizer.announce()
-    resumable = len(every) > 1 or num_parts > 1
     existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
     here = functools.partial(harmonize_job, harmonizer, existing=existing, progress=progress)
     source = harmonizer.source  # None: built in memory, so no worker can load it
     on_worker = functools.partial(_job_on_worker, source, existing=existing) if source else None
-    return run_jobs(jobs, here, on_worker, backend, progress=progress)
+    written = run_jobs(kept, here, on_worker, backend, progress=progress)
+    if len(kept) < len(jobs):
+        log.warning(
+            "%d of %d series skipped under --strict (another kernel)", len(jobs) - len(kept), len(jobs)
+        )
+    return written
+
+
+def _check_file_output(input_path: Path, output_path: Path) -> None:
+    """A NRRD/NIfTI input has no DICOM headers to derive a series from: its output is a file too."""
+    if itk_format(output_path) is None:
+        raise OutputError(
+            output_path,
+            f"a DICOM series cannot be made from {input_path.name} (no DICOM headers to derive it from); "
+            "name a .nrrd or .nii.gz output file, or harmonize the DICOM series the volume came from",
+        )
+
+
+def _kernel_checked(
+    harmonizer: Harmonizer, input_path: Path, jobs: list[SeriesJob], *, strict: bool, tree: bool
+) -> list[SeriesJob]:
+    """The jobs to run: a series with another kernel than the model's gets a warning; with `strict`,
+    one series is refused, and in a tree each such series is skipped with a warning line.
+
+    Raises:
+        InputError: with `strict`, one series with another kernel, or a tree whose every series has one.
+    """
+    if not (strict and tree):
+        for job in jobs:
+            _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict)
+        return jobs
+    kept, refused = [], []
+    for job in jobs:
+        try:
+            _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict=True)
+            kept.append(job)
+        except InputError as exc:
+            refused.append(exc)
+    if refused and not kept:
+        expected = harmonizer.metadata.source_kernel
+        raise InputError(input_path, f"no series has the model's source kernel {expected} (--strict)")
+    for refusal in refused:
+        log.warning("%s: skipped (--strict): %s", refusal.path, refusal.reason)
+    return kept
 
 
 def harmonize_job(
@@ -191,9 +243,16 @@ def harmonize_series(
         spacing_mm = _pixel_spacing(geometry.spacing_zyx_mm)
         batches = iter_slice_batches(plan, harmonizer.batch_size)
         total = -(-len(plan.files) // harmonizer.batch_size)
-        for batch in tqdm(
-            batches, total=total, desc="harmonize", unit="batch", disable=not progress, leave=False
-        ):
+        # A log gets the writer's one line per series, not one per batch.
+        bar = progress_bar(
+            batches,
+            total=total,
+            desc="harmonize",
+            unit="batch",
+            enabled=progress,
+            log_every="never",
+        )
+        for batch in bar:
             writer.write(batch.datasets, harmonizer.harmonize_slices(batch.hu, spacing_mm))
     return out
 

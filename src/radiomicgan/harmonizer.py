@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import nn
-from tqdm import tqdm
 
 from radiomicgan import onnx_engine
 from radiomicgan.config import SpacingTolerance
@@ -40,6 +39,7 @@ from radiomicgan.precision import (
     resolve_precision,
     use_fast_layout,
 )
+from radiomicgan.progress import progress_bar
 from radiomicgan.spacing import check_spacing, resample_slices, spacing_ratio
 from radiomicgan.training.loop import resolve_device
 from radiomicgan.training.prefilter import prefilter_slices
@@ -271,7 +271,8 @@ class Harmonizer:
         self.announce()
         out = np.empty_like(volume.hu)
         starts = range(0, volume.shape[0], self.batch_size)
-        for start in tqdm(starts, desc="harmonize", unit="batch", disable=not progress, leave=False):
+        bar = progress_bar(starts, desc="harmonize", unit="batch", enabled=progress, log_every="never")
+        for start in bar:
             stop = start + self.batch_size
             out[start:stop] = self.harmonize_slices(volume.hu[start:stop], spacing_mm)
         return volume.with_hu(out)

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tqdm import tqdm
-
 from radiomicgan.cluster import SerialRunner, open_cluster
 from radiomicgan.config import BackendConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.io import SeriesRef, find_series, plan_series
 from radiomicgan.io.atomic import remove_partials
+from radiomicgan.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +163,8 @@ def run_jobs(
             outcomes = cluster.map(cluster_task, jobs)
         else:
             outcomes = SerialRunner().map(task, jobs)
-        bar = tqdm(total=len(jobs), desc="series", unit="series", disable=not progress or len(jobs) < 2)
+        enabled = progress and len(jobs) > 1
+        bar = progress_bar(total=len(jobs), desc="series", unit="series", enabled=enabled, log_every="unit")
         with bar:
             for job, outcome in zip(jobs, outcomes, strict=True):
                 _log_outcome(job.out, outcome)

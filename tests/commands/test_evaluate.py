@@ -105,6 +105,7 @@ def test_existing_output_needs_overwrite(
     pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "report.html").write_text("earlier")  # an empty folder would be filled
     argv = [
         "--reference",
         str(pairs / "sharp"),
@@ -114,6 +115,40 @@ def test_existing_output_needs_overwrite(
         str(tmp_path / "out"),
     ]
     assert "already exists" in _fails(argv, capsys)
+
+
+def test_overwrite_refuses_a_report_folder_holding_what_it_did_not_write(
+    pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    (out / "notes.txt").write_text("important")
+    argv = ["--reference", str(pairs / "sharp"), "--candidate", f"a={pairs / 'smooth'}", "--out", str(out)]
+    line = _fails([*argv, "--overwrite"], capsys)
+    assert line.endswith(
+        f"{out}: holds notes.txt, which is not radiomicgan's output; --overwrite replaces "
+        "only what radiomicgan wrote (move it away or choose another output)"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "sub"]
+
+
+def test_a_log_gets_lines_not_a_redrawn_bar_and_one_warning_per_run(
+    pairs: Path, config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "run").mkdir()  # a training run without figures: "lacks cam and window", once
+    argv = [
+        "evaluate", "--reference", str(pairs / "sharp"), "--candidate", f"input={pairs / 'smooth'}",
+        "--training-run", f"input={tmp_path / 'run'}", "--out", str(tmp_path / "report"), "--rois", "3",
+        "--repeats", "1", "--jobs", "1", "--no-cache", "--config", str(config_file),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.count("lacks") == 1
+    progress = [line for line in err.splitlines() if "features: roi" in line]
+    assert progress and all(line.startswith("radiomicgan: INFO: features: roi ") for line in progress)
+    assert main([*argv, "--overwrite", "--quiet"]) == 0  # its own report is replaced
+    assert "features: roi" not in capsys.readouterr().err
 
 
 def _args(*options: str) -> argparse.Namespace:

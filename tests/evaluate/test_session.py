@@ -134,11 +134,13 @@ def test_output_is_refused_or_replaced_whole(pairs: Path, small_config: Config, 
     assert (out / "old.txt").read_text() == "keep me"
     with pytest.raises(OutputError, match="inside the input"):
         evaluate(pairs / "sharp", {"input": pairs / "smooth"}, pairs / "smooth" / "r", small_config())
+    with pytest.raises(OutputError, match=r"holds old\.txt, which is not radiomicgan's output"):
+        evaluate(pairs / "sharp", {"input": pairs / "smooth"}, out, small_config(), overwrite=True)
+    assert (out / "old.txt").read_text() == "keep me"  # --overwrite replaces only radiomicgan's outputs
+    (out / "old.txt").unlink()
     before = tree_digests(pairs)
-    evaluate(
-        pairs / "sharp", {"input": pairs / "smooth"}, out, small_config(), overwrite=True, progress=False
-    )
-    assert not (out / "old.txt").exists() and (out / "report.html").is_file()
+    evaluate(pairs / "sharp", {"input": pairs / "smooth"}, out, small_config(), progress=False)
+    assert (out / "report.html").is_file()  # an empty folder is filled
     assert tree_digests(pairs) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
 

@@ -153,14 +153,30 @@ def test_big_endian_source_is_written_little_endian(tmp_path, pydicom_test_file)
 def test_existing_output_needs_overwrite_and_is_then_replaced(ct_series, tmp_path):
     source = read_volume(ct_series.folder)
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("previous run")
+    write_dicom_series(source.with_hu(source.hu + 1), out)
     with pytest.raises(OutputError, match="already exists"):
         write_dicom_series(source, out)
-    assert (out / "old.txt").exists()
     write_dicom_series(source, out, overwrite=True)
-    assert not (out / "old.txt").exists() and len(_files(out)) == 6
+    assert len(_files(out)) == 6 and np.array_equal(read_volume(out).hu, source.hu)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct", "out"]  # no temporary left over
+
+
+def test_overwrite_refuses_a_folder_holding_what_it_did_not_write(ct_series, tmp_path):
+    source = read_volume(ct_series.folder)
+    out = tmp_path / "out"
+    write_dicom_series(source, out)
+    (out / "old.txt").write_text("someone's notes")
+    with pytest.raises(OutputError, match=r"holds old\.txt, which is not radiomicgan's output"):
+        write_dicom_series(source, out, overwrite=True)
+    assert (out / "old.txt").read_text() == "someone's notes" and len(list(out.glob("*.dcm"))) == 6
+
+
+def test_an_empty_folder_made_ready_is_filled_without_overwrite(ct_series, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    write_dicom_series(read_volume(ct_series.folder), out)
+    assert len(_files(out)) == 6
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # DICOM files need no marker
 
 
 def test_output_in_or_around_the_input_is_refused(ct_series):
@@ -253,6 +269,7 @@ def test_streamed_series_is_all_or_nothing(ct_series, tmp_path):
 def test_streamed_writer_checks_the_output_before_writing(ct_series, tmp_path):
     source = read_volume(ct_series.folder)
     (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "IM000001.dcm").write_bytes(b"earlier")  # an empty folder would be filled
     with pytest.raises(OutputError, match="already exists"), _streamed_writer(source, tmp_path / "out"):
         pytest.fail("the block ran although the output exists")
     with (

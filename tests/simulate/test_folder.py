@@ -12,6 +12,7 @@ import pytest
 from radiomicgan.config import SimulationConfig
 from radiomicgan.errors import OutputError
 from radiomicgan.io import read_volume, write_volume
+from radiomicgan.io.ownership import MARKER
 from radiomicgan.io.volume import Volume
 from radiomicgan.simulate.folder import SimulationResult, simulate_to_folder
 from radiomicgan.simulate.simulator import simulate_kernels
@@ -27,7 +28,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
 
 def test_every_kernel_is_a_series_of_one_study(written: SimulationResult) -> None:
     assert list(written.series_dirs) == ["smooth", "medium", "sharp", "sharp_retest"]
-    assert sorted(p.name for p in written.out_dir.iterdir()) == sorted(written.series_dirs)
+    assert sorted(p.name for p in written.out_dir.iterdir()) == sorted([MARKER, *written.series_dirs])
     expected = simulate_kernels(prepare_source("phantom", CONFIG), CONFIG)
     for key, folder in written.series_dirs.items():
         volume = read_volume(folder)
@@ -67,9 +68,20 @@ def test_an_existing_output_needs_overwrite(tmp_path: Path) -> None:
     result = simulate_to_folder(
         "phantom", out, SimulationConfig(size_px=32, slices=1, jobs=1), overwrite=True
     )
-    assert sorted(p.name for p in out.iterdir()) == ["medium", "sharp", "smooth"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "medium", "sharp", "smooth"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
     assert result.out_dir == out
+
+
+def test_overwrite_refuses_a_folder_holding_what_it_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "pairs"
+    small = SimulationConfig(size_px=32, slices=1, kernels=("smooth",), jobs=1)
+    simulate_to_folder("phantom", out, small)
+    (out / "smooth" / "notes.txt").write_text("mine")
+    before = sorted(out.rglob("*"))
+    with pytest.raises(OutputError, match=r"holds smooth/notes\.txt, which is not radiomicgan's output"):
+        simulate_to_folder("phantom", out, small, overwrite=True)
+    assert sorted(out.rglob("*")) == before and (out / "smooth" / "notes.txt").read_text() == "mine"
 
 
 def test_a_ct_source_is_anonymous(tmp_path: Path) -> None:

@@ -17,13 +17,27 @@ class SubParsers(Protocol):
 
 
 def add_command(sub: SubParsers, name: str, summary: str, description: str) -> argparse.ArgumentParser:
-    """A subcommand whose --help shows its description verbatim (examples keep their layout)."""
+    """A subcommand whose --help shows its description verbatim (examples keep their layout).
+
+    It takes the options every command shares (`-v`), after its name as well as before it.
+    """
     return sub.add_parser(
         name,
         help=summary,
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_shared_options()],
     )
+
+
+def _shared_options() -> argparse.ArgumentParser:
+    # SUPPRESS: a command that was not given -v keeps what `radiomicgan -v COMMAND` set (argparse
+    # would otherwise copy the subcommand's default over it).
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debugging detail"
+    )
+    return parent
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:

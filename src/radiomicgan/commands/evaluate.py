@@ -102,7 +102,9 @@ def register(sub: SubParsers) -> None:
         metavar="YAML",
         help="PyRadiomics parameters (default: shipped 2-D)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace REPORT_DIR if it exists")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace REPORT_DIR if it holds only radiomicgan's output"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_option(parser)
     parser.set_defaults(handler=run)

@@ -15,15 +15,17 @@ to integer HU and written as a derived DICOM series (new series and instance UID
 study and frame of reference, ImageType DERIVED\\SECONDARY). NRRD/NIfTI input gives NRRD/NIfTI.
 INPUT may be one series, a file, or a folder tree of many series (OUTPUT mirrors the tree).
 DICOM series are streamed: memory holds --batch-size slices, not the series. A series whose
-kernel differs from the model's source kernel gets a warning, or with --strict an error.
+kernel differs from the model's source kernel gets a warning; with --strict one series is refused
+and a tree skips it (a warning line each).
 The series' pixel spacing is checked against the model's training spacing: a warning beyond
 {warn:.0%}, a refusal beyond {refuse:.0%} unless --resample (harmonize on the model's grid and
 resample the correction back) or --force.
 
 A tree can be run again: a series whose output holds all its slices is kept (logged), an
-incomplete one is redone, and --overwrite replaces them all. --backend dask spreads the series
-over a Dask cluster (pip install radiomicgan[cluster]): the scheduler at --scheduler, or a local
-cluster of --workers processes; workers must see INPUT, OUTPUT and the model at the same paths.
+incomplete one is redone, and --overwrite replaces them all; an output holding anything radiomicgan
+did not write is refused, never deleted. --backend dask spreads the series over a Dask cluster
+(pip install radiomicgan[cluster]): the scheduler at --scheduler, or a local cluster of --workers
+processes; workers must see INPUT, OUTPUT and the model at the same paths.
 --num-parts N --part-id K harmonizes share K of N (by a hash of the SeriesInstanceUID), for N
 independent jobs such as a batch scheduler's array job.
 
@@ -70,7 +72,8 @@ def register(sub: SubParsers) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace existing output series (default: a tree keeps complete ones, one series is refused)",
+        help="replace existing output series radiomicgan wrote; a folder holding anything else is refused "
+        "(default: a tree keeps complete ones, one series is refused)",
     )
     parser.add_argument(
         "--strict",

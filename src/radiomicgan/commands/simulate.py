@@ -69,13 +69,18 @@ def register(sub: SubParsers) -> None:
         "--retest", action="store_true", default=None, help="add a repeat-scan standard series"
     )
     parser.add_argument("--jobs", type=int, help="worker processes (default: all cores)")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace OUT_DIR if it holds only radiomicgan's output"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = build(SimulationConfig, *config_layers(args, OPTIONS))
-    result = simulate_to_folder(args.source, args.out_dir, config, overwrite=args.overwrite)
+    result = simulate_to_folder(
+        args.source, args.out_dir, config, overwrite=args.overwrite, progress=not args.quiet
+    )
     print(result.describe())
     return 0

@@ -24,11 +24,11 @@ import pandas as pd
 import SimpleITK as sitk
 from numpy.typing import NDArray
 from radiomics import featureextractor
-from tqdm import tqdm
 
 from radiomicgan.cluster import TaskRunner
 from radiomicgan.evaluate.cache import FeatureCache, feature_key
 from radiomicgan.evaluate.settings import PYRADIOMICS_VERSION, RadiomicsSettings, load_settings, new_extractor
+from radiomicgan.progress import progress_bar
 
 MASK_ONLY_CLASSES = frozenset({"shape", "shape2D"})
 
@@ -209,7 +209,7 @@ def extract_many(
     Args:
         tasks: the extractions, in the order of the returned rows.
         jobs: worker processes; 1 runs here, 0 means one per core.
-        progress: show a tqdm bar (on stderr) over the extractions performed.
+        progress: show a progress bar (on stderr; log lines when it is no terminal) over the extractions.
         settings: PyRadiomics parameters; the shipped 2-D settings by default.
         cache: where to look features up first and store new ones (here, not on the workers).
         runner: extract on a cluster's workers instead (`radiomicgan.cluster.open_cluster`), one task
@@ -245,7 +245,7 @@ def _run_all(
     runner: TaskRunner | None = None,
 ) -> list[NDArray[np.float64]]:
     results = []
-    with tqdm(total=len(tasks), disable=not progress, desc="features", unit="roi") as bar:
+    with progress_bar(total=len(tasks), desc="features", unit="roi", enabled=progress) as bar:
         for vector in _vectors(tasks, jobs, settings, runner):
             results.append(vector)
             bar.update()

@@ -3,6 +3,9 @@
 Writers fill a hidden temporary sibling of the output and rename it into place only when every file
 is written, so a crash or a full disk never leaves a half series where a reader would pick it up
 (discovery skips hidden names). Renames within one folder stay on one file system, hence atomic.
+
+Replacing is for radiomicgan's own outputs only (`ownership`): a folder written here gets a marker
+listing what it holds, and an existing output holding anything else is refused, not deleted.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from radiomicgan.errors import OutputError
+from radiomicgan.io.ownership import check_replaceable, write_marker
 
 
 def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: bool) -> None:
     """Refuse an output that exists (unless `overwrite`) or that would clobber the input.
+
+    An empty folder is no output yet: a series or a tree may be written into a folder made ready for it.
+    `overwrite` replaces only what radiomicgan wrote (`ownership.check_replaceable`).
 
     Args:
         out: the output folder (`is_dir`) or file.
@@ -29,7 +36,8 @@ def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: 
 
     Raises:
         OutputError: the output exists without `overwrite`, exists with the other kind (file or
-            folder), lies in or contains an input folder, or is an input file.
+            folder), holds what radiomicgan did not write, lies in or contains an input folder, or
+            is an input file.
     """
     target = out.resolve()
     for source in inputs:
@@ -43,26 +51,35 @@ def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: 
             raise OutputError(out, f"output folder is inside the input folder {folder}")
         if target in folder.parents:
             raise OutputError(out, f"output folder contains the input folder {folder}")
-    if out.exists() or out.is_symlink():
-        if not overwrite:
-            raise OutputError(
-                out, "already exists (use --overwrite, or overwrite=True in Python, to replace it)"
-            )
-        if is_dir != out.is_dir():
-            raise OutputError(out, f"exists and is {'not ' if is_dir else ''}a folder")
+    if not (out.exists() or out.is_symlink()) or (is_dir and _is_empty_folder(out)):
+        return
+    if not overwrite:
+        raise OutputError(out, "already exists (use --overwrite, or overwrite=True in Python, to replace it)")
+    if is_dir != out.is_dir():
+        raise OutputError(out, f"exists and is {'not ' if is_dir else ''}a folder")
+    check_replaceable(out)
 
 
 @contextmanager
-def atomic_dir(out: Path) -> Iterator[Path]:
+def atomic_dir(out: Path, *, mark: bool = True) -> Iterator[Path]:
     """Yield an empty temporary folder that replaces `out` when the block ends without error.
 
+    Args:
+        out: the folder to create or replace; an existing one must be radiomicgan's own (checked
+            again here, at the moment of replacing, whatever the caller checked before).
+        mark: leave the ownership marker listing what the block wrote (not needed where every file
+            names its writer, as a DICOM series' files do).
+
     Raises:
-        OutputError: the temporary folder cannot be made or renamed, or an OSError occurs inside
-            the block; the temporary folder is removed and an existing `out` is kept.
+        OutputError: the temporary folder cannot be made or renamed, an existing `out` holds what
+            radiomicgan did not write, or an OSError occurs inside the block; the temporary folder
+            is removed and an existing `out` is kept.
     """
     temporary = _make_temporary(out)
     try:
         yield temporary
+        if mark:
+            write_marker(temporary)
         _swap_into_place(temporary, out)
     except OSError as exc:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -117,10 +134,15 @@ def _make_temporary(out: Path) -> Path:
     return temporary
 
 
+def _is_empty_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
 def _swap_into_place(temporary: Path, out: Path) -> None:
     if not out.exists():
         temporary.rename(out)
         return
+    check_replaceable(out)
     backup = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.old"
     out.rename(backup)
     try:

@@ -30,12 +30,12 @@ from radiomicgan.errors import OutputError
 from radiomicgan.io.atomic import atomic_dir, check_output
 from radiomicgan.io.derivation import Derivation, derive_dataset, derived_series_uid
 from radiomicgan.io.dicom_geometry import ds_strings
+from radiomicgan.io.ownership import IMPLEMENTATION_VERSION
 from radiomicgan.io.volume import Volume
 
 logger = logging.getLogger(__name__)
 
 _INT16 = np.iinfo(np.int16)
-_IMPLEMENTATION_VERSION = "RADIOMICGAN_01"  # SH, at most 16 characters
 # Transfer syntaxes that are always lossy; their loss must stay flagged in anything derived.
 _LOSSY_METHODS = {
     JPEGBaseline8Bit: "ISO_10918_1",
@@ -138,7 +138,7 @@ def dicom_series_writer(
     """
     check_output(out, overwrite=overwrite, inputs=inputs, is_dir=True)
     series_uid = derived_series_uid(source_series_uid, derivation) if derivation is not None else None
-    with atomic_dir(out) as temporary:
+    with atomic_dir(out, mark=False) as temporary:  # our files name their writer: no marker needed
         writer = DicomSeriesWriter(
             out, temporary, positions_xyz_mm, direction, spacing_zyx_mm, derivation, series_uid
         )
@@ -295,7 +295,7 @@ def _write(ds: Dataset, path: Path, out: Path, index: int) -> None:
     meta.MediaStorageSOPInstanceUID = UID(sop_instance)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = _IMPLEMENTATION_VERSION
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION  # also how --overwrite knows it
     ds.file_meta = meta
     ds.preamble = b"\x00" * 128
     dcmwrite(path, ds, implicit_vr=False, little_endian=True, enforce_file_format=True)

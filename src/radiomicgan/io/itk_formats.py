@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from radiomicgan.errors import InputError, OutputError
 from radiomicgan.io.atomic import atomic_files, check_output
 from radiomicgan.io.derivation import Derivation
+from radiomicgan.io.ownership import NIFTI_DESCRIPTION, NRRD_KEY_PREFIX
 from radiomicgan.io.volume import SeriesMeta, Volume
 
 logger = logging.getLogger(__name__)
@@ -111,10 +112,13 @@ def write_itk(
     image.SetSpacing(tuple(float(s) for s in reversed(volume.spacing_zyx_mm)))
     image.SetOrigin(tuple(float(v) for v in volume.origin_xyz_mm))
     image.SetDirection(tuple(float(v) for v in np.asarray(volume.direction, dtype=np.float64).ravel()))
+    # Whose file this is, for a later --overwrite: a NRRD field, and NIfTI's description (ITK's file notes).
+    image.SetMetaData(f"{NRRD_KEY_PREFIX}written_by", "radiomicgan")
+    image.SetMetaData("ITK_FileNotes", NIFTI_DESCRIPTION)
     if derivation is not None:
-        image.SetMetaData("radiomicgan_method", derivation.method)
-        image.SetMetaData("radiomicgan_description", derivation.description)
-        image.SetMetaData("radiomicgan_model_id", derivation.model_id)
+        image.SetMetaData(f"{NRRD_KEY_PREFIX}method", derivation.method)
+        image.SetMetaData(f"{NRRD_KEY_PREFIX}description", derivation.description)
+        image.SetMetaData(f"{NRRD_KEY_PREFIX}model_id", derivation.model_id)
     with atomic_files(out) as temporary:
         try:
             sitk.WriteImage(image, str(temporary / out.name), useCompression=True)

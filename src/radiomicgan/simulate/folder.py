@@ -57,7 +57,12 @@ class SimulationResult:
 
 
 def simulate_to_folder(
-    source: str | Path | Volume, out_dir: str | Path, config: SimulationConfig, *, overwrite: bool = False
+    source: str | Path | Volume,
+    out_dir: str | Path,
+    config: SimulationConfig,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
 ) -> SimulationResult:
     """Simulate `source` (see `prepare_source`) and write out_dir/<kernel>/ DICOM series.
 
@@ -70,23 +75,24 @@ def simulate_to_folder(
         source: "phantom", a CT path, or a Volume.
         out_dir: the folder to create.
         config: the simulation settings.
-        overwrite: replace an existing, non-empty `out_dir`.
+        overwrite: replace an existing, non-empty `out_dir` that radiomicgan wrote (an empty one is
+            always filled).
+        progress: show a progress bar over the slices.
 
     Returns:
         The folders and UIDs written.
 
     Raises:
-        OutputError: out_dir exists and is not empty (without `overwrite`), lies inside the
-            source's folder, or cannot be written.
+        OutputError: out_dir exists and is not empty (without `overwrite`), holds what radiomicgan
+            did not write, lies inside the source's folder, or cannot be written.
         InputError: the source cannot be read.
         ConfigError: an unknown kernel.
     """
     start = time.perf_counter()
     out = Path(out_dir)
-    empty_folder = out.is_dir() and not out.is_symlink() and not any(out.iterdir())
-    check_output(out, overwrite=overwrite or empty_folder, inputs=_source_paths(source), is_dir=True)
+    check_output(out, overwrite=overwrite, inputs=_source_paths(source), is_dir=True)
     volume = prepare_source(source, config)
-    outputs = simulate_kernels(volume, config)
+    outputs = simulate_kernels(volume, config, progress=progress)
     patient_name, patient_id = _patient(source, volume, config.seed)
     study_description = f"RadiomicGAN kernel simulation, seed {config.seed}"
     series_dirs: dict[str, Path] = {}

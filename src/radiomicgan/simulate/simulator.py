@@ -13,6 +13,7 @@ Randomness: the noise of slice i, realization r comes from numpy's Generator see
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -25,12 +26,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from tqdm import tqdm
 
 from radiomicgan.config import SimulationConfig
 from radiomicgan.errors import ConfigError, InputError
 from radiomicgan.io.uids import deterministic_uid
 from radiomicgan.io.volume import SeriesMeta, Volume
+from radiomicgan.progress import progress_bar
 from radiomicgan.simulate.kernels import discrete_filter, get_kernel
 from radiomicgan.simulate.projector import filter_projections, get_projector
 
@@ -111,7 +112,7 @@ def _noisy(
     return np.log(photons / np.maximum(counts, 1)).astype(np.float32)
 
 
-def simulate_kernels(volume: Volume, config: SimulationConfig) -> dict[str, Volume]:
+def simulate_kernels(volume: Volume, config: SimulationConfig, *, progress: bool = True) -> dict[str, Volume]:
     """Reconstruct every slice of `volume` with each configured kernel (and the retest).
 
     The volume is used as it is (see `prepare_source` to pick slices and resample first).
@@ -121,6 +122,7 @@ def simulate_kernels(volume: Volume, config: SimulationConfig) -> dict[str, Volu
     Args:
         volume: square slices in HU.
         config: kernels, standard kernel, retest, photons_per_ray, angles, seed and jobs.
+        progress: show a progress bar over the slices (log lines when stderr is no terminal).
 
     Returns:
         Kernel name -> Volume, in `config.kernels` order, then f"{standard}_retest" if asked.
@@ -149,7 +151,7 @@ def simulate_kernels(volume: Volume, config: SimulationConfig) -> dict[str, Volu
         )
         for i in range(volume.shape[0])
     ]
-    images = np.stack(_run(tasks, config.jobs), axis=1)  # [outputs, z, y, x]
+    images = np.stack(_run(tasks, config.jobs, progress), axis=1)  # [outputs, z, y, x]
     keys = [*config.kernels, *([f"{retest}{RETEST_SUFFIX}"] if retest else [])]
     scan = _scan_digest(volume, config)
     study, frame = deterministic_uid("simulation-study", scan), deterministic_uid("simulation-for", scan)
@@ -221,17 +223,17 @@ def _scan_digest(volume: Volume, config: SimulationConfig) -> str:
     return digest.hexdigest()
 
 
-def _run(tasks: list[_SliceTask], jobs: int) -> list[NDArray[np.float32]]:
+def _run(tasks: list[_SliceTask], jobs: int, progress: bool) -> list[NDArray[np.float32]]:
     """Reconstruct slices in worker processes (one torch thread each), with a progress bar."""
     workers = min(jobs or _cpu_count(), len(tasks))
-    progress = {"total": len(tasks), "desc": "simulate", "unit": "slice", "disable": None}
+    bar = functools.partial(progress_bar, total=len(tasks), desc="simulate", unit="slice", enabled=progress)
     if workers <= 1:
-        return [_reconstruct(task) for task in tqdm(tasks, **progress)]  # type: ignore[call-overload]
+        return [_reconstruct(task) for task in bar(tasks)]
     logger.info("simulating %d slices in %d processes", len(tasks), workers)
     # spawn, not fork: a forked child inherits torch's thread pool in an undefined state
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-        return list(tqdm(pool.map(_reconstruct, tasks), **progress))  # type: ignore[call-overload]
+        return list(bar(pool.map(_reconstruct, tasks)))
 
 
 def _cpu_count() -> int:

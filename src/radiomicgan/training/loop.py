@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from tqdm import tqdm
 
 from radiomicgan.config import TrainConfig, as_dict
 from radiomicgan.errors import ConfigError, InputError, OutputError
+from radiomicgan.io.ownership import write_marker
 from radiomicgan.modelfile import MODEL_FILE, ModelMetadata, save_model
 from radiomicgan.nets import PatchGAN, build_generator, load_encoder_weights, resolve_freeze
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS, EncoderWeights
+from radiomicgan.progress import progress_bar
 from radiomicgan.training.data import PairedSlices, load_paired_slices, sample_crops, split_validation
 from radiomicgan.training.distributed import DistributedContext, process_group, replicas_check, replicate
 from radiomicgan.training.dwt import cam_window
@@ -247,6 +248,7 @@ def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
 
 def _create_run_dir(run_dir: Path, config: TrainConfig) -> None:
     (run_dir / "figures").mkdir(parents=True, exist_ok=True)
+    write_marker(run_dir, everything=True)  # it grows every epoch: the folder as a whole is ours
     (run_dir / "config.yaml").write_text(yaml.safe_dump(as_dict(config), sort_keys=False), encoding="utf-8")
 
 
@@ -342,11 +344,12 @@ def _train_steps(run: _Run, learner: Learner, window_hu: Window, epoch: int) -> 
 
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
-    bar = tqdm(
+    bar = progress_bar(
         range(config.steps_per_epoch),
         desc=f"epoch {epoch + 1}/{config.epochs}",
-        disable=not run.progress,
-        leave=False,
+        unit="step",
+        enabled=run.progress,
+        log_every="never",  # a log gets the epoch's own line (`_evaluate_epoch`)
     )
     for _ in bar:
         losses = learner.train_step(sample)

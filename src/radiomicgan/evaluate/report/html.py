@@ -70,6 +70,16 @@ def training_figures(run_dir: Path) -> dict[str, Path]:
     Raises:
         InputError: the run folder does not exist.
     """
+    found = _find_training_figures(run_dir)
+    if len(found) < 2:
+        logger.warning(
+            "training run %s lacks %s", run_dir, " and ".join(sorted({"window", "cam"} - set(found)))
+        )
+    return found
+
+
+def _find_training_figures(run_dir: Path) -> dict[str, Path]:
+    # Silent: `training_figures` warns once, when the run is first looked at; the report copies quietly.
     if not run_dir.is_dir():
         raise InputError(run_dir, "training run folder not found")
     figures = run_dir / "figures"
@@ -81,10 +91,6 @@ def training_figures(run_dir: Path) -> dict[str, Path]:
     )
     if cams:
         found["cam"] = cams[-1][1]
-    if len(found) < 2:
-        logger.warning(
-            "training run %s lacks %s", run_dir, " and ".join(sorted({"window", "cam"} - set(found)))
-        )
     return found
 
 
@@ -128,7 +134,7 @@ def _template() -> jinja2.Template:
 def _copy_training_figures(folder: Path, runs: Mapping[str, Path]) -> list[dict[str, str]]:
     copied = []
     for index, (name, run_dir) in enumerate(runs.items(), start=1):
-        for kind, source in training_figures(Path(run_dir)).items():
+        for kind, source in _find_training_figures(Path(run_dir)).items():
             target = f"training_{index}_{kind}.png"  # numbered: candidate names need not be file names
             shutil.copyfile(source, folder / target)
             copied.append({"candidate": name, "kind": kind, "file": target, "source": source.name})
