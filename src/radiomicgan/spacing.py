@@ -83,7 +83,12 @@ def check_spacing(
             "spacing: use --resample (to the model's spacing and back) or --force",
         )
     if deviation > tolerance.warn:
-        log.warning("%s: %s (ratio %.2f); quality drops away from the model's spacing", where, both, ratio)
+        log.warning(
+            "%s: %s (ratio %.2f); quality drops away from the model's spacing (see --resample)",
+            where,
+            both,
+            ratio,
+        )
     return False
 
 
