@@ -123,10 +123,12 @@ def harmonize_path(
         if job.out.exists():
             check_replaceable(job.out)  # before any series is replaced, not halfway through the tree
     kept = _kernel_checked(harmonizer, input_path, jobs, strict=strict, tree=resumable)
-    for job in kept:
-        plan = plan_series(job.series)  # headers only: a bad series fails before any other is written
+    # Headers only: a bad series fails before any other is written.
+    plans = [plan_series(job.series) for job in kept]
+    for job, plan in zip(kept, plans, strict=True):
         harmonizer.check_spacing(job.series.folder, _pixel_spacing(plan.geometry.spacing_zyx_mm))
-    harmonizer.announce()
+    if backend.name == "dask":
+        harmonizer.announce()  # the workers say it in their own logs; here, once, for the user
     existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
     here = functools.partial(harmonize_job, harmonizer, existing=existing, progress=progress)
     source = harmonizer.source  # None: built in memory, so no worker can load it
@@ -240,6 +242,7 @@ def harmonize_series(
         overwrite=overwrite,
         inputs=plan.folders,
     ) as writer:
+        harmonizer.announce()  # once the output is accepted: a refused one gets its error line only
         spacing_mm = _pixel_spacing(geometry.spacing_zyx_mm)
         batches = iter_slice_batches(plan, harmonizer.batch_size)
         total = -(-len(plan.files) // harmonizer.batch_size)
