@@ -25,6 +25,7 @@ from radiomicgan.evaluate import image_quality, reproducibility
 from radiomicgan.evaluate.protocol import range_label
 from radiomicgan.harmonize import Harmonizer
 from radiomicgan.io import read_volume
+from radiomicgan.spacing import pixel_spacing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_change_hu": float(np.abs(new - old).max()),
             "output_range_hu": [float(new.min()), float(new.max())],
         }
-    spacing = (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
+    spacing = pixel_spacing(reference.spacing_zyx_mm)
     counts = reproducibility(
         reference.hu, candidates, spacing, n_rois=args.rois, repeats=args.repeats, jobs=args.jobs
     ).summary()

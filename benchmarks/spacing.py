@@ -31,7 +31,7 @@ from radiomicgan.config import TrainConfig, build
 from radiomicgan.evaluate import image_quality
 from radiomicgan.harmonize import Harmonizer
 from radiomicgan.io import read_volume
-from radiomicgan.spacing import resample_slices
+from radiomicgan.spacing import pixel_spacing, resample_slices
 from radiomicgan.training.loop import train
 
 RATIOS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     source = read_volume(split / "test" / "smooth")
     reference = read_volume(split / "test" / "sharp")
     picked = list(range(0, source.shape[0], args.every))
-    native = (source.spacing_zyx_mm[1], source.spacing_zyx_mm[2])
+    native = pixel_spacing(source.spacing_zyx_mm)
     rows = []
     start = time.perf_counter()
     for ratio in args.ratios:

@@ -43,6 +43,7 @@ from radiomicgan.series_jobs import (
     series_jobs,
     triage,
 )
+from radiomicgan.spacing import pixel_spacing
 
 __all__ = ["Harmonizer", "ModelSource", "WindowMode", "harmonize_job", "harmonize_path", "harmonize_series"]
 
@@ -126,7 +127,7 @@ def harmonize_path(
     # Headers only: a bad series fails before any other is written.
     plans = [plan_series(job.series) for job in kept]
     for job, plan in zip(kept, plans, strict=True):
-        harmonizer.check_spacing(job.series.folder, _pixel_spacing(plan.geometry.spacing_zyx_mm))
+        harmonizer.check_spacing(job.series.folder, pixel_spacing(plan.geometry.spacing_zyx_mm))
     if backend.name == "dask":
         harmonizer.announce()  # the workers say it in their own logs; here, once, for the user
     existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
@@ -243,7 +244,7 @@ def harmonize_series(
         inputs=plan.folders,
     ) as writer:
         harmonizer.announce()  # once the output is accepted: a refused one gets its error line only
-        spacing_mm = _pixel_spacing(geometry.spacing_zyx_mm)
+        spacing_mm = pixel_spacing(geometry.spacing_zyx_mm)
         batches = iter_slice_batches(plan, harmonizer.batch_size)
         total = -(-len(plan.files) // harmonizer.batch_size)
         # A log gets the writer's one line per series, not one per batch.
@@ -258,10 +259,6 @@ def harmonize_series(
         for batch in bar:
             writer.write(batch.datasets, harmonizer.harmonize_slices(batch.hu, spacing_mm))
     return out
-
-
-def _pixel_spacing(spacing_zyx_mm: tuple[float, float, float]) -> tuple[float, float]:
-    return spacing_zyx_mm[1], spacing_zyx_mm[2]
 
 
 def _check_kernel(harmonizer: Harmonizer, where: Path, kernel: str, strict: bool) -> None:

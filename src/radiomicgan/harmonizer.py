@@ -25,7 +25,6 @@ from numpy.typing import NDArray
 from torch import nn
 
 from radiomicgan import onnx_engine
-from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import ConfigError
 from radiomicgan.io import Derivation, Volume, kernel_text
 from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, model_digest, resolve_model_path
@@ -40,7 +39,7 @@ from radiomicgan.precision import (
     use_fast_layout,
 )
 from radiomicgan.progress import progress_bar
-from radiomicgan.spacing import check_spacing, resample_slices, spacing_ratio
+from radiomicgan.spacing import check_spacing, needs_resampling, pixel_spacing, resample_slices
 from radiomicgan.training.loop import resolve_device
 from radiomicgan.training.prefilter import prefilter_slices
 from radiomicgan.training.tensors import harmonize_slices_hu
@@ -266,7 +265,7 @@ class Harmonizer:
             InputError: the volume's pixel spacing lies beyond `SpacingTolerance.refuse` of the model's,
                 without `resample` or `force`.
         """
-        spacing_mm = (volume.spacing_zyx_mm[1], volume.spacing_zyx_mm[2])
+        spacing_mm = pixel_spacing(volume.spacing_zyx_mm)
         self.check_spacing(volume.source_path or Path("<volume>"), spacing_mm)
         self.announce()
         out = np.empty_like(volume.hu)
@@ -316,8 +315,7 @@ class Harmonizer:
         geometry = self.metadata.training_geometry
         if not (self.resample and spacing_mm and geometry):
             return None
-        ratio = spacing_ratio(spacing_mm, geometry.pixel_spacing_mm)
-        return geometry.pixel_spacing_mm if max(ratio, 1 / ratio) > SpacingTolerance().same else None
+        return geometry.pixel_spacing_mm if needs_resampling(spacing_mm, geometry.pixel_spacing_mm) else None
 
     def _harmonize_on_grid(self, hu: NDArray[np.float32]) -> NDArray[np.float32]:
         """`harmonize_slices` on the slices' own grid.

@@ -34,6 +34,22 @@ def spacing_ratio(series_mm: tuple[float, float], model_mm: tuple[float, float])
     return math.sqrt((series_mm[0] * series_mm[1]) / (model_mm[0] * model_mm[1]))
 
 
+def spacing_deviation(series_mm: tuple[float, float], model_mm: tuple[float, float]) -> float:
+    """How far apart two pixel sizes are, either way: the larger of the ratio and its inverse (>= 1)."""
+    ratio = spacing_ratio(series_mm, model_mm)
+    return max(ratio, 1.0 / ratio)
+
+
+def needs_resampling(series_mm: tuple[float, float], model_mm: tuple[float, float]) -> bool:
+    """Whether `resample` moves slices to the model's grid: the spacings differ by more than rounding."""
+    return spacing_deviation(series_mm, model_mm) > SpacingTolerance().same
+
+
+def pixel_spacing(spacing_zyx_mm: tuple[float, float, float]) -> tuple[float, float]:
+    """The in-plane (rows, columns) part of a volume's spacing."""
+    return spacing_zyx_mm[1], spacing_zyx_mm[2]
+
+
 def describe_spacing(spacing_mm: tuple[float, float]) -> str:
     """'0.70 mm' for square pixels, '0.70 x 0.80 mm' otherwise."""
     if math.isclose(spacing_mm[0], spacing_mm[1], rel_tol=1e-3):
@@ -71,7 +87,7 @@ def check_spacing(
         return False
     tolerance = tolerance or SpacingTolerance()
     ratio = spacing_ratio(series_mm, model_mm)
-    deviation = max(ratio, 1.0 / ratio)
+    deviation = spacing_deviation(series_mm, model_mm)
     both = f"series pixels {describe_spacing(series_mm)}, model trained at {describe_spacing(model_mm)}"
     if resample and deviation > tolerance.same:
         log.info("%s: %s; resampling to the model's spacing and back", where, both)
@@ -151,9 +167,9 @@ class TrainingGeometry:
     @classmethod
     def of(cls, volume: Volume) -> TrainingGeometry:
         """The geometry of `volume`."""
-        z, y, x = volume.spacing_zyx_mm
+        y, x = pixel_spacing(volume.spacing_zyx_mm)
         rows, columns = volume.shape[1:]
-        return cls((y, x), z, (rows * y, columns * x))
+        return cls((y, x), volume.spacing_zyx_mm[0], (rows * y, columns * x))
 
     @classmethod
     def mean(cls, geometries: list[TrainingGeometry]) -> TrainingGeometry:

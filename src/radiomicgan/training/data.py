@@ -18,7 +18,7 @@ from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import PairingError
 from radiomicgan.io import Volume, pair_volumes, read_volume
 from radiomicgan.io.convolution_kernel import kernel_key, kernel_text
-from radiomicgan.spacing import TrainingGeometry, describe_spacing, spacing_ratio
+from radiomicgan.spacing import TrainingGeometry, describe_spacing, spacing_deviation
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,7 @@ def _geometry_of(volume: Volume, path: Path, earlier: list[TrainingGeometry]) ->
     geometry = TrainingGeometry.of(volume)
     if earlier:
         first = earlier[0].pixel_spacing_mm
-        ratio = spacing_ratio(geometry.pixel_spacing_mm, first)
-        if max(ratio, 1.0 / ratio) > SpacingTolerance().warn:
+        if spacing_deviation(geometry.pixel_spacing_mm, first) > SpacingTolerance().warn:
             raise PairingError(
                 path,
                 f"pixel spacing {describe_spacing(geometry.pixel_spacing_mm)} differs from the first "
