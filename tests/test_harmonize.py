@@ -25,9 +25,8 @@ from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import find_series, read_volume, write_volume
 from radiomicgan.onnx_engine import OnnxGenerator, onnx_runtime_available
-from radiomicgan.training import train
 from radiomicgan.training.tensors import harmonize_slices_hu
-from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, TINY_MODEL, Scan, tiny_config, write_scan
+from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, TINY_MODEL, Scan, train_tiny, write_scan
 
 TRAINING_WINDOW = (-1024, -513)  # two fixed-growing epochs with th_eta = 1
 
@@ -46,13 +45,10 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
 def run_dir(scan: Scan, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny trained model whose final training window is TRAINING_WINDOW, without a prefilter (the
     tests here compare with the generator run directly; tests/training/test_prefilter.py has one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("runs") / "run"
     window = WindowConfig(schedule="fixed", th_eta=1)
     model = replace(TINY_MODEL, prefilter="none")
-    result = train(tiny_config(scan, run, epochs=2, window=window, model=model), progress=False)
-    torch.set_num_threads(threads)
+    result = train_tiny(scan, run, epochs=2, window=window, model=model)
     assert result.final_window_hu == TRAINING_WINDOW
     return run
 

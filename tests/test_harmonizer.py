@@ -7,13 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from radiomicgan import harmonizer as harmonizer_module
 from radiomicgan.cli import main
 from radiomicgan.config import WindowConfig
-from radiomicgan.training import train
-from training.pairs import TINY_MODEL, Scan, tiny_config, write_scan
+from training.pairs import TINY_MODEL, Scan, train_tiny, write_scan
 
 
 @pytest.fixture(autouse=True)
@@ -29,13 +27,9 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
 @pytest.fixture(scope="module")
 def run_dir(scan: Scan, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two epochs of the fixed schedule: the last training window is [-1024, -513] HU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("runs") / "run"
     model = replace(TINY_MODEL, prefilter="wiener")
-    window = WindowConfig(schedule="fixed", th_eta=1)
-    train(tiny_config(scan, run, window=window, model=model), progress=False)
-    torch.set_num_threads(threads)
+    train_tiny(scan, run, window=WindowConfig(schedule="fixed", th_eta=1), model=model)
     return run
 
 

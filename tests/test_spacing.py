@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from radiomicgan.cli import main
 from radiomicgan.config import SpacingTolerance
@@ -18,9 +17,8 @@ from radiomicgan.harmonize import Harmonizer
 from radiomicgan.io import Volume, new_ct_datasets, read_volume, write_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.spacing import TrainingGeometry, check_spacing, resample_slices, spacing_ratio
-from radiomicgan.training import train
 from radiomicgan.training.data import load_paired_slices
-from training.pairs import TINY_MODEL, Scan, scan_volumes, tiny_config, write_scan
+from training.pairs import TINY_MODEL, Scan, scan_volumes, train_tiny, write_scan
 
 MODEL_MM = (0.8, 0.8)  # the pixel spacing of training.pairs' scans
 
@@ -37,11 +35,8 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
 
 @pytest.fixture(scope="module")
 def run_dir(scan: Scan, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     run = tmp_path_factory.mktemp("runs") / "run"
-    train(tiny_config(scan, run, model=replace(TINY_MODEL, prefilter="wiener")), progress=False)
-    torch.set_num_threads(threads)
+    train_tiny(scan, run, model=replace(TINY_MODEL, prefilter="wiener"))
     return run
 
 

@@ -19,6 +19,7 @@ from scipy import ndimage
 from radiomicgan.config import ModelConfig, TrainConfig, WindowConfig
 from radiomicgan.io import SeriesMeta, Volume, deterministic_uid, new_ct_datasets, write_volume
 from radiomicgan.nets.vgg19 import expected_shapes
+from radiomicgan.training import TrainResult, train
 
 SOURCE_KERNEL = "SMOOTH"
 TARGET_KERNEL = "SHARP"
@@ -116,6 +117,17 @@ def tiny_config(scan: Scan, out: Path, **overrides: Any) -> TrainConfig:
         window=TINY_WINDOW,
     )
     return replace(config, **overrides)
+
+
+def train_tiny(scan: Scan, out: Path, **overrides: Any) -> TrainResult:
+    """Train `tiny_config(scan, out, **overrides)` on one torch thread (for module-scoped fixtures, which
+    cannot use the function-scoped `one_torch_thread`); the thread count is restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(tiny_config(scan, out, **overrides), progress=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def tiny_config_yaml(path: Path) -> Path:
