@@ -39,6 +39,27 @@ def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: 
             folder), holds what radiomicgan did not write, lies in or contains an input folder, or
             is an input file.
     """
+    check_outside_inputs(out, inputs, is_dir=is_dir)
+    if not (out.exists() or out.is_symlink()) or (is_dir and _is_empty_folder(out)):
+        return
+    if not overwrite:
+        raise OutputError(out, "already exists (use --overwrite, or overwrite=True in Python, to replace it)")
+    if is_dir != out.is_dir():
+        raise OutputError(out, f"exists and is {'not ' if is_dir else ''}a folder")
+    check_replaceable(out)
+
+
+def check_outside_inputs(out: Path, inputs: Iterable[Path], *, is_dir: bool = True) -> None:
+    """Refuse an output that would be read back as input, or would clobber it: the one such guard.
+
+    Args:
+        out: the output folder (`is_dir`) or file.
+        inputs: the files or folders the data is read from (a file stands for its folder).
+        is_dir: the output is a folder; a file output is refused only where it is an input file.
+
+    Raises:
+        OutputError: the output is an input file, or a folder that is, lies in or contains an input folder.
+    """
     target = out.resolve()
     for source in inputs:
         source = source.resolve()
@@ -51,13 +72,32 @@ def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: 
             raise OutputError(out, f"output folder is inside the input folder {folder}")
         if target in folder.parents:
             raise OutputError(out, f"output folder contains the input folder {folder}")
-    if not (out.exists() or out.is_symlink()) or (is_dir and _is_empty_folder(out)):
-        return
-    if not overwrite:
-        raise OutputError(out, "already exists (use --overwrite, or overwrite=True in Python, to replace it)")
-    if is_dir != out.is_dir():
-        raise OutputError(out, f"exists and is {'not ' if is_dir else ''}a folder")
-    check_replaceable(out)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A hidden temporary sibling of `path` to write; renamed onto `path` when the block ends without error.
+
+    The one temp-file-and-rename write: a reader (another process, a resumed run) sees the old file or
+    the new one whole, never a half-written file. The temporary is removed if the block fails.
+
+    Raises:
+        OSError: the folder cannot be written (the caller names what it was writing).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write a UTF-8 text file whole or not at all (`atomic_file`)."""
+    with atomic_file(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return path
 
 
 @contextmanager
