@@ -46,12 +46,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from radiomicgan.config import ModelConfig, as_dict
 from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference.slices import windowed_tensor
 from radiomicgan.io import read_volume
 from radiomicgan.modelfile import ModelMetadata, save_model
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.onnx_engine import onnx_generator
-from radiomicgan.training.tensors import windowed_tensor
 from radiomicgan.windowing import from_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

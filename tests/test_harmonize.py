@@ -23,9 +23,9 @@ from radiomicgan.cli import main
 from radiomicgan.config import BackendConfig, WindowConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.harmonize import Harmonizer, harmonize_path
+from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.io import find_series, read_volume, write_volume
 from radiomicgan.onnx_engine import OnnxGenerator, onnx_runtime_available
-from radiomicgan.training.tensors import harmonize_slices_hu
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, TINY_MODEL, Scan, train_tiny, write_scan
 
 TRAINING_WINDOW = (-1024, -513)  # two fixed-growing epochs with th_eta = 1

@@ -11,10 +11,10 @@ import torch
 
 from radiomicgan.config import ModelConfig
 from radiomicgan.errors import ConfigError
+from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.precision import choose_precision, resolve_precision, use_fast_layout
-from radiomicgan.training.tensors import harmonize_slices_hu
 
 
 def test_resolve_precision() -> None:

@@ -26,6 +26,9 @@ from torch import nn
 
 from radiomicgan import onnx_engine
 from radiomicgan.errors import ConfigError
+from radiomicgan.inference.device import resolve_device
+from radiomicgan.inference.prefilter import prefilter_slices
+from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.io import Derivation, Volume, kernel_text
 from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, model_digest, resolve_model_path
 from radiomicgan.nets.common import Generator
@@ -40,9 +43,6 @@ from radiomicgan.precision import (
 )
 from radiomicgan.progress import progress_bar
 from radiomicgan.spacing import check_spacing, needs_resampling, pixel_spacing, resample_slices
-from radiomicgan.training.loop import resolve_device
-from radiomicgan.training.prefilter import prefilter_slices
-from radiomicgan.training.tensors import harmonize_slices_hu
 from radiomicgan.windowing import Window
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """Training a harmonizer: paired slices, GAN steps, Dynamic Window-based Training, checkpoints."""
 
-from radiomicgan.training.loop import TrainResult, resolve_device, train
+from radiomicgan.training.loop import TrainResult, train
 
-__all__ = ["TrainResult", "resolve_device", "train"]
+__all__ = ["TrainResult", "train"]

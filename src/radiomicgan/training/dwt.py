@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 
 from radiomicgan.config import WindowConfig
 from radiomicgan.gradcam import gradcam
+from radiomicgan.inference.slices import size_multiple, windowed_tensor
 from radiomicgan.nets import PatchGAN
 from radiomicgan.training.data import PairedSlices, sample_crops
-from radiomicgan.training.tensors import size_multiple, windowed_tensor
 from radiomicgan.windowing import Window, select_window_from_cams
 
 

@@ -23,6 +23,8 @@ import yaml
 
 from radiomicgan.config import TrainConfig, as_dict
 from radiomicgan.errors import ConfigError, InputError, OutputError
+from radiomicgan.inference.device import resolve_device
+from radiomicgan.inference.slices import size_multiple, windowed_tensor
 from radiomicgan.io.ownership import write_marker
 from radiomicgan.modelfile import MODEL_FILE, ModelMetadata, save_model
 from radiomicgan.nets import PatchGAN, build_generator, load_encoder_weights, resolve_freeze
@@ -37,7 +39,6 @@ from radiomicgan.training.prefilter import fit_prefilter, prefilter_pairs
 from radiomicgan.training.state import CHECKPOINT_FILE, Progress, load_checkpoint, numpy_rng_from_state
 from radiomicgan.training.state import save_checkpoint as save_training_state
 from radiomicgan.training.steps import GanParts
-from radiomicgan.training.tensors import size_multiple, windowed_tensor
 from radiomicgan.training.validation import validate, validation_subset
 from radiomicgan.windowing import EpochRecord, Window, WindowStep, needs_cams, next_window
 
@@ -86,15 +87,6 @@ class TrainResult:
     history: list[dict[str, Any]]
     final_window_hu: Window
     seconds: float
-
-
-def resolve_device(name: str) -> torch.device:
-    """ "auto" takes a GPU when there is one; "cuda" without one is an error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("cuda", "no CUDA device is available on this machine")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def train(

@@ -23,18 +23,15 @@ import logging
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
 from torch import nn
 
 from radiomicgan.baselines.wiener import fit_wiener
 from radiomicgan.config import WienerConfig
+from radiomicgan.inference.prefilter import AIR_FLOOR_HU, prefilter_slices
 from radiomicgan.nets.frequency_filter import FrequencyFilter
 from radiomicgan.training.data import PairedSlices
 
 log = logging.getLogger(__name__)
-
-AIR_FLOOR_HU = -1024.0
-_BATCH = 8  # slices per FFT batch: bounded memory on 512 px slices
 
 
 def fit_prefilter(
@@ -64,19 +61,6 @@ def fit_prefilter(
     }
     log.info("prefilter: Wiener lambda %.3g x mean power, held-out RMSE %.1f HU", *info.values())
     return prefilter, info
-
-
-def prefilter_slices(
-    prefilter: nn.Module, hu: NDArray[np.floating], device: torch.device
-) -> NDArray[np.float32]:
-    """Slices [n, y, x] in HU through the prefilter, whole; float32 HU out, not rounded."""
-    out = np.empty(hu.shape, dtype=np.float32)
-    with torch.no_grad():
-        for start in range(0, hu.shape[0], _BATCH):
-            batch = np.maximum(np.asarray(hu[start : start + _BATCH], dtype=np.float32), AIR_FLOOR_HU)
-            filtered = prefilter(torch.from_numpy(batch).to(device).unsqueeze(1))
-            out[start : start + _BATCH] = filtered[:, 0].float().cpu().numpy()
-    return out
 
 
 def prefilter_pairs(slices: PairedSlices, prefilter: nn.Module, device: torch.device) -> PairedSlices:

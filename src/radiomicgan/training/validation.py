@@ -13,8 +13,8 @@ from numpy.typing import NDArray
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import nn
 
+from radiomicgan.inference.slices import predict_unit, windowed_tensor
 from radiomicgan.training.data import PairedSlices
-from radiomicgan.training.tensors import predict_unit, windowed_tensor
 from radiomicgan.windowing import Window, to_unit
 
 

@@ -1,4 +1,4 @@
-"""HU arrays to windowed tensors and back, and whole-slice inference with padding."""
+"""Slices for a generator: HU arrays to windowed tensors and back, whole-slice inference with padding."""
 
 from __future__ import annotations
 
