@@ -31,15 +31,16 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from radiomicgan.config import ModelConfig, as_dict
+from radiomicgan.config import ModelConfig, UNetConfig, VGGUNetConfig, as_dict
 from radiomicgan.io import SeriesMeta, Volume, deterministic_uid, dicom_series_writer, new_ct_datasets
 from radiomicgan.modelfile import ModelMetadata, save_model
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 
 GENERATORS = {
-    "radiomicgan": ModelConfig(generator="radiomicgan", encoder_weights="none"),  # the paper's VGG U-Net
-    "small": ModelConfig(generator="unet", base_channels=8, unet_downs=4, encoder_weights="none"),
+    # the paper's VGG U-Net
+    "radiomicgan": ModelConfig(generator="radiomicgan", vgg_unet=VGGUNetConfig(encoder_weights="none")),
+    "small": ModelConfig(generator="unet", unet=UNetConfig(base_channels=8, downs=4)),
 }
 SOURCE_KERNEL, TARGET_KERNEL = "SMOOTH", "SHARP"
 SPACING_ZYX_MM = (1.0, 0.7, 0.7)

@@ -44,7 +44,7 @@ from numpy.typing import NDArray
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from radiomicgan.config import ModelConfig, as_dict
+from radiomicgan.config import ModelConfig, VGGUNetConfig, as_dict
 from radiomicgan.harmonize import Harmonizer
 from radiomicgan.inference.slices import windowed_tensor
 from radiomicgan.io import read_volume
@@ -147,7 +147,9 @@ def _generator(model: Path | None, device: torch.device) -> nn.Module:
     if model is not None:
         loaded = Harmonizer.load(model, device=device.type).generator.eval()
         return loaded.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload,no-any-return]
-    generator = build_generator("radiomicgan", ModelConfig(encoder_weights="none"), NO_WEIGHTS)
+    generator = build_generator(
+        "radiomicgan", ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights="none")), NO_WEIGHTS
+    )
     torch.manual_seed(0)
     for module in generator.modules():  # the residual head starts at zero: give it a real output
         if isinstance(module, nn.Conv2d) and module.out_channels == 1:
@@ -369,7 +371,7 @@ def _cli_figures(args: argparse.Namespace, generator: nn.Module, benchmark_rate:
 def _save_generator(generator: nn.Module, path: Path) -> Path:
     metadata = ModelMetadata(
         method="radiomicgan",
-        model=as_dict(ModelConfig(encoder_weights="none")),
+        model=as_dict(ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights="none"))),
         encoder_weights=NO_WEIGHTS.record(),
         encoder_frozen=False,
         training_window_hu=WINDOW_HU,

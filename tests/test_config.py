@@ -140,7 +140,117 @@ def test_a_run_config_without_the_baselines_section_still_loads() -> None:
 
     older = as_dict(TrainConfig(epochs=3))  # config.yaml as runs wrote it before the section existed
     del older["baselines"]
-    del older["model"]["choe_layers"]
+    del older["model"]["choe"]["layers"]
     config = build(TrainConfig, older)
     assert config.epochs == 3
-    assert config.baselines == BaselinesConfig() and config.model.choe_layers == 6
+    assert config.baselines == BaselinesConfig() and config.model.choe.layers == 6
+
+
+# --- the model section: one sub-section per network; release 0.3.0's flat keys still load ----------
+
+
+def test_each_flat_key_reaches_every_network_that_read_it_in_0_3_0() -> None:
+    from radiomicgan.config import (
+        ModelConfig,
+        PatchGANConfig,
+        ResidualCNNConfig,
+        UNetConfig,
+        VGGUNetConfig,
+    )
+
+    flat = {
+        "generator": "unet",
+        "encoder_weights": "none",
+        "freeze_encoder": True,
+        "skip_width": 0.5,
+        "upsample": "bilinear",
+        "output": "sigmoid",
+        "norm": "instance",  # VGG U-Net decoder and skips, pix2pix U-Net, PatchGAN
+        "base_channels": 16,  # pix2pix U-Net, Choe's CNN, PatchGAN
+        "unet_downs": 5,
+        "choe_layers": 4,
+        "discriminator_layers": 2,
+        "prefilter": "none",
+    }
+    assert build(ModelConfig, flat) == ModelConfig(
+        generator="unet",
+        prefilter="none",
+        vgg_unet=VGGUNetConfig(
+            encoder_weights="none", freeze_encoder=True, skip_width=0.5, upsample="bilinear",
+            output="sigmoid", norm="instance",
+        ),
+        unet=UNetConfig(base_channels=16, downs=5, norm="instance"),
+        choe=ResidualCNNConfig(channels=16, layers=4),
+        patchgan=PatchGANConfig(base_channels=16, layers=2, norm="instance"),
+    )  # fmt: skip
+    assert build(ModelConfig, {"base-channels": 8, "freeze_encoder": None}).unet.base_channels == 8
+    assert build(ModelConfig, {"norm": None}) == ModelConfig()  # None sets nothing, flat or nested
+
+
+def test_a_0_3_0_config_file_with_flat_model_keys_builds_the_same_networks(tmp_path: Path) -> None:
+    from radiomicgan.config import TrainConfig
+    from training.pairs import TINY_MODEL, tiny_config_yaml
+
+    old = tmp_path / "old.yaml"  # tiny_config_yaml's model section as release 0.3.0's tests wrote it
+    old.write_text("model: {generator: unet, base_channels: 4, unet_downs: 3, encoder_weights: none}\n")
+    new = tiny_config_yaml(tmp_path / "new.yaml")
+    assert build(TrainConfig, load_yaml(old)).model == TINY_MODEL == build(TrainConfig, load_yaml(new)).model
+
+
+def test_later_layers_override_a_flat_layer_section_by_section() -> None:
+    from radiomicgan.config import ModelConfig
+
+    # a run folder's flat config.yaml (on --resume) under the command line's nested options
+    config = build(ModelConfig, {"norm": "instance", "base_channels": 8}, {"unet": {"norm": "batch"}})
+    assert config.unet.norm == "batch" and config.unet.base_channels == 8
+    assert config.vgg_unet.norm == config.patchgan.norm == "instance"
+
+
+def test_flat_and_nested_keys_in_one_layer_are_refused() -> None:
+    from radiomicgan.config import ModelConfig, TrainConfig
+
+    with pytest.raises(
+        ConfigError, match=r"flat keys cannot be mixed with the sections unet.*base_channels ->"
+    ):
+        build(ModelConfig, {"base_channels": 8, "unet": {"downs": 3}})
+    with pytest.raises(ConfigError, match="cannot be mixed"):
+        build(TrainConfig, {"model": {"unet_downs": 3, "patchgan": {"layers": 2}}})
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            {"unet": {"dwons": 3}},
+            r"UNetConfig: unknown option 'dwons' \(known: base_channels, downs",
+        ),
+        ({"vgg_unet": {"unet_downs": 3}}, "VGGUNetConfig: unknown option 'unet_downs'"),
+        ({"resnet": {"layers": 3}}, "ModelConfig: unknown option 'resnet'"),
+        ({"choe": {"layers": 1}}, r"model\.choe: layers must be >= 2"),
+        ({"patchgan": {"layers": 6}}, r"model\.patchgan: layers must lie in \[1, 5\]"),
+        ({"unet": {"norm": "group"}}, r"model\.unet: norm must be batch, instance or none"),
+        ({"unet_downs": 9}, r"model\.unet: downs must lie in \[1, 8\]"),  # a flat value is checked nested
+    ],
+)
+def test_bad_model_keys_are_config_errors(model: dict[str, object], message: str) -> None:
+    from radiomicgan.config import TrainConfig
+
+    with pytest.raises(ConfigError, match=message):
+        build(TrainConfig, {"model": model})
+
+
+def test_the_model_section_is_written_nested_and_reads_back() -> None:
+    from radiomicgan.config import FLAT_MODEL_KEYS, ModelConfig
+
+    written = as_dict(ModelConfig(generator="choe"))
+    assert not FLAT_MODEL_KEYS.keys() & written.keys()
+    assert written["choe"] == {"channels": 64, "layers": 6} and written["unet"]["downs"] == 8
+    assert build(ModelConfig, written) == ModelConfig(generator="choe")
+
+
+def test_importing_the_config_needs_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import radiomicgan.config, sys; assert 'torch' not in sys.modules, 'config imported torch'"
+    subprocess.run([sys.executable, "-c", code], check=True)

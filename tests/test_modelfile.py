@@ -10,13 +10,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from radiomicgan.config import ModelConfig, as_dict
+from radiomicgan.config import ModelConfig, UNetConfig, VGGUNetConfig, as_dict
 from radiomicgan.errors import InputError
 from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, read_metadata, save_model
 from radiomicgan.nets import FrequencyFilter, build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 
-TINY = ModelConfig(generator="unet", base_channels=4, unet_downs=3, encoder_weights="none")
+TINY = ModelConfig(generator="unet", unet=UNetConfig(base_channels=4, downs=3))
 
 
 def _metadata(config: ModelConfig) -> ModelMetadata:
@@ -74,7 +74,7 @@ def test_foreign_safetensors_is_not_ours(tmp_path: Path) -> None:
 
 def test_weights_that_do_not_fit_are_refused(tmp_path: Path) -> None:
     generator = build_generator("unet", TINY, NO_WEIGHTS)
-    wider = ModelConfig(generator="unet", base_channels=8, unet_downs=3, encoder_weights="none")
+    wider = ModelConfig(generator="unet", unet=UNetConfig(base_channels=8, downs=3))
     path = save_model(tmp_path / "m.safetensors", generator, _metadata(wider))
     with pytest.raises(InputError, match="do not fit"):
         load_model(path)
@@ -93,9 +93,10 @@ def test_missing_and_non_model_paths(tmp_path: Path) -> None:
 
 
 def test_files_without_an_output_key_hold_the_papers_sigmoid_head(tmp_path: Path) -> None:
-    config = ModelConfig(skip_width=0.125, encoder_weights="none", output="sigmoid")
+    config = ModelConfig(vgg_unet=VGGUNetConfig(skip_width=0.125, encoder_weights="none", output="sigmoid"))
     generator = build_generator("radiomicgan", config, NO_WEIGHTS)
-    older = {k: v for k, v in as_dict(config).items() if k != "output"}  # as version-1 files before it
+    # as version-1 files before `output` existed wrote it: flat, without the key
+    older = {"generator": "radiomicgan", "encoder_weights": "none", "skip_width": 0.125, "norm": "batch"}
     metadata = ModelMetadata(
         method="radiomicgan", model=older, encoder_weights=NO_WEIGHTS.record(),
         encoder_frozen=False, training_window_hu=(-1024, 1000),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from radiomicgan.config import ModelConfig
+from radiomicgan.config import ModelConfig, UNetConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.harmonize import Harmonizer
 from radiomicgan.modelfile import ModelMetadata
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not onnx_runtime_available(), reason="ONNX Runti
 @pytest.fixture(scope="module")
 def generator() -> torch.nn.Module:
     torch.manual_seed(0)
-    config = ModelConfig(generator="unet", base_channels=4, unet_downs=3, encoder_weights="none")
+    config = ModelConfig(generator="unet", unet=UNetConfig(base_channels=4, downs=3))
     return build_generator("unet", config, NO_WEIGHTS).eval()
 
 

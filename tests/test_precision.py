@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from radiomicgan.config import ModelConfig
+from radiomicgan.config import ModelConfig, VGGUNetConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.nets import build_generator
@@ -51,7 +51,9 @@ def test_choose_precision_keeps_mixed_precision_only_within_tolerance(
 
 def test_fast_layout_on_cpu_changes_the_layout_not_the_integer_hu() -> None:
     torch.manual_seed(0)
-    generator = build_generator("radiomicgan", ModelConfig(encoder_weights="none"), NO_WEIGHTS).eval()
+    generator = build_generator(
+        "radiomicgan", ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights="none")), NO_WEIGHTS
+    ).eval()
     torch.nn.init.normal_(generator.head.weight, std=0.05)  # the residual head starts at zero
     hu = np.rint(np.random.default_rng(0).normal(0.0, 300.0, (2, 64, 64))).astype(np.float32)
     cpu, window = torch.device("cpu"), (-1024, 1000)

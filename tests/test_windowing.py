@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from radiomicgan.config import WINDOW_SCHEDULES, WindowConfig, build
+from radiomicgan.config import WindowConfig, build
 from radiomicgan.errors import ConfigError
 from radiomicgan.windowing import (
     SCHEDULES,
@@ -60,8 +60,10 @@ def test_round_trip_inside_the_window_and_clipping_outside() -> None:
 # --- schedules --------------------------------------------------------------------------------------
 
 
-def test_schedule_registry_matches_the_config_s_names() -> None:
-    assert tuple(SCHEDULES) == WINDOW_SCHEDULES
+def test_the_config_takes_exactly_the_registry_s_schedule_names() -> None:
+    assert [WindowConfig(schedule=name).schedule for name in SCHEDULES] == list(SCHEDULES)
+    with pytest.raises(ConfigError, match="schedule must be one of minmax, fixed, dynamic, fixed"):
+        WindowConfig(schedule="growing")
     with pytest.raises(ValueError, match="unknown window schedule"):
         next_window("growing", [], None, WindowConfig())
 

@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from radiomicgan.errors import ConfigError
+from radiomicgan.windowing import WindowConfig as WindowConfig  # beside the schedules it names; re-exported
 
 T = TypeVar("T")
 
@@ -64,31 +65,90 @@ class SimulationConfig:
 
 
 PREFILTERS = ("auto", "none", "wiener")  # model.prefilter; "auto": the method's own
+NORMS = ("batch", "instance", "none")  # `radiomicgan.nets.common.norm_layer` builds each
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """Which networks `radiomicgan.nets` builds, and their knobs.
+class VGGUNetConfig:
+    """RadiomicGAN's generator, the VGG-19 U-Net (`radiomicgan.nets.vgg_unet`, paper Sec. 2.1)."""
 
-    Model names are checked by the registry in `radiomicgan.nets`, which knows the builders.
-    """
-
-    generator: str = "radiomicgan"  # "radiomicgan": VGG-19 U-Net (Sec. 2.1); "unet": pix2pix U-Net
-    discriminator: str = "patchgan"  # pix2pix 70x70 PatchGAN conditioned on the input (Sec. 2.1, [14])
     encoder_weights: str = "auto"  # "auto", "imagenet", "none", or a VGG-19 .pth/.safetensors file
     freeze_encoder: bool | None = None  # None: frozen iff pretrained weights were loaded (Sec. 2.1)
     skip_width: float = 1.0  # skip conv width / VGG group width (paper: 1, "512-by-512"; authors' code: 0.5)
     upsample: str = "transpose"  # decoder: "transpose" (4x4 stride-2, pix2pix) or "bilinear" + 3x3 conv
-    norm: str = "batch"  # "batch" (pix2pix), "instance" or "none": decoder, skip convs and discriminator
-    base_channels: int = 64  # first-layer width of the "unet" generator and the discriminator (pix2pix)
-    unet_downs: int = 8  # downsamplings of the "unet" generator (pix2pix unet_256): input multiple of 2**n
-    discriminator_layers: int = 3  # stride-2 layers of the PatchGAN; 3 gives the 70x70 receptive field
-    choe_layers: int = 6  # 3x3 conv layers of the "choe" generator (Choe et al. 2019; width: base_channels)
+    norm: str = "batch"  # skip convs and decoder (pix2pix; the authors' code); the VGG convs have none
     # "residual" (default, ours): the VGG U-Net predicts a correction added to its input, starting from
     # the identity, as Choe et al.'s CNN does; "sigmoid": it predicts the windowed image (the paper's
     # head). On the lung CT benchmark (README, Results) the residual head reached a validation MAE of
     # 9.5 HU in 20 CPU minutes, the sigmoid head 58 HU.
     output: str = "residual"
+
+    def __post_init__(self) -> None:
+        _require(
+            bool(self.encoder_weights),
+            "model.vgg_unet: encoder_weights must be auto, imagenet, none or a path",
+        )
+        _require(0.0 < self.skip_width <= 2.0, "model.vgg_unet: skip_width must lie in (0, 2]")
+        _require(
+            self.upsample in ("transpose", "bilinear"),
+            "model.vgg_unet: upsample must be transpose or bilinear",
+        )
+        _require(self.norm in NORMS, "model.vgg_unet: norm must be batch, instance or none")
+        _require(self.output in ("sigmoid", "residual"), "model.vgg_unet: output must be sigmoid or residual")
+
+
+@dataclasses.dataclass(frozen=True)
+class UNetConfig:
+    """pix2pix's U-Net generator, trained from scratch (`radiomicgan.nets.unet`; pix2pix, GANai, STAN-CT)."""
+
+    base_channels: int = 64  # first-layer width (pix2pix ngf)
+    downs: int = 8  # downsamplings (pix2pix unet_256): H and W multiples of 2**downs
+    norm: str = "batch"  # pix2pix's default
+    dropout: float = 0.5  # in the decoder's 512-channel blocks: pix2pix's noise source in the generator
+
+    def __post_init__(self) -> None:
+        _require(self.base_channels >= 1, "model.unet: base_channels must be >= 1")
+        _require(1 <= self.downs <= 8, "model.unet: downs must lie in [1, 8]")
+        _require(self.norm in NORMS, "model.unet: norm must be batch, instance or none")
+        _require(0.0 <= self.dropout < 1.0, "model.unet: dropout must lie in [0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResidualCNNConfig:
+    """Choe et al. 2019's residual CNN, the "choe" generator (`radiomicgan.nets.residual_cnn`)."""
+
+    channels: int = 64  # Choe et al.: 64 feature maps per layer
+    layers: int = 6  # Choe et al.: 6 conv layers, 3x3
+
+    def __post_init__(self) -> None:
+        _require(self.channels >= 1, "model.choe: channels must be >= 1")
+        _require(self.layers >= 2, "model.choe: layers must be >= 2 (an input and an output layer)")
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchGANConfig:
+    """pix2pix's PatchGAN discriminator (`radiomicgan.nets.patchgan`; also STAN-CT's 3-channel one)."""
+
+    base_channels: int = 64  # first-layer width (pix2pix ndf)
+    layers: int = 3  # stride-2 convs; 3 gives the 70x70 receptive field (1: 16x16, 4: 142x142)
+    norm: str = "batch"  # pix2pix's default
+
+    def __post_init__(self) -> None:
+        _require(self.base_channels >= 1, "model.patchgan: base_channels must be >= 1")
+        _require(1 <= self.layers <= 5, "model.patchgan: layers must lie in [1, 5]")
+        _require(self.norm in NORMS, "model.patchgan: norm must be batch, instance or none")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which networks `radiomicgan.nets` builds, and one section of knobs per network.
+
+    Model names are checked by the registry in `radiomicgan.nets`, which knows the builders. Each
+    builder reads its own section only: `generator: unet` reads `unet`, whatever `vgg_unet` says.
+    """
+
+    generator: str = "radiomicgan"  # "radiomicgan": VGG-19 U-Net (Sec. 2.1); "unet": pix2pix U-Net
+    discriminator: str = "patchgan"  # pix2pix 70x70 PatchGAN conditioned on the input (Sec. 2.1, [14])
     # "wiener" (ours): the least-squares linear kernel conversion (the Wiener filter, `baselines.wiener`
     # settings) is fitted on the training pairs and applied to whole slices before the network, which
     # then learns what no linear filter can (`radiomicgan.training.prefilter`); "none": the network sees
@@ -96,65 +156,58 @@ class ModelConfig:
     # beat the tuned Wiener filter on the lung CT benchmark (README, Results), none for the baselines,
     # which stay as their papers describe them.
     prefilter: str = "auto"
+    vgg_unet: VGGUNetConfig = dataclasses.field(default_factory=VGGUNetConfig)  # generator "radiomicgan"
+    unet: UNetConfig = dataclasses.field(default_factory=UNetConfig)  # generator "unet"
+    choe: ResidualCNNConfig = dataclasses.field(default_factory=ResidualCNNConfig)  # generator "choe"
+    patchgan: PatchGANConfig = dataclasses.field(default_factory=PatchGANConfig)  # discriminator "patchgan"
 
     def __post_init__(self) -> None:
-        _require(bool(self.encoder_weights), "model: encoder_weights must be auto, imagenet, none or a path")
-        _require(0.0 < self.skip_width <= 2.0, "model: skip_width must lie in (0, 2]")
-        _require(self.upsample in ("transpose", "bilinear"), "model: upsample must be transpose or bilinear")
-        _require(self.norm in ("batch", "instance", "none"), "model: norm must be batch, instance or none")
-        _require(self.base_channels >= 1, "model: base_channels must be >= 1")
-        _require(1 <= self.unet_downs <= 8, "model: unet_downs must lie in [1, 8]")
-        _require(1 <= self.discriminator_layers <= 5, "model: discriminator_layers must lie in [1, 5]")
-        _require(self.choe_layers >= 2, "model: choe_layers must be >= 2 (an input and an output layer)")
-        _require(self.output in ("sigmoid", "residual"), "model: output must be sigmoid or residual")
         _require(self.prefilter in PREFILTERS, "model: prefilter must be auto, none or wiener")
 
 
-# --- dynamic window-based training (Sec. 2.2) ------------------------------------------------------
+# Release 0.3.0 wrote the model section flat, one union of every network's knobs, and such sections
+# live on in run folders' config.yaml, in model files' metadata and in users' YAML files. `build` turns
+# a flat layer into sections: each flat key goes to every section whose network read it in 0.3.0
+# (`radiomicgan.nets`' builders then), so an old file builds the very same networks.
+FLAT_MODEL_KEYS: dict[str, tuple[str, ...]] = {
+    "encoder_weights": ("vgg_unet.encoder_weights",),
+    "freeze_encoder": ("vgg_unet.freeze_encoder",),
+    "skip_width": ("vgg_unet.skip_width",),
+    "upsample": ("vgg_unet.upsample",),
+    "output": ("vgg_unet.output",),
+    "norm": ("vgg_unet.norm", "unet.norm", "patchgan.norm"),
+    "base_channels": ("unet.base_channels", "choe.channels", "patchgan.base_channels"),
+    "unet_downs": ("unet.downs",),
+    "choe_layers": ("choe.layers",),
+    "discriminator_layers": ("patchgan.layers",),
+}
 
-WINDOW_SCHEDULES = ("minmax", "fixed", "dynamic", "fixed+dynamic")  # `radiomicgan.windowing` has each
+_FLAT_KEY_SECTIONS = {target.split(".")[0] for targets in FLAT_MODEL_KEYS.values() for target in targets}
 
 
-@dataclasses.dataclass(frozen=True)
-class WindowConfig:
-    """Dynamic Window-based Training (DWT, paper Sec. 2.2): the HU window each epoch trains in.
+def nest_flat_model_keys(layer: dict[str, Any]) -> dict[str, Any]:
+    """A model layer with release 0.3.0's flat keys (`FLAT_MODEL_KEYS`) moved into their sections.
 
-    The paper does not define the "accuracy" compared with th_acc. Here it is `accuracy_metric`
-    between synthesized and standard validation slices, both clipped and scaled to [0, 1] in the
-    current window (SSIM with data range 1, or PSNR in dB). Values marked "ours" are not in the paper.
+    A layer is either flat or nested: one that mixes both would leave it unclear which value wins.
+    Flat keys whose value is None set nothing (as `build` ignores None) and are dropped.
+
+    Raises:
+        ConfigError: flat keys beside sections in the same layer.
     """
-
-    schedule: str = "fixed+dynamic"  # also "fixed" (RadiomicGAN1), "dynamic" (RadiomicGAN2), "minmax"
-    full_range_hu: tuple[int, int] = (-1024, 1000)  # the standardization range (Sec. 3.1)
-    fixed_start_hu: tuple[int, int] = (-1024, -769)  # first fixed-growing window (Sec. 2.2)
-    fixed_step_hu: int = 256  # fixed growing raises the upper bound by this much (Sec. 2.2)
-    accuracy_metric: str = "ssim"  # "ssim" or "psnr" (ours: the paper leaves accuracy undefined)
-    th_acc: float = 0.90  # grow once the accuracy reaches this (Sec. 2.2 th_acc; value ours)
-    th_eta: int = 2  # ... or after this many epochs in one window (Sec. 2.2 th_eta; value ours)
-    th_fail: float = 0.5  # normalized CAM above this marks a "non-standard" pixel (Sec. 2.2; value ours)
-    subset_size: int = 8  # images in each random subset P whose CAMs pick the window (Sec. 2.2; ours)
-    subsets: int = 4  # random subsets merged per epoch (Sec. 2.2 "repeated"; value ours)
-    min_width_hu: int = 50  # narrower CAM windows are ignored: scaling them amplifies noise (ours)
-
-    def __post_init__(self) -> None:
-        lo, hi = self.full_range_hu
-        start_lo, start_hi = self.fixed_start_hu
-        _require(
-            self.schedule in WINDOW_SCHEDULES,
-            f"window: schedule must be one of {', '.join(WINDOW_SCHEDULES)}",
+    given = {k: v for k, v in layer.items() if k in FLAT_MODEL_KEYS and v is not None}
+    nested = {k: v for k, v in layer.items() if k not in FLAT_MODEL_KEYS}
+    sections = sorted(k for k, v in nested.items() if v is not None and k in _FLAT_KEY_SECTIONS)
+    if given and sections:
+        spelled = "; ".join(f"{k} -> {', '.join(FLAT_MODEL_KEYS[k])}" for k in given)
+        raise ConfigError(
+            f"model: release 0.3.0's flat keys cannot be mixed with the sections {', '.join(sections)}"
+            f" in one file or layer; write them nested ({spelled})"
         )
-        _require(lo < hi, "window: full_range_hu must be (lo, hi) with lo < hi")
-        _require(start_lo == lo < start_hi <= hi, "window: fixed_start_hu must start at full_range_hu's lo")
-        _require(self.fixed_step_hu >= 1, "window: fixed_step_hu must be >= 1")
-        _require(self.accuracy_metric in ("ssim", "psnr"), "window: accuracy_metric must be ssim or psnr")
-        if self.accuracy_metric == "ssim":
-            _require(-1.0 < self.th_acc <= 1.0, "window: th_acc for ssim must lie in (-1, 1]")
-        else:
-            _require(self.th_acc > 0.0, "window: th_acc for psnr (dB) must be > 0")
-        _require(self.th_eta >= 1, "window: th_eta must be >= 1")
-        _require(0.0 <= self.th_fail < 1.0, "window: th_fail must lie in [0, 1)")
-        _require(self.subset_size >= 1 and self.subsets >= 1, "window: subset_size and subsets must be >= 1")
-        _require(1 <= self.min_width_hu <= hi - lo, "window: min_width_hu must lie in [1, full range width]")
+    for key, value in given.items():
+        for target in FLAT_MODEL_KEYS[key]:
+            section, name = target.split(".")
+            nested[section] = {**(nested.get(section) or {}), name: value}
+    return nested
 
 
 # --- where independent tasks run (series to harmonize, ROIs to extract) ----------------------------
@@ -294,7 +347,7 @@ class EvaluationConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ChoeConfig:
-    """Choe et al. 2019's training; its network's depth is `ModelConfig.choe_layers` (model files keep it)."""
+    """Choe et al. 2019's training; its network's depth is `ModelConfig.choe.layers` (model files keep it)."""
 
     adam_beta1: float = 0.9  # Adam's default; Choe et al. publish the learning rate (1e-4) only
 
@@ -459,7 +512,8 @@ def build(cls: type[T], *layers: dict[str, Any] | None) -> T:
     """Build a config section from its defaults overridden by each layer in turn (file, then CLI).
 
     Keys whose value is None are ignored, so unset CLI options keep the file's or the default value.
-    Lists become tuples for tuple fields, and nested sections are built recursively.
+    Lists become tuples for tuple fields, and nested sections are built recursively. A model layer
+    with release 0.3.0's flat keys is first nested (`nest_flat_model_keys`).
 
     Raises:
         ConfigError: an unknown key, or a value the section refuses.
@@ -471,8 +525,10 @@ def build(cls: type[T], *layers: dict[str, Any] | None) -> T:
     merged: dict[str, Any] = {}
     sections: dict[str, list[dict[str, Any]]] = {}  # nested sections merge key by key across layers
     for layer in layers:
-        for key, value in (layer or {}).items():
-            key = key.replace("-", "_")
+        layer = {key.replace("-", "_"): value for key, value in (layer or {}).items()}
+        if cls is ModelConfig:
+            layer = nest_flat_model_keys(layer)  # a model section as release 0.3.0 wrote it
+        for key, value in layer.items():
             if key not in fields:
                 known = ", ".join(sorted(fields))
                 raise ConfigError(f"{cls.__name__}: unknown option {key!r} (known: {known})")

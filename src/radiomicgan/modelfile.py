@@ -163,9 +163,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Ge
     """
     target = resolve_model_path(path)
     metadata = read_metadata(target)
-    # Files written before `output` existed hold the paper's sigmoid head, whatever today's default is.
-    architecture = {"output": "sigmoid", **metadata.model}
-    config = build(ModelConfig, architecture, {"freeze_encoder": metadata.encoder_frozen})
+    architecture = dict(metadata.model)
+    if "vgg_unet" not in architecture:  # flat keys, as release 0.3.0 wrote them (`nest_flat_model_keys`)
+        # Files written before `output` existed hold the paper's sigmoid head, whatever today's default is.
+        architecture.setdefault("output", "sigmoid")
+    config = build(ModelConfig, architecture, {"vgg_unet": {"freeze_encoder": metadata.encoder_frozen}})
     generator = build_generator(config.generator, config, NO_WEIGHTS)
     try:
         state = load_file(target)

@@ -27,7 +27,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from radiomicgan.config import WindowConfig
+from radiomicgan.errors import ConfigError
 
 Window = tuple[int, int]  # (lo, hi) in HU, both inclusive
 Phase = Literal["fixed", "dynamic", "minmax"]
@@ -61,6 +61,56 @@ def _checked(window_hu: tuple[float, float]) -> tuple[float, float]:
     if not hi > lo:
         raise ValueError(f"window {window_hu} is empty: it needs lo < hi (HU)")
     return lo, hi
+
+
+# --- the schedules' settings (`TrainConfig.window`) ----------------------------------------------------
+# WindowConfig lives here, beside `SCHEDULES`, so that the schedule names are written once: the config
+# checks `schedule` against the registry itself. `radiomicgan.config` nests it in `TrainConfig` and
+# re-exports it; this module imports nothing of the toolkit but its errors, so config stays the lowest layer.
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """Dynamic Window-based Training (DWT, paper Sec. 2.2): the HU window each epoch trains in.
+
+    The paper does not define the "accuracy" compared with th_acc. Here it is `accuracy_metric`
+    between synthesized and standard validation slices, both clipped and scaled to [0, 1] in the
+    current window (SSIM with data range 1, or PSNR in dB). Values marked "ours" are not in the paper.
+    """
+
+    schedule: str = "fixed+dynamic"  # also "fixed" (RadiomicGAN1), "dynamic" (RadiomicGAN2), "minmax"
+    full_range_hu: tuple[int, int] = (-1024, 1000)  # the standardization range (Sec. 3.1)
+    fixed_start_hu: tuple[int, int] = (-1024, -769)  # first fixed-growing window (Sec. 2.2)
+    fixed_step_hu: int = 256  # fixed growing raises the upper bound by this much (Sec. 2.2)
+    accuracy_metric: str = "ssim"  # "ssim" or "psnr" (ours: the paper leaves accuracy undefined)
+    th_acc: float = 0.90  # grow once the accuracy reaches this (Sec. 2.2 th_acc; value ours)
+    th_eta: int = 2  # ... or after this many epochs in one window (Sec. 2.2 th_eta; value ours)
+    th_fail: float = 0.5  # normalized CAM above this marks a "non-standard" pixel (Sec. 2.2; value ours)
+    subset_size: int = 8  # images in each random subset P whose CAMs pick the window (Sec. 2.2; ours)
+    subsets: int = 4  # random subsets merged per epoch (Sec. 2.2 "repeated"; value ours)
+    min_width_hu: int = 50  # narrower CAM windows are ignored: scaling them amplifies noise (ours)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.full_range_hu
+        start_lo, start_hi = self.fixed_start_hu
+        _require(self.schedule in SCHEDULES, f"window: schedule must be one of {', '.join(SCHEDULES)}")
+        _require(lo < hi, "window: full_range_hu must be (lo, hi) with lo < hi")
+        _require(start_lo == lo < start_hi <= hi, "window: fixed_start_hu must start at full_range_hu's lo")
+        _require(self.fixed_step_hu >= 1, "window: fixed_step_hu must be >= 1")
+        _require(self.accuracy_metric in ("ssim", "psnr"), "window: accuracy_metric must be ssim or psnr")
+        if self.accuracy_metric == "ssim":
+            _require(-1.0 < self.th_acc <= 1.0, "window: th_acc for ssim must lie in (-1, 1]")
+        else:
+            _require(self.th_acc > 0.0, "window: th_acc for psnr (dB) must be > 0")
+        _require(self.th_eta >= 1, "window: th_eta must be >= 1")
+        _require(0.0 <= self.th_fail < 1.0, "window: th_fail must lie in [0, 1)")
+        _require(self.subset_size >= 1 and self.subsets >= 1, "window: subset_size and subsets must be >= 1")
+        _require(1 <= self.min_width_hu <= hi - lo, "window: min_width_hu must lie in [1, full range width]")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
 
 
 # --- the schedules ------------------------------------------------------------------------------------

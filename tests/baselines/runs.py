@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from radiomicgan.cli import main
-from radiomicgan.config import ModelConfig, SimulationConfig, TrainConfig
+from radiomicgan.config import (
+    ModelConfig,
+    PatchGANConfig,
+    ResidualCNNConfig,
+    SimulationConfig,
+    TrainConfig,
+    UNetConfig,
+    VGGUNetConfig,
+)
 from radiomicgan.io import read_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.simulate import simulate_to_folder
@@ -24,7 +32,12 @@ from radiomicgan.training import TrainResult, train
 Dciodvfy = Callable[[Path], tuple[list[str], str]]
 FULL = [-1024, 1000]
 # small U-Net / PatchGAN / residual CNN: the methods' logic at a fraction of the published widths
-TINY_MODEL = ModelConfig(base_channels=4, unet_downs=3, encoder_weights="none")
+TINY_MODEL = ModelConfig(
+    vgg_unet=VGGUNetConfig(encoder_weights="none"),
+    unet=UNetConfig(base_channels=4, downs=3),
+    choe=ResidualCNNConfig(channels=4),
+    patchgan=PatchGANConfig(base_channels=4),
+)
 
 
 @dataclass(frozen=True)

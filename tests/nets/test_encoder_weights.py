@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from radiomicgan.config import ModelConfig
+from radiomicgan.config import ModelConfig, VGGUNetConfig
 from radiomicgan.errors import EncoderWeightsError
 from radiomicgan.nets import build_generator, load_encoder_weights, resolve_freeze
 from radiomicgan.nets.encoder_weights import IMAGENET_FILE, NO_WEIGHTS, imagenet_cache_path
@@ -37,7 +37,9 @@ def test_path_spec_loads_the_file_into_the_generator_encoder(vgg19_checkpoint: P
     assert weights.pretrained and weights.source == str(vgg19_checkpoint)
     assert weights.sha256 == hashlib.sha256(vgg19_checkpoint.read_bytes()).hexdigest()
 
-    generator = build_generator("radiomicgan", ModelConfig(encoder_weights=str(vgg19_checkpoint)))
+    generator = build_generator(
+        "radiomicgan", ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights=str(vgg19_checkpoint)))
+    )
     saved = torch.load(vgg19_checkpoint, weights_only=True)
     encoder = generator.encoder.state_dict()
     assert set(encoder) == {k for k in saved if k.startswith("features.") and int(k.split(".")[1]) < 27}
@@ -87,7 +89,7 @@ def test_auto_without_cache_warns_once_and_returns_none(
         weights = load_encoder_weights("auto")
     assert weights == NO_WEIGHTS and not weights.pretrained
     assert len(caplog.records) == 1 and "random weights" in caplog.records[0].getMessage()
-    generator = build_generator("radiomicgan", ModelConfig(encoder_weights="none"))
+    generator = build_generator("radiomicgan", ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights="none")))
     assert not generator.encoder_frozen  # a random encoder trains
     assert generator.encoder_record == {"source": "none", "sha256": None}
 

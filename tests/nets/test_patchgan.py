@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from radiomicgan.nets.patchgan import PatchGAN, PatchGANConfig
+from radiomicgan.config import PatchGANConfig
+from radiomicgan.nets.patchgan import PatchGAN
 
 
 @pytest.mark.parametrize(("size", "patches"), [(32, 2), (64, 6)])

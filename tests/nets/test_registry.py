@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from radiomicgan.config import ModelConfig, build
+from radiomicgan.config import ModelConfig, ResidualCNNConfig, UNetConfig, VGGUNetConfig, build
 from radiomicgan.errors import ConfigError
 from radiomicgan.nets import (
     build_discriminator,
@@ -27,10 +27,15 @@ def test_unknown_names_list_the_known_ones() -> None:
 
 
 def test_model_config_is_validated_and_built_from_layers() -> None:
-    config = build(ModelConfig, {"freeze-encoder": True, "skip_width": 1}, {"norm": "instance"})
-    assert config.freeze_encoder is True and config.skip_width == 1.0 and config.norm == "instance"
+    config = build(
+        ModelConfig,
+        {"vgg-unet": {"freeze-encoder": True, "skip_width": 1}},
+        {"vgg_unet": {"norm": "instance"}},
+    )
+    vgg_unet = config.vgg_unet
+    assert vgg_unet.freeze_encoder is True and vgg_unet.skip_width == 1.0 and vgg_unet.norm == "instance"
     with pytest.raises(ConfigError, match="upsample"):
-        ModelConfig(upsample="nearest")
+        VGGUNetConfig(upsample="nearest")
 
 
 def test_parameter_counts_of_generator_and_discriminator() -> None:
@@ -46,7 +51,7 @@ def test_parameter_counts_of_generator_and_discriminator() -> None:
 
 
 def test_pix2pix_unet_round_trips_shape_and_range() -> None:
-    config = ModelConfig(generator="unet", unet_downs=3, base_channels=8)
+    config = ModelConfig(generator="unet", unet=UNetConfig(downs=3, base_channels=8))
     generator = build_generator(config.generator, config, NO_WEIGHTS)
     assert generator.size_multiple == 8
     with torch.no_grad():
@@ -67,8 +72,8 @@ def test_the_choe_cnn_takes_its_depth_and_width_from_the_model_section() -> None
     default = build_generator("choe", ModelConfig())
     convs = [m for m in default.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 6 and convs[0].out_channels == 64  # Choe et al.: 6 layers of 64 maps
-    shallow = build_generator("choe", ModelConfig(choe_layers=3, base_channels=8))
+    shallow = build_generator("choe", ModelConfig(choe=ResidualCNNConfig(layers=3, channels=8)))
     convs = [m for m in shallow.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 3 and convs[0].out_channels == 8
-    with pytest.raises(ConfigError, match="choe_layers"):
-        build(ModelConfig, {"choe_layers": 1})
+    with pytest.raises(ConfigError, match=r"choe: layers"):
+        build(ModelConfig, {"choe": {"layers": 1}})

@@ -6,9 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from radiomicgan.config import VGGUNetConfig
+from radiomicgan.errors import ConfigError
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS, EncoderWeights
 from radiomicgan.nets.vgg19 import VGG19Features
-from radiomicgan.nets.vgg_unet import VGGUNet, VGGUNetConfig
+from radiomicgan.nets.vgg_unet import VGGUNet
 
 # Small skip convs keep the tests quick; the width rule is the same at any ratio.
 SMALL = VGGUNetConfig(skip_width=0.25, output="sigmoid")  # every parameter gets a gradient at once
@@ -107,5 +109,5 @@ def test_residual_output_starts_as_the_identity_and_then_learns() -> None:
 
 
 def test_unknown_output_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown output"):
+    with pytest.raises(ConfigError, match="output must be sigmoid or residual"):
         VGGUNet(VGGUNetConfig(skip_width=0.25, output="tanh"))

@@ -16,7 +16,15 @@ import torch
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from radiomicgan.config import ModelConfig, TrainConfig, WindowConfig
+from radiomicgan.config import (
+    ModelConfig,
+    PatchGANConfig,
+    ResidualCNNConfig,
+    TrainConfig,
+    UNetConfig,
+    VGGUNetConfig,
+    WindowConfig,
+)
 from radiomicgan.io import SeriesMeta, Volume, deterministic_uid, new_ct_datasets, write_volume
 from radiomicgan.nets.vgg19 import expected_shapes
 from radiomicgan.training import TrainResult, train
@@ -24,7 +32,13 @@ from radiomicgan.training import TrainResult, train
 SOURCE_KERNEL = "SMOOTH"
 TARGET_KERNEL = "SHARP"
 # A small pix2pix U-Net and PatchGAN: the loop's logic at a fraction of VGG-19's cost.
-TINY_MODEL = ModelConfig(generator="unet", base_channels=4, unet_downs=3, encoder_weights="none")
+TINY_MODEL = ModelConfig(
+    generator="unet",
+    vgg_unet=VGGUNetConfig(encoder_weights="none"),
+    unet=UNetConfig(base_channels=4, downs=3),
+    choe=ResidualCNNConfig(channels=4),
+    patchgan=PatchGANConfig(base_channels=4),
+)
 TINY_WINDOW = WindowConfig(subset_size=2, subsets=2)
 
 
@@ -135,7 +149,8 @@ def tiny_config_yaml(path: Path) -> Path:
     path.write_text(
         "epochs: 2\nsteps_per_epoch: 2\nbatch_size: 2\ncrop_px: 32\ncam_crop_px: 32\n"
         "val_fraction: 0.2\nval_slices_max: 2\ndevice: cpu\n"
-        "model: {generator: unet, base_channels: 4, unet_downs: 3, encoder_weights: none}\n"
+        "model:\n  generator: unet\n  vgg_unet: {encoder_weights: none}\n"
+        "  unet: {base_channels: 4, downs: 3}\n  choe: {channels: 4}\n  patchgan: {base_channels: 4}\n"
         "window: {subset_size: 2, subsets: 2}\n",
         encoding="utf-8",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,14 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from radiomicgan.config import ModelConfig, WindowConfig, as_dict
+from radiomicgan.config import ModelConfig, PatchGANConfig, UNetConfig, VGGUNetConfig, WindowConfig, as_dict
 from radiomicgan.errors import InputError
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import read_volume, write_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.training import train
 from radiomicgan.training.methods import resolve
-from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, Scan, tiny_config, write_scan
+from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, TINY_MODEL, Scan, tiny_config, write_scan
 
 Dciodvfy = Callable[[Path], tuple[list[str], str]]
 Digests = Callable[[Path], dict[Path, str]]
@@ -151,7 +152,8 @@ def test_radiomicgan_generator_keeps_the_pretrained_encoder_frozen(
     scan: Scan, vgg_checkpoint: Path, tmp_path: Path
 ) -> None:
     window = WindowConfig(schedule="minmax")
-    model = ModelConfig(encoder_weights=str(vgg_checkpoint), skip_width=0.125, base_channels=8)
+    vgg_unet = VGGUNetConfig(encoder_weights=str(vgg_checkpoint), skip_width=0.125)
+    model = ModelConfig(vgg_unet=vgg_unet, patchgan=PatchGANConfig(base_channels=8))
     config = tiny_config(scan, tmp_path / "run", window=window, model=model)
     result = train(config, progress=False)
 
@@ -184,7 +186,7 @@ def test_slices_of_any_size_train_and_harmonize_whole(tmp_path: Path) -> None:
 
 
 def test_slices_smaller_than_the_generator_needs(scan: Scan, tmp_path: Path) -> None:
-    deep = ModelConfig(generator="unet", base_channels=4, unet_downs=7, encoder_weights="none")
+    deep = replace(TINY_MODEL, unet=UNetConfig(base_channels=4, downs=7))
     with pytest.raises(InputError, match="smaller than the generator's size multiple 128"):
         train(tiny_config(scan, tmp_path / "run", model=deep), progress=False)
     assert not (tmp_path / "run").exists()

@@ -43,8 +43,8 @@ def test_unknown_methods_are_refused_with_the_known_ones() -> None:
 
 def test_a_baseline_u_net_is_made_no_deeper_than_its_crops() -> None:
     resolved = resolve(TrainConfig(method="pix2pix", crop_px=128))  # the default unet_256 would not fit
-    assert resolved.model.unet_downs == 7  # pix2pix's own unet_128
-    assert resolve(TrainConfig(method="ganai", crop_px=256)).model.unet_downs == 8
+    assert resolved.model.unet.downs == 7  # pix2pix's own unet_128
+    assert resolve(TrainConfig(method="ganai", crop_px=256)).model.unet.downs == 8
 
 
 @pytest.mark.parametrize("name", ["radiomicgan", "pix2pix", "choe", "stanct"])

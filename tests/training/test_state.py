@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from radiomicgan.config import ModelConfig
+from radiomicgan.config import ModelConfig, PatchGANConfig, UNetConfig
 from radiomicgan.errors import InputError
 from radiomicgan.nets import build_discriminator, build_generator
 from radiomicgan.training.state import (
@@ -88,7 +89,9 @@ def test_missing_checkpoint_is_nothing_to_resume(tmp_path: Path) -> None:
 
 def test_checkpoint_of_other_networks_is_refused(tmp_path: Path) -> None:
     save_checkpoint(tmp_path, _parts(0), Progress(1, [], dict(np.random.default_rng(0).bit_generator.state)))
-    wider = ModelConfig(generator="unet", base_channels=8, unet_downs=3, encoder_weights="none")
+    wider = replace(
+        TINY_MODEL, unet=UNetConfig(base_channels=8, downs=3), patchgan=PatchGANConfig(base_channels=8)
+    )
     with pytest.raises(InputError, match="does not fit"):
         load_checkpoint(tmp_path, _parts(0, wider))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from radiomicgan.config import ModelConfig
+from radiomicgan.config import ModelConfig, PatchGANConfig, UNetConfig, VGGUNetConfig
 from radiomicgan.nets import build_discriminator, build_generator, load_encoder_weights
 from radiomicgan.nets.vgg_unet import VGGUNet
 from radiomicgan.training.steps import GanParts, adam, gan_step
@@ -15,8 +15,9 @@ from radiomicgan.training.steps import GanParts, adam, gan_step
 
 def _parts(vgg_checkpoint: Path) -> GanParts:
     torch.manual_seed(0)
-    config = ModelConfig(encoder_weights=str(vgg_checkpoint), skip_width=0.125, base_channels=8)
-    generator = build_generator("radiomicgan", config, load_encoder_weights(config.encoder_weights))
+    vgg_unet = VGGUNetConfig(encoder_weights=str(vgg_checkpoint), skip_width=0.125)
+    config = ModelConfig(vgg_unet=vgg_unet, patchgan=PatchGANConfig(base_channels=8))
+    generator = build_generator("radiomicgan", config, load_encoder_weights(vgg_unet.encoder_weights))
     discriminator = build_discriminator("patchgan", config)
     return GanParts(generator, discriminator, adam(generator, 1e-3, 0.5), adam(discriminator, 1e-3, 0.5))
 
@@ -55,7 +56,9 @@ def test_step_trains_generator_and_discriminator_but_not_the_frozen_encoder(vgg_
 
 def test_step_losses_are_finite_on_constant_images() -> None:
     torch.manual_seed(0)
-    config = ModelConfig(generator="unet", base_channels=4, unet_downs=3, encoder_weights="none")
+    config = ModelConfig(
+        generator="unet", unet=UNetConfig(base_channels=4, downs=3), patchgan=PatchGANConfig(base_channels=4)
+    )
     generator = build_generator("unet", config)
     discriminator = build_discriminator("patchgan", config)
     parts = GanParts(generator, discriminator, adam(generator, 1e-4, 0.5), adam(discriminator, 1e-4, 0.5))

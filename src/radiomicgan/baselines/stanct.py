@@ -30,7 +30,6 @@ import torch.nn.functional as F
 
 from radiomicgan.config import StanCTConfig, TrainConfig
 from radiomicgan.nets import Generator, PatchGAN
-from radiomicgan.nets.patchgan import PatchGANConfig
 from radiomicgan.training.parts import SampleFn
 from radiomicgan.training.steps import GanParts, bce, frozen
 
@@ -105,9 +104,5 @@ def gaussian_blur(x: torch.Tensor, sigma_px: float) -> torch.Tensor:
 def build_stanct(generator: Generator, config: TrainConfig, device: torch.device) -> StanCTParts:
     """STAN-CT around the registry's generator ("unet"), with a 3-channel PatchGAN (input, candidate,
     texture) of the model section's width, depth and norm, and the `baselines.stanct` losses."""
-    model = config.model
-    arch = PatchGANConfig(
-        in_channels=3, base_channels=model.base_channels, layers=model.discriminator_layers, norm=model.norm
-    )
-    discriminator = PatchGAN(arch).to(device)
+    discriminator = PatchGAN(config.model.patchgan, in_channels=3).to(device)
     return StanCTParts.around(generator, discriminator, config, settings=config.baselines.stanct)

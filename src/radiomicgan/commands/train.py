@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
-from radiomicgan.config import PREFILTERS, TRAIN_METHODS, WINDOW_SCHEDULES, TrainConfig, build, load_yaml
+from radiomicgan.config import PREFILTERS, TRAIN_METHODS, TrainConfig, build, load_yaml
 from radiomicgan.training import train
 from radiomicgan.training.distributed import DistributedContext
+from radiomicgan.windowing import SCHEDULES
 
 DESCRIPTION = """\
 Train RadiomicGAN (VGG-19 U-Net generator, PatchGAN discriminator, adversarial + 100*L1 loss)
@@ -75,7 +76,7 @@ def register(sub: SubParsers) -> None:
         "--model", dest="method", choices=TRAIN_METHODS, help=f"harmonizer to train (default: {d.method})"
     )
     parser.add_argument(
-        "--schedule", choices=WINDOW_SCHEDULES, help=f"window schedule (default: {d.window.schedule})"
+        "--schedule", choices=tuple(SCHEDULES), help=f"window schedule (default: {d.window.schedule})"
     )
     parser.add_argument("--epochs", type=int, help=f"epochs (default: {d.epochs})")
     parser.add_argument(
@@ -135,9 +136,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cli["target"] = tuple(args.target) if args.target else None
     cli["window"] = {"schedule": args.schedule}
     cli["model"] = {
-        "encoder_weights": args.encoder_weights,
-        "freeze_encoder": args.freeze_encoder,
         "prefilter": args.prefilter,
+        "vgg_unet": {"encoder_weights": args.encoder_weights, "freeze_encoder": args.freeze_encoder},
     }
     return build(TrainConfig, *layers, cli)
 

@@ -15,10 +15,10 @@ from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import EncoderWeights, load_encoder_weights, resolve_freeze
 from radiomicgan.nets.frequency_filter import FrequencyFilter
 from radiomicgan.nets.lookup_table import LookupTable
-from radiomicgan.nets.patchgan import PatchGAN, PatchGANConfig
-from radiomicgan.nets.residual_cnn import ResidualCNN, ResidualCNNConfig
-from radiomicgan.nets.unet import UNet, UNetConfig
-from radiomicgan.nets.vgg_unet import VGGUNet, VGGUNetConfig
+from radiomicgan.nets.patchgan import PatchGAN
+from radiomicgan.nets.residual_cnn import ResidualCNN
+from radiomicgan.nets.unet import UNet
+from radiomicgan.nets.vgg_unet import VGGUNet
 
 __all__ = [
     "DISCRIMINATORS",
@@ -42,23 +42,16 @@ __all__ = [
 
 def _radiomicgan(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
     if weights is None:
-        weights = load_encoder_weights(config.encoder_weights)
-    arch = VGGUNetConfig(
-        skip_width=config.skip_width,
-        upsample=config.upsample,
-        norm=config.norm,
-        freeze_encoder=config.freeze_encoder,
-        output=config.output,
-    )
-    return VGGUNet(arch, weights)
+        weights = load_encoder_weights(config.vgg_unet.encoder_weights)
+    return VGGUNet(config.vgg_unet, weights)
 
 
 def _unet(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
-    return UNet(UNetConfig(base_channels=config.base_channels, downs=config.unet_downs, norm=config.norm))
+    return UNet(config.unet)
 
 
 def _choe(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
-    return ResidualCNN(ResidualCNNConfig(channels=config.base_channels, layers=config.choe_layers))
+    return ResidualCNN(config.choe)
 
 
 def _lookup_table(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
@@ -70,16 +63,13 @@ def _frequency_filter(config: ModelConfig, weights: EncoderWeights | None) -> Ge
 
 
 def _patchgan(config: ModelConfig) -> PatchGAN:
-    arch = PatchGANConfig(
-        base_channels=config.base_channels, layers=config.discriminator_layers, norm=config.norm
-    )
-    return PatchGAN(arch)
+    return PatchGAN(config.patchgan)
 
 
 GENERATORS: dict[str, Callable[[ModelConfig, EncoderWeights | None], Generator]] = {
     "radiomicgan": _radiomicgan,  # VGG-19 U-Net (paper Sec. 2.1)
     "unet": _unet,  # pix2pix U-Net from scratch (pix2pix, GANai and STAN-CT baselines)
-    "choe": _choe,  # Choe et al. 2019: conv layers predicting the residual (base_channels x choe_layers)
+    "choe": _choe,  # Choe et al. 2019: conv layers predicting the residual (model.choe)
     "histmatch": _lookup_table,  # histogram matching's monotone lookup table (fitted, no weights)
     "wiener": _frequency_filter,  # least-squares linear kernel conversion (fitted frequency response)
 }
@@ -93,8 +83,8 @@ def build_generator(name: str, config: ModelConfig, weights: EncoderWeights | No
 
     Args:
         name: a key of `GENERATORS`.
-        config: the model section.
-        weights: encoder weights for "radiomicgan"; None loads `config.encoder_weights`. Pass
+        config: the model section; the generator reads its own sub-section (`vgg_unet`, `unet`, `choe`).
+        weights: encoder weights for "radiomicgan"; None loads `config.vgg_unet.encoder_weights`. Pass
             `NO_WEIGHTS` with an explicit freeze_encoder when a checkpoint will overwrite them anyway.
 
     Raises:

@@ -8,20 +8,11 @@ output) stacked as 2 channels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from radiomicgan.config import PatchGANConfig
 from radiomicgan.nets.common import conv_bias, init_pix2pix, norm_layer
-
-
-@dataclass(frozen=True)
-class PatchGANConfig:
-    in_channels: int = 2  # condition + candidate
-    base_channels: int = 64  # pix2pix ndf
-    layers: int = 3  # stride-2 convs; 3 gives the 70x70 receptive field (1: 16x16, 4: 142x142)
-    norm: str = "batch"
 
 
 class PatchGAN(nn.Module):
@@ -29,14 +20,18 @@ class PatchGAN(nn.Module):
 
     `cam_layer` is the last feature layer (after its activation), the one Grad-CAM reads.
     Inputs must be at least 2**(layers + 2) pixels on a side (32 with 3 layers).
+
+    Args:
+        config: width, depth and norm.
+        in_channels: the stacked inputs: condition + candidate (STAN-CT adds a texture map: 3).
     """
 
-    def __init__(self, config: PatchGANConfig) -> None:
+    def __init__(self, config: PatchGANConfig, in_channels: int = 2) -> None:
         super().__init__()
         c, norm, bias = config.base_channels, config.norm, conv_bias(config.norm)
         widths = [c * min(2**i, 8) for i in range(config.layers + 1)]
         layers: list[nn.Module] = [
-            nn.Conv2d(config.in_channels, c, 4, stride=2, padding=1),
+            nn.Conv2d(in_channels, c, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
         ]
         for i in range(1, config.layers + 1):

@@ -14,21 +14,14 @@ the window as the standard kernel does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from radiomicgan.config import ResidualCNNConfig
 from radiomicgan.nets.common import Generator
 
 FULL_RANGE_HU = (-1024.0, 1000.0)  # the range the baselines train in (paper Sec. 3.1)
 HU_UNIT = FULL_RANGE_HU[1] - FULL_RANGE_HU[0]  # 2024 HU: one [0, 1] unit of the windowed input
-
-
-@dataclass(frozen=True)
-class ResidualCNNConfig:
-    channels: int = 64  # Choe et al.: 64 feature maps per layer
-    layers: int = 6  # Choe et al.: 6 conv layers, 3x3
 
 
 class ResidualCNN(Generator):
@@ -36,8 +29,6 @@ class ResidualCNN(Generator):
 
     def __init__(self, config: ResidualCNNConfig) -> None:
         super().__init__()
-        if config.layers < 2:
-            raise ValueError("a residual CNN needs at least 2 layers (in and out)")
         layers: list[nn.Module] = [nn.Conv2d(1, config.channels, 3, padding=1), nn.ReLU()]
         for _ in range(config.layers - 2):
             layers += [nn.Conv2d(config.channels, config.channels, 3, padding=1), nn.ReLU()]

@@ -10,20 +10,11 @@ interface matches every generator's: a windowed slice in [0, 1] in, one out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from radiomicgan.config import UNetConfig
 from radiomicgan.nets.common import Generator, conv_bias, init_pix2pix, norm_layer
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    base_channels: int = 64  # pix2pix ngf
-    downs: int = 8  # pix2pix unet_256: H and W multiples of 2**downs
-    norm: str = "batch"
-    dropout: float = 0.5  # pix2pix's noise source in the generator
 
 
 class UNet(Generator):

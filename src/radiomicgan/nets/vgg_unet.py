@@ -22,25 +22,13 @@ to three channels and normalized with ImageNet's statistics inside the model, as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from radiomicgan.config import VGGUNetConfig
 from radiomicgan.nets.common import Generator, conv_bias, init_pix2pix, norm_layer
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS, EncoderWeights, resolve_freeze
 from radiomicgan.nets.vgg19 import GROUP_WIDTHS, IMAGENET_MEAN, IMAGENET_STD, VGG19Features
-
-
-@dataclass(frozen=True)
-class VGGUNetConfig:
-    # Width of each trainable skip conv relative to its VGG group. The paper's block is "512-by-512"
-    # (Sec. 2.1), i.e. 1.0; the authors' Keras code used 0.5 with batch norm.
-    skip_width: float = 1.0
-    upsample: str = "transpose"  # "transpose": 4x4 stride-2 transposed conv (pix2pix); "bilinear" + 3x3 conv
-    norm: str = "batch"  # in the skip convs and the decoder; the VGG convs have none
-    freeze_encoder: bool | None = None  # None: frozen exactly when the weights are pretrained
-    output: str = "residual"  # "residual": input + correction (ours, default); "sigmoid": the image (paper)
 
 
 class SkipConv(nn.Sequential):
@@ -86,7 +74,7 @@ class VGGUNet(Generator):
     """RadiomicGAN's generator. `encoder_record` and `encoder_frozen` say what the encoder holds.
 
     Args:
-        config: architecture knobs.
+        config: architecture knobs (its `encoder_weights` is read by the caller, which loads `weights`).
         weights: VGG-19 encoder weights; random (torchvision's initialization) when not pretrained.
     """
 
@@ -115,8 +103,6 @@ class VGGUNet(Generator):
                 Up(GROUP_WIDTHS[1], skip_widths[0], GROUP_WIDTHS[0], config.upsample, config.norm),
             ]
         )
-        if config.output not in ("sigmoid", "residual"):
-            raise ValueError(f"unknown output {config.output!r} (known: sigmoid, residual)")
         self.residual = config.output == "residual"
         self.head = nn.Conv2d(GROUP_WIDTHS[0], 1, kernel_size=1)
         init_pix2pix(self.skips)

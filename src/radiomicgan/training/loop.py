@@ -140,7 +140,7 @@ def _train(
 
     torch.manual_seed(config.seed)  # the same on every rank: the same initial networks
     weights = (  # before the data: a bad weights file fails in a second, not after reading every scan
-        load_encoder_weights(config.model.encoder_weights)
+        load_encoder_weights(config.model.vgg_unet.encoder_weights)
         if config.model.generator == "radiomicgan"
         else NO_WEIGHTS
     )
@@ -254,7 +254,7 @@ def _check_sizes(data: PairedSlices, multiple: int, config: TrainConfig) -> None
     if min(config.crop_px, height, width) < multiple:
         raise ConfigError(
             f"train: crops of {config.crop_px} px are smaller than the generator's size multiple {multiple}"
-            " (raise crop_px, or lower model.unet_downs)"
+            " (raise crop_px, or lower model.unet.downs)"
         )
 
 
@@ -377,7 +377,7 @@ def _metadata(
     history: list[dict[str, Any]],
     prefilter_info: dict[str, float],
 ) -> ModelMetadata:
-    frozen = resolve_freeze(weights.pretrained, config.model.freeze_encoder)
+    frozen = resolve_freeze(weights.pretrained, config.model.vgg_unet.freeze_encoder)
     return ModelMetadata(
         method=config.method,
         model=as_dict(config.model),

@@ -103,7 +103,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
     model = config.model
     if method.generator is not None and model.generator != method.generator:
         model = dataclasses.replace(model, generator=method.generator)
-    if method.generator == "unet" and 2**model.unet_downs > config.crop_px:
+    if method.generator == "unet" and 2**model.unet.downs > config.crop_px:
         # pix2pix itself pairs its U-Net's depth with the image size (unet_256, unet_128): so do we
         downs = max(1, int(math.log2(config.crop_px)))
         log.info(
@@ -111,9 +111,9 @@ def resolve(config: TrainConfig) -> TrainConfig:
             config.method,
             config.crop_px,
             downs,
-            model.unet_downs,
+            model.unet.downs,
         )
-        model = dataclasses.replace(model, unet_downs=downs)
+        model = dataclasses.replace(model, unet=dataclasses.replace(model.unet, downs=downs))
     if model.prefilter == "auto":
         model = dataclasses.replace(model, prefilter=method.prefilter)
     window = config.window
