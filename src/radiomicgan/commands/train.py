@@ -94,12 +94,15 @@ def register(sub: SubParsers) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
     parser.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
     parser.add_argument(
-        "--encoder-weights", metavar="auto|imagenet|none|PATH", help="VGG-19 encoder weights (default: auto)"
+        "--encoder-weights",
+        metavar="auto|imagenet|none|PATH",
+        help="VGG-19 encoder weights, model.vgg_unet.encoder_weights (default: auto)",
     )
     parser.add_argument(
         "--freeze-encoder",
         action=argparse.BooleanOptionalAction,
-        help="freeze the VGG layers (default: frozen exactly when pretrained weights were loaded)",
+        help="freeze the VGG layers, model.vgg_unet.freeze_encoder (default: frozen exactly when pretrained "
+        "weights were loaded)",
     )
     parser.add_argument(
         "--prefilter",

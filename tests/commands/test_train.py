@@ -1,0 +1,28 @@
+"""`radiomicgan train`'s options land in the config sections that hold their knobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from radiomicgan.cli import build_parser
+from radiomicgan.commands.train import config_from_args
+from radiomicgan.windowing import SCHEDULES
+
+
+def test_encoder_options_land_in_the_vgg_unet_section_over_a_0_3_0_config_file(tmp_path: Path) -> None:
+    file = tmp_path / "old.yaml"  # a config file written for release 0.3.0: flat model keys
+    file.write_text(
+        "model: {encoder_weights: imagenet, skip_width: 0.5, freeze_encoder: true, norm: instance}\n"
+    )
+    argv = ["train", "--config", str(file), "--encoder-weights", "none", "--no-freeze-encoder"]
+    model = config_from_args(build_parser().parse_args(argv)).model
+    assert model.vgg_unet.encoder_weights == "none" and model.vgg_unet.freeze_encoder is False
+    assert model.vgg_unet.skip_width == 0.5 and model.unet.norm == model.patchgan.norm == "instance"
+    assert config_from_args(build_parser().parse_args(["train"])).model.vgg_unet.encoder_weights == "auto"
+
+
+def test_schedule_choices_are_the_registry_s() -> None:
+    for name in SCHEDULES:
+        assert (
+            config_from_args(build_parser().parse_args(["train", "--schedule", name])).window.schedule == name
+        )
