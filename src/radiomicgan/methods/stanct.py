@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from radiomicgan.config import StanCTConfig, TrainConfig
 from radiomicgan.nets import Generator, PatchGAN
 from radiomicgan.nets.patchgan import PatchGANConfig
-from radiomicgan.training.parts import SampleFn
+from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import GanParts, bce, frozen
 
 _DEFAULTS = StanCTConfig()
@@ -111,3 +111,10 @@ def build_stanct(generator: Generator, config: TrainConfig, device: torch.device
     )
     discriminator = PatchGAN(arch).to(device)
     return StanCTParts.around(generator, discriminator, config, settings=config.baselines.stanct)
+
+
+METHOD = Method(
+    build_stanct,
+    generator="unet",
+    help="STAN-CT (Selim et al. 2020): cGAN with latent-space and texture losses",
+)
