@@ -42,14 +42,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from radiomicgan.baselines.wiener import fit_wiener
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build, load_yaml
 from radiomicgan.evaluate import image_quality, reproducibility
 from radiomicgan.evaluate.protocol import range_label
 from radiomicgan.harmonize import Harmonizer
 from radiomicgan.io import Volume, read_volume, write_volume
+from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.simulate import simulate_to_folder
-from radiomicgan.training.loop import train
+from radiomicgan.train import train
 
 LUNG_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "lung1_image.nrrd"
 TEST_SLICES = range(0, 14)  # the cranial part of the volume

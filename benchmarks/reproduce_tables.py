@@ -30,7 +30,7 @@ from radiomicgan.evaluate import evaluate
 from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.simulate import simulate_to_folder
-from radiomicgan.training.loop import train
+from radiomicgan.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # the lung CT split is the quality benchmark one

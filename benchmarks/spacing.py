@@ -32,7 +32,7 @@ from radiomicgan.evaluate import image_quality
 from radiomicgan.harmonize import Harmonizer
 from radiomicgan.io import read_volume
 from radiomicgan.spacing import pixel_spacing, resample_slices
-from radiomicgan.training.loop import train
+from radiomicgan.train import train
 
 RATIOS = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4)
 

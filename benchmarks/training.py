@@ -30,11 +30,11 @@ from scipy import ndimage
 
 from radiomicgan.config import TrainConfig
 from radiomicgan.inference.slices import size_multiple, windowed_tensor
+from radiomicgan.methods import METHODS, resolve
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.training.data import PairedSlices, sample_crops
 from radiomicgan.training.dwt import cam_window
-from radiomicgan.training.methods import METHODS, resolve
 from radiomicgan.training.steps import GanParts
 from radiomicgan.training.validation import validate
 from radiomicgan.windowing import Window

@@ -26,7 +26,7 @@ from tests.conftest import PYDICOM_TEST_FILES, SyntheticSeries, make_ct_series
 
 from radiomicgan.cli import build_parser, main
 from radiomicgan.io import deterministic_uid
-from radiomicgan.training import train
+from radiomicgan.train import train
 from training.pairs import SOURCE_KERNEL, tiny_config, tiny_config_yaml, write_scan
 
 # The good series of every case share one study and frame of reference, so that only the fault

@@ -89,12 +89,12 @@ def test_a_yaml_baseline_knob_reaches_the_built_baseline(tmp_path: Path) -> None
     import numpy as np
     import torch
 
-    from radiomicgan.baselines.stanct import StanCTParts
-    from radiomicgan.baselines.wiener_model import WienerFitting
     from radiomicgan.config import TrainConfig
+    from radiomicgan.methods import METHODS
+    from radiomicgan.methods.stanct import StanCTParts
+    from radiomicgan.methods.wiener import WienerFitting
     from radiomicgan.nets import build_generator
     from radiomicgan.training.data import PairedSlices
-    from radiomicgan.training.methods import METHODS
 
     file = tmp_path / "train.yaml"
     file.write_text(

@@ -20,20 +20,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from radiomicgan.config import (
-    TRAIN_METHODS,
-    EvaluationConfig,
-    FeatureConfig,
-    SimulationConfig,
-    TrainConfig,
-    WindowConfig,
-)
+from radiomicgan.config import EvaluationConfig, FeatureConfig, SimulationConfig, TrainConfig, WindowConfig
 from radiomicgan.errors import OutputError
 from radiomicgan.evaluate.session import evaluate
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io.ownership import check_replaceable, write_marker
+from radiomicgan.methods import METHODS
 from radiomicgan.simulate import simulate_to_folder
-from radiomicgan.training.loop import train
+from radiomicgan.train import train
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +143,7 @@ def _simulate(data_dir: Path, budget: DemoBudget, progress: bool) -> dict[str, P
 
 
 def _train_all(data: dict[str, Path], runs_dir: Path, budget: DemoBudget, progress: bool) -> dict[str, Path]:
-    methods = ["radiomicgan", *(m for m in CLASSICAL_BASELINES if m in TRAIN_METHODS)]
+    methods = ["radiomicgan", *(m for m in CLASSICAL_BASELINES if m in METHODS)]
     runs = {}
     for method in methods:
         log.info("training %s", method)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +23,7 @@ from torch import nn
 from radiomicgan import __version__
 from radiomicgan.config import ModelConfig, build
 from radiomicgan.errors import InputError
+from radiomicgan.io.atomic import atomic_file
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
@@ -105,7 +104,7 @@ class ModelMetadata:
 def save_model(
     path: str | Path, generator: nn.Module, metadata: ModelMetadata, prefilter: nn.Module | None = None
 ) -> Path:
-    """Write generator weights and metadata atomically (temporary file, then rename).
+    """Write generator weights and metadata atomically (`io.atomic.atomic_file`).
 
     Args:
         path: a run folder (gets model.safetensors) or a file path ending in .safetensors.
@@ -123,13 +122,8 @@ def save_model(
     if prefilter is not None:
         for name, value in prefilter.state_dict().items():
             tensors[PREFILTER_PREFIX + name] = value.detach().cpu().contiguous()
-    fd, tmp = tempfile.mkstemp(prefix=".model-", suffix=".safetensors", dir=target.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={METADATA_KEY: metadata.to_json()})
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_file(target) as temporary:
+        save_file(tensors, temporary, metadata={METADATA_KEY: metadata.to_json()})
     return target
 
 

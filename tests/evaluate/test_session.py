@@ -21,7 +21,7 @@ from radiomicgan.evaluate import features as features_module
 from radiomicgan.harmonize import harmonize_path
 from radiomicgan.harmonizer import Harmonizer
 from radiomicgan.simulate import simulate_to_folder
-from radiomicgan.training import train
+from radiomicgan.train import train
 
 LIGHT_FEATURES = 102  # the light settings of conftest.py: 9 shape2D + 93 on the original image
 RANGE_KEYS = ["-800,-300", "-100,250", "300,800"]

@@ -14,7 +14,7 @@ from radiomicgan.evaluate.inputs import SeriesInfo, load_scans
 from radiomicgan.evaluate.training_runs import overlaps, read_run
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.simulate import simulate_to_folder
-from radiomicgan.training import train
+from radiomicgan.train import train
 
 
 def _train(source: Path, target: Path, out: Path) -> Path:

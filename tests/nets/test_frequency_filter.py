@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from radiomicgan.baselines.wiener import resample_response
+from radiomicgan.linear_filter import resample_response
 from radiomicgan.nets import FrequencyFilter
 
 

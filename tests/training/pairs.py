@@ -27,7 +27,7 @@ from radiomicgan.config import (
 )
 from radiomicgan.io import SeriesMeta, Volume, deterministic_uid, new_ct_datasets, write_volume
 from radiomicgan.nets.vgg19 import expected_shapes
-from radiomicgan.training import TrainResult, train
+from radiomicgan.train import TrainResult, train
 
 SOURCE_KERNEL = "SMOOTH"
 TARGET_KERNEL = "SHARP"

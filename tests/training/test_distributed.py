@@ -21,13 +21,13 @@ from torch.nn.parallel import DistributedDataParallel
 from radiomicgan.cli import main
 from radiomicgan.errors import ConfigError
 from radiomicgan.inference.slices import windowed_tensor
+from radiomicgan.methods import METHODS, resolve
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.nets import build_generator
+from radiomicgan.run_folder import CHECKPOINT_FILE
 from radiomicgan.training.data import load_paired_slices, sample_crops
 from radiomicgan.training.distributed import DistributedContext, parameters_digest, replicate
-from radiomicgan.training.methods import METHODS, resolve
 from radiomicgan.training.parts import Learner
-from radiomicgan.training.state import CHECKPOINT_FILE
 from training.pairs import Scan, tiny_config, tiny_config_yaml
 
 CPU = torch.device("cpu")

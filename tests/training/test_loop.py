@@ -19,9 +19,9 @@ from radiomicgan.config import ModelConfig, PatchGANConfig, UNetConfig, VGGUNetC
 from radiomicgan.errors import InputError
 from radiomicgan.harmonize import Harmonizer, harmonize_path
 from radiomicgan.io import read_volume, write_volume
+from radiomicgan.methods import resolve
 from radiomicgan.modelfile import read_metadata
-from radiomicgan.training import train
-from radiomicgan.training.methods import resolve
+from radiomicgan.train import train
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, TINY_MODEL, Scan, tiny_config, write_scan
 
 Dciodvfy = Callable[[Path], tuple[list[str], str]]

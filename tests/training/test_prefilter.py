@@ -12,8 +12,8 @@ from numpy.typing import NDArray
 from radiomicgan.config import WienerConfig
 from radiomicgan.harmonize import Harmonizer
 from radiomicgan.inference.prefilter import prefilter_slices
+from radiomicgan.train import train
 from radiomicgan.training.data import PairedSlices
-from radiomicgan.training.loop import train
 from radiomicgan.training.prefilter import fit_prefilter
 from training.pairs import TINY_MODEL, Scan, body_hu, tiny_config
 

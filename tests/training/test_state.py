@@ -15,8 +15,8 @@ from safetensors.torch import load_file, save_file
 from radiomicgan.config import ModelConfig, PatchGANConfig, UNetConfig
 from radiomicgan.errors import InputError
 from radiomicgan.nets import build_discriminator, build_generator
+from radiomicgan.run_folder import CHECKPOINT_FILE
 from radiomicgan.training.state import (
-    CHECKPOINT_FILE,
     Progress,
     load_checkpoint,
     numpy_rng_from_state,

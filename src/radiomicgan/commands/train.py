@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
-from radiomicgan.config import PREFILTERS, TRAIN_METHODS, TrainConfig, build, load_yaml
-from radiomicgan.training import train
+from radiomicgan.config import PREFILTERS, TrainConfig, build, load_yaml
+from radiomicgan.methods import METHODS
+from radiomicgan.train import resume_config, train
 from radiomicgan.training.distributed import DistributedContext
 from radiomicgan.windowing import SCHEDULES
 
-DESCRIPTION = """\
+_MODELS = "\n".join(f"  {name:<12} {method.help}" for name, method in METHODS.items())
+
+DESCRIPTION = f"""\
 Train RadiomicGAN (VGG-19 U-Net generator, PatchGAN discriminator, adversarial + 100*L1 loss)
 with Dynamic Window-based Training on paired scans: each --source/--target pair is one scan
 reconstructed with the non-standard and the standard kernel (same study, frame of reference and
@@ -27,13 +29,7 @@ Schedules: fixed+dynamic (the paper's RadiomicGAN), fixed (RadiomicGAN1), dynami
 (RadiomicGAN2), minmax (no window training).
 
 --model picks the harmonizer (docs/baselines.md: what each takes from its paper):
-  radiomicgan  the paper's method (default)
-  pix2pix      plain cGAN: U-Net from scratch, PatchGAN, adversarial + L1
-  choe         Choe et al. 2019: 6-layer CNN predicting the residual, L2 loss in HU
-  ganai        GANai (Liang et al. 2019): cGAN with alternating improvement
-  stanct       STAN-CT (Selim et al. 2020): cGAN with latent-space and texture losses
-  histmatch    histogram matching to the standard kernel (fitted in one pass)
-  wiener       least-squares linear kernel conversion, lambda tuned on held-out slices
+{_MODELS}
 The baselines train in the full range [-1024, 1000] HU (schedule minmax); histmatch and wiener
 fit in one epoch. Every model harmonizes with `radiomicgan harmonize --model RUN_DIR`.
 
@@ -73,7 +69,7 @@ def register(sub: SubParsers) -> None:
     )
     parser.add_argument("--out", metavar="RUN_DIR", help="the run folder to create (or to --resume)")
     parser.add_argument(
-        "--model", dest="method", choices=TRAIN_METHODS, help=f"harmonizer to train (default: {d.method})"
+        "--model", dest="method", choices=tuple(METHODS), help=f"harmonizer to train (default: {d.method})"
     )
     parser.add_argument(
         "--schedule", choices=tuple(SCHEDULES), help=f"window schedule (default: {d.window.schedule})"
@@ -118,11 +114,7 @@ def register(sub: SubParsers) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run's config: defaults < --config file < the run folder's config.yaml (on resume) < options."""
-    layers: list[dict[str, Any] | None] = []
-    if args.config:
-        layers.append(load_yaml(args.config))
-    if args.resume and args.out and (Path(args.out) / "config.yaml").is_file():
-        layers.append(load_yaml(Path(args.out) / "config.yaml"))
+    config_file = load_yaml(args.config) if args.config else None
     names = (
         "out",
         "method",
@@ -142,7 +134,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "prefilter": args.prefilter,
         "vgg_unet": {"encoder_weights": args.encoder_weights, "freeze_encoder": args.freeze_encoder},
     }
-    return build(TrainConfig, *layers, cli)
+    if args.resume and args.out:
+        return resume_config(args.out, cli, config_file=config_file)
+    return build(TrainConfig, config_file, cli)
 
 
 def run(args: argparse.Namespace) -> int:

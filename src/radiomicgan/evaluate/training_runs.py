@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from radiomicgan.errors import InputError, InvalidSeriesError
 from radiomicgan.evaluate.inputs import Scan, SeriesInfo
 from radiomicgan.evaluate.protocol import REFERENCE
 from radiomicgan.io.discovery import find_series
-from radiomicgan.modelfile import MODEL_FILE, model_digest, read_metadata
+from radiomicgan.modelfile import model_digest, read_metadata
+from radiomicgan.run_folder import RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def read_run(run_dir: Path) -> TrainingRun:
     Raises:
         InputError: config.yaml is not a YAML mapping, or the model file is not ours.
     """
-    config = _config(run_dir)
+    config = RunFolder(run_dir).read_config()
     provenance: dict[str, Any] = {}
     if config:
         provenance.update(
@@ -87,7 +86,7 @@ def read_run(run_dir: Path) -> TrainingRun:
             prefilter=str((config.get("model") or {}).get("prefilter", "")),
             budget={k: config.get(k) for k in ("epochs", "steps_per_epoch", "batch_size", "crop_px")},
         )
-    if (run_dir / MODEL_FILE).is_file():
+    if RunFolder(run_dir).model_path.is_file():
         metadata = read_metadata(run_dir)
         provenance.update(
             model_id=model_digest(run_dir),
@@ -100,19 +99,6 @@ def read_run(run_dir: Path) -> TrainingRun:
         )
     data = _training_data([*config.get("source", []), *config.get("target", [])]) if config else None
     return TrainingRun(provenance, data)
-
-
-def _config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(path, f"not valid YAML ({type(exc).__name__})") from exc
-    if not isinstance(data, dict):
-        raise InputError(path, "not a training run's config.yaml (not a mapping)")
-    return data
 
 
 def _training_data(paths: Sequence[str]) -> TrainingData:

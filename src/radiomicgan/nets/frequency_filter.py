@@ -3,7 +3,7 @@
 The filter is a 2-D frequency response H(f) in the FFT layout of the slices it was fitted on, kept
 as two float buffers (real and imaginary parts). A slice is filtered whole: FFT, times H, inverse
 FFT, real part. A slice of another size gets H resampled linearly in normalized frequency (the
-same rule as `radiomicgan.baselines.wiener.resample_response`). A new filter is the identity.
+same rule as `radiomicgan.linear_filter.resample_response`). A new filter is the identity.
 
 The response's size is whatever was fitted, so loading a state dict resizes the buffers to the
 stored ones: the model file, not the constructor, knows the fitted matrix size.

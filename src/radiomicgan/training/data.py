@@ -140,6 +140,15 @@ def _shown(kernels: list[str]) -> str:
     return ", ".join(sorted({kernel_text(k) or "unknown" for k in kernels}))
 
 
+@dataclass(frozen=True)
+class Split:
+    """The paired slices of one run: training, the whole held-out block, and its scored subset."""
+
+    train: PairedSlices
+    held_out: PairedSlices
+    val: PairedSlices
+
+
 def split_validation(data: PairedSlices, fraction: float) -> tuple[PairedSlices, PairedSlices]:
     """Hold out the last `fraction` of each scan's slices (at least one when fraction > 0) for validation.
 

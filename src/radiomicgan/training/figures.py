@@ -1,15 +1,16 @@
-"""Training figures: the window per epoch (paper Fig. 5a) and a sample CAM (Fig. 5b)."""
+"""Training figures: the window per epoch (paper Fig. 5a) and a sample CAM (Fig. 5b).
+
+Drawn on `matplotlib.figure.Figure` objects, not pyplot: nothing global (the backend, pyplot's list
+of open figures) changes for the program that trains, and no display is needed on a server.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # runs on servers without a display
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 PHASE_COLOURS = {"fixed": "tab:blue", "dynamic": "tab:orange", "minmax": "tab:grey"}
@@ -20,7 +21,8 @@ def plot_window_history(history: list[dict[str, Any]], path: Path) -> Path:
     epochs = [h["epoch"] for h in history]
     lo = [h["window_hu"][0] for h in history]
     hi = [h["window_hu"][1] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
     ax.fill_between(epochs, lo, hi, step="mid", alpha=0.15, color="tab:blue")
     for h in history:
         colour = PHASE_COLOURS.get(h["phase"], "black")
@@ -33,14 +35,14 @@ def plot_window_history(history: list[dict[str, Any]], path: Path) -> Path:
     ax.set_title("Dynamic Window-based Training")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig.savefig(path, dpi=100)  # a bare Figure saves with the Agg canvas
     return path
 
 
 def plot_cam(image_hu: NDArray[np.float32], cam: NDArray[np.float32], path: Path, title: str) -> Path:
     """A training input (display window [-1024, 1000] HU) with its CAM overlaid: where D saw a fake."""
-    fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2))
+    axes = fig.subplots(1, 2)
     axes[0].imshow(image_hu, cmap="gray", vmin=-1024, vmax=1000)
     axes[0].set_title("input")
     axes[1].imshow(image_hu, cmap="gray", vmin=-1024, vmax=1000)
@@ -50,6 +52,5 @@ def plot_cam(image_hu: NDArray[np.float32], cam: NDArray[np.float32], path: Path
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig.savefig(path, dpi=100)  # a bare Figure saves with the Agg canvas
     return path

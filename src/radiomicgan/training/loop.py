@@ -1,16 +1,13 @@
 """The training run: epochs of steps in a window that DWT chooses, checkpoints, resume.
 
-Every method of `radiomicgan.training.methods` runs through this loop: RadiomicGAN and the learned
-baselines take steps on random crops, the classical ones fit in one epoch. A run folder holds
-config.yaml (the resolved configuration), history.json (per epoch: window, phase, losses,
-validation metrics), checkpoint.safetensors (everything resuming needs), model.safetensors (the
-generator with its metadata, what `harmonize` loads) and figures/. Under torchrun the learned
-methods train data-parallel (`radiomicgan.training.distributed`): rank 0 alone writes the folder.
+Every method (`radiomicgan.methods`) runs through this loop, handed to it as a `parts.Method`
+record: RadiomicGAN and the learned baselines take steps on random crops, the classical ones fit in
+one epoch. The run folder's files are `radiomicgan.run_folder`'s. Under torchrun the learned methods
+train data-parallel (`radiomicgan.training.distributed`): rank 0 alone writes the folder.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -19,39 +16,30 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
-from radiomicgan.config import TrainConfig, as_dict
+from radiomicgan.config import TrainConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.inference.device import resolve_device
 from radiomicgan.inference.slices import size_multiple, windowed_tensor
-from radiomicgan.io.ownership import write_marker
-from radiomicgan.modelfile import MODEL_FILE, ModelMetadata, save_model
-from radiomicgan.nets import PatchGAN, build_generator, load_encoder_weights, resolve_freeze
-from radiomicgan.nets.encoder_weights import NO_WEIGHTS, EncoderWeights
+from radiomicgan.modelfile import ModelMetadata, save_model
+from radiomicgan.nets import PatchGAN, build_generator, load_encoder_weights
+from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.progress import progress_bar
-from radiomicgan.training.data import PairedSlices, load_paired_slices, sample_crops, split_validation
+from radiomicgan.run_folder import RunFolder
+from radiomicgan.training.data import PairedSlices, Split, load_paired_slices, sample_crops, split_validation
 from radiomicgan.training.distributed import DistributedContext, process_group, replicas_check, replicate
 from radiomicgan.training.dwt import cam_window
 from radiomicgan.training.figures import plot_cam, plot_window_history
-from radiomicgan.training.parts import Fitter, Learner
-from radiomicgan.training.prefilter import fit_prefilter, prefilter_pairs
-from radiomicgan.training.state import CHECKPOINT_FILE, Progress, load_checkpoint, numpy_rng_from_state
+from radiomicgan.training.metadata import model_metadata
+from radiomicgan.training.parts import Fitter, Learner, Method
+from radiomicgan.training.prefilter import prefilter_split
+from radiomicgan.training.state import Progress, load_checkpoint, numpy_rng_from_state
 from radiomicgan.training.state import save_checkpoint as save_training_state
 from radiomicgan.training.steps import GanParts
 from radiomicgan.training.validation import validate, validation_subset
 from radiomicgan.windowing import EpochRecord, Window, WindowStep, needs_cams, next_window
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Split:
-    """The paired slices of one run: training, the whole held-out block, and its scored subset."""
-
-    train: PairedSlices
-    held_out: PairedSlices
-    val: PairedSlices
 
 
 @dataclass(frozen=True)
@@ -72,7 +60,7 @@ class _Run:
     config: TrainConfig
     rng: np.random.Generator
     device: torch.device
-    run_dir: Path
+    folder: RunFolder
     progress: bool
     context: DistributedContext
     prefilter: torch.nn.Module | None = None
@@ -89,18 +77,23 @@ class TrainResult:
     seconds: float
 
 
-def train(
+def run_training(
     config: TrainConfig,
+    method: Method,
     *,
     resume: bool = False,
     progress: bool = True,
     distributed: DistributedContext | None = None,
 ) -> TrainResult:
-    """Train a harmonizer on paired series and write the run folder.
+    """Train `method` on paired series and write the run folder.
+
+    `radiomicgan.train.train` is the one-call entry: it looks the method up, checks that it may
+    train data-parallel, and resolves the configuration before calling this.
 
     Args:
-        config: data, budget, method, model and window schedule; the method may override the
-            generator, the schedule and the epochs (`methods.resolve`), and config.yaml records that.
+        config: data, budget, model and window schedule, as `method` really trains with them
+            (`radiomicgan.methods.resolve`); config.yaml records it.
+        method: the record of `config.method`: how to build its parts.
         resume: continue the run in `config.out` from its last finished epoch.
         progress: show a progress bar.
         distributed: this process's place in a torchrun run (`DistributedContext.from_env`); None
@@ -108,36 +101,27 @@ def train(
 
     Raises:
         InputError: unreadable or unpaired series, nothing to resume.
-        OutputError: the run folder exists and resume was not asked for.
-        ConfigError: a method that cannot train data-parallel, under torchrun.
+        OutputError: the run folder exists and resume was not asked for, or lies inside an input.
     """
-    # Imported here, not at the top: the baselines import this package's data and step modules,
-    # so a module-level import would close a cycle through radiomicgan.training's __init__.
-    from radiomicgan.training.methods import check_data_parallel, resolve
-
     start = time.perf_counter()
     context = distributed or DistributedContext()
-    if context.enabled:
-        check_data_parallel(config.method)
-    config = resolve(config)
-    run_dir = _check_run_dir(config, resume)
+    folder = _check_run_folder(config, resume)
     device = context.device_for(resolve_device(config.device))
     with process_group(context, device):
-        return _train(config, run_dir, resume, progress and context.is_main, context, device, start)
+        return _train(config, method, folder, resume, progress and context.is_main, context, device, start)
 
 
 def _train(
     config: TrainConfig,
-    run_dir: Path,
+    method: Method,
+    folder: RunFolder,
     resume: bool,
     progress: bool,
     context: DistributedContext,
     device: torch.device,
     start: float,
 ) -> TrainResult:
-    """The run itself, in this process (`train` has checked the run folder and the method)."""
-    from radiomicgan.training.methods import METHODS
-
+    """The run itself, in this process (`run_training` has checked the run folder)."""
     torch.manual_seed(config.seed)  # the same on every rank: the same initial networks
     weights = (  # before the data: a bad weights file fails in a second, not after reading every scan
         load_encoder_weights(config.model.vgg_unet.encoder_weights)
@@ -147,48 +131,38 @@ def _train(
     data = load_paired_slices([(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)])
     train_set, held_out = split_validation(data, config.val_fraction)
     split = Split(train_set, held_out, validation_subset(held_out, config.val_slices_max))
-    split, prefilter, prefilter_info = _prefiltered(split, config, device)
+    prefilter: torch.nn.Module | None = None
+    prefilter_info: dict[str, float] = {}
+    if config.model.prefilter == "wiener":  # else "none" ("auto" is resolved by then)
+        # fitted afresh on resume too: the fit is deterministic, so the same data gives the same filter
+        split, prefilter, prefilter_info = prefilter_split(split, config.baselines.wiener, device)
     generator = build_generator(config.model.generator, config.model, weights).to(device)
-    parts = METHODS[config.method].build(generator, config, device)
+    parts = method.build(generator, config, device)
     _check_sizes(data, size_multiple(parts.model()), config)
-    state, rng = _starting_point(config, run_dir, parts, resume, context)
+    state, rng = _starting_point(config, folder, parts, resume, context)
     context.barrier()  # every rank has checked the run folder before rank 0 fills it
     if context.is_main:
-        _create_run_dir(run_dir, config)  # only now: a run that cannot start leaves nothing behind
+        folder.create(config)  # only now: a run that cannot start leaves nothing behind
     learner = replicate(parts, context, device) if isinstance(parts, Learner) else parts
-    run = _Run(parts, learner, split, config, rng, device, run_dir, progress, context, prefilter)
+    run = _Run(parts, learner, split, config, rng, device, folder, progress, context, prefilter)
     for epoch in range(state.epochs_done, config.epochs):
         entry = _run_epoch(epoch, run, state.history)
         streams = context.gather(dict(rng.bit_generator.state))
         state = Progress(epoch + 1, [*state.history, entry], streams[0], streams[1:])
         if context.is_main:
-            save_training_state(run_dir, parts, state)
-            _write_history(run_dir, state.history)
+            save_training_state(folder.path, parts, state)
+            folder.write_history(state.history)
     lo, hi = state.history[-1]["window_hu"]
     final_window: Window = (int(lo), int(hi))
-    metadata = _metadata(config, weights, parts.model(), data, final_window, state.history, prefilter_info)
+    metadata = model_metadata(
+        config, weights, parts.model(), data, final_window, state.history, prefilter_info
+    )
     model_path = _save_model(run, metadata, state.history)
-    return TrainResult(run_dir, model_path, state.history, final_window, time.perf_counter() - start)
-
-
-def _prefiltered(
-    split: Split, config: TrainConfig, device: torch.device
-) -> tuple[Split, torch.nn.Module | None, dict[str, float]]:
-    """The split with its non-standard slices through the fitted prefilter, when the model has one.
-
-    Fitted afresh on resume too: the fit is deterministic, so the same data gives the same filter.
-    """
-    if config.model.prefilter != "wiener":  # "none" ("auto" is resolved by then)
-        return split, None, {}
-    prefilter, info = fit_prefilter(split.train, split.held_out, config.baselines.wiener)
-    prefilter.to(device)
-    parts = (split.train, split.held_out, split.val)
-    filtered = Split(*(prefilter_pairs(part, prefilter, device) for part in parts))
-    return filtered, prefilter, info
+    return TrainResult(folder.path, model_path, state.history, final_window, time.perf_counter() - start)
 
 
 def _starting_point(
-    config: TrainConfig, run_dir: Path, parts: Learner | Fitter, resume: bool, context: DistributedContext
+    config: TrainConfig, folder: RunFolder, parts: Learner | Fitter, resume: bool, context: DistributedContext
 ) -> tuple[Progress, np.random.Generator]:
     """Epoch 0 with this rank's crop stream (seed + rank), or the checkpoint's progress and stream.
 
@@ -198,7 +172,7 @@ def _starting_point(
     rng = np.random.default_rng(config.seed + context.rank)
     if not resume:
         return Progress(0, [], dict(rng.bit_generator.state)), rng
-    state = load_checkpoint(run_dir, parts)
+    state = load_checkpoint(folder.path, parts)
     streams = [state.numpy_rng_state, *state.rank_rng_states]
     if context.rank < len(streams):
         rng = numpy_rng_from_state(streams[context.rank])
@@ -212,36 +186,24 @@ def _save_model(run: _Run, metadata: ModelMetadata, history: list[dict[str, Any]
         windows = [h["window_hu"] for h in history]
         check = replicas_check(run.context, run.parts.networks(), windows)
         metadata = replace(metadata, extra={**metadata.extra, "ddp": check})
-    path = run.run_dir / MODEL_FILE
+    path = run.folder.model_path
     if run.context.is_main:
-        path = save_model(run.run_dir, run.parts.model(), metadata, run.prefilter)
-        plot_window_history(history, run.run_dir / "figures" / "window_schedule.png")
+        path = save_model(run.folder.path, run.parts.model(), metadata, run.prefilter)
+        plot_window_history(history, run.folder.window_figure)
     run.context.barrier()
     return path
 
 
-def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
+def _check_run_folder(config: TrainConfig, resume: bool) -> RunFolder:
     if not config.out:
         raise OutputError(".", "no run folder given (--out RUN_DIR)")
-    run_dir = Path(config.out)
-    has_state = (run_dir / CHECKPOINT_FILE).is_file()
-    if resume and not has_state:
-        raise InputError(run_dir, "nothing to resume: no checkpoint.safetensors in this run folder")
+    folder = RunFolder(Path(config.out))
+    if resume:
+        folder.check_resumable()
     if not config.source:
         raise InputError(".", "no training pairs given (--source DIR --target DIR)")
-    for source in (*config.source, *config.target):  # first: "--resume" is no advice for an input
-        if _inside(run_dir, Path(source)):
-            where = "is" if run_dir.resolve() == Path(source).resolve() else "lies inside"
-            raise OutputError(run_dir, f"run folder {where} the input {source}")
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
-        raise OutputError(run_dir, "run folder exists and is not empty (use --resume to continue it)")
-    return run_dir
-
-
-def _create_run_dir(run_dir: Path, config: TrainConfig) -> None:
-    (run_dir / "figures").mkdir(parents=True, exist_ok=True)
-    write_marker(run_dir, everything=True)  # it grows every epoch: the folder as a whole is ours
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(as_dict(config), sort_keys=False), encoding="utf-8")
+    folder.check_writable([Path(p) for p in (*config.source, *config.target)], resume=resume)
+    return folder
 
 
 def _check_sizes(data: PairedSlices, multiple: int, config: TrainConfig) -> None:
@@ -256,11 +218,6 @@ def _check_sizes(data: PairedSlices, multiple: int, config: TrainConfig) -> None
             f"train: crops of {config.crop_px} px are smaller than the generator's size multiple {multiple}"
             " (raise crop_px, or lower model.unet.downs)"
         )
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return folder.is_dir() and (path == folder or folder in path.parents)
 
 
 def _run_epoch(epoch: int, run: _Run, history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -312,12 +269,7 @@ def _evaluate_epoch(
         )  # fmt: skip
         entry["cam_window_hu"] = list(selection.window_hu) if selection.window_hu else None
         title = f"epoch {epoch + 1}: CAM window {selection.window_hu}"
-        plot_cam(
-            selection.sample_hu,
-            selection.sample_cam,
-            run.run_dir / "figures" / f"cam_epoch{epoch + 1:03d}.png",
-            title,
-        )
+        plot_cam(selection.sample_hu, selection.sample_cam, run.folder.cam_figure(epoch + 1), title)
     log.info("epoch %d: window %s (%s), %s", epoch + 1, step.window_hu, step.phase, _brief(losses, metrics))
     return entry
 
@@ -360,39 +312,3 @@ def _record(entry: dict[str, Any]) -> EpochRecord:
 def _brief(losses: dict[str, float], metrics: dict[str, float]) -> str:
     parts = [f"{k}={v:.4g}" for k, v in {**losses, **metrics}.items()]
     return " ".join(parts)
-
-
-def _write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
-    tmp = run_dir / ".history.json.tmp"
-    tmp.write_text(json.dumps(history, indent=2), encoding="utf-8")
-    tmp.replace(run_dir / "history.json")
-
-
-def _metadata(
-    config: TrainConfig,
-    weights: EncoderWeights,
-    generator: torch.nn.Module,
-    data: PairedSlices,
-    final_window: Window,
-    history: list[dict[str, Any]],
-    prefilter_info: dict[str, float],
-) -> ModelMetadata:
-    frozen = resolve_freeze(weights.pretrained, config.model.vgg_unet.freeze_encoder)
-    return ModelMetadata(
-        method=config.method,
-        model=as_dict(config.model),
-        encoder_weights=weights.record(),
-        encoder_frozen=frozen if config.model.generator == "radiomicgan" else False,
-        training_window_hu=final_window,
-        full_range_hu=config.window.full_range_hu,
-        source_kernel=data.source_kernel,
-        target_kernel=data.target_kernel,
-        epochs=len(history),
-        training_geometry=data.geometry,
-        extra={
-            "schedule": config.window.schedule,
-            "parameters": sum(p.numel() for p in generator.parameters()),
-            "final_losses": history[-1]["losses"],  # a fitted method's choices (e.g. the Wiener lambda)
-            **({"prefilter": prefilter_info} if prefilter_info else {}),
-        },
-    )

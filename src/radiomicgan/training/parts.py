@@ -1,18 +1,24 @@
-"""What a training method hands the shared loop: its networks, optimizers, and how it learns.
+"""What a training method hands the shared loop: its record, its networks, and how it learns.
 
 The loop owns everything the methods share (data, windows, validation, checkpoints, the run
 folder). A method owns its parts: a learned method (`Learner`) takes one optimization step on
-crops it asks for; a classical method (`Fitter`) fits in one pass over the training slices.
+crops it asks for; a classical method (`Fitter`) fits in one pass over the training slices. Its
+`Method` record says how to build them and what the loop must do differently for it. This module
+is the loop's side of that interface: the methods (`radiomicgan.methods`) import it, never the
+other way round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
+from radiomicgan.config import TrainConfig
+from radiomicgan.nets import Generator
 from radiomicgan.training.data import PairedSlices
 from radiomicgan.windowing import Window
 
@@ -52,3 +58,30 @@ class Fitter(Parts, Protocol):
     def fit(self, train: PairedSlices, held_out: PairedSlices, window_hu: Window) -> dict[str, float]:
         """Fit on the training slices (`held_out` may tune a hyperparameter); returns what was chosen."""
         ...
+
+
+BuildFn = Callable[[Generator, TrainConfig, torch.device], Learner | Fitter]
+
+
+@dataclass(frozen=True)
+class Method:
+    """How one harmonizer trains: the record `radiomicgan.methods` registers under its name.
+
+    Attributes:
+        build: (generator, config, device) -> the method's parts.
+        generator: the `radiomicgan.nets` generator it trains; None takes `config.model.generator`.
+        help: one line for `radiomicgan train --help`: what the method is and where it comes from.
+        window_training: whether the window schedule applies (only RadiomicGAN's DWT does); the
+            others train in the full range, the "minmax" schedule.
+        fitted: fitted in one pass (one epoch, no optimizer) rather than learned by steps.
+        data_parallel: whether torchrun can train it on several processes (`training.distributed`).
+        prefilter: what `model.prefilter: auto` means for it (`radiomicgan.training.prefilter`).
+    """
+
+    build: BuildFn
+    generator: str | None
+    help: str
+    window_training: bool = False
+    fitted: bool = False
+    data_parallel: bool = True
+    prefilter: str = "none"

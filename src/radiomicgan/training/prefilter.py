@@ -2,7 +2,7 @@
 
 `model.prefilter: wiener` (ours, not the paper's). Two reconstructions of one scan differ mostly by
 a linear shift-invariant filter, the ratio of their kernels, and the least-squares filter of
-`radiomicgan.baselines.wiener` recovers that part in closed form. With a prefilter the network
+`radiomicgan.linear_filter` recovers that part in closed form. With a prefilter the network
 starts from the Wiener filter's output instead of the input, and its residual head learns only
 what no linear filter can: the noise texture the standard kernel adds where the non-standard one
 kept too little signal.
@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from radiomicgan.baselines.wiener import fit_wiener
 from radiomicgan.config import WienerConfig
 from radiomicgan.inference.prefilter import AIR_FLOOR_HU, prefilter_slices
+from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.nets.frequency_filter import FrequencyFilter
-from radiomicgan.training.data import PairedSlices
+from radiomicgan.training.data import PairedSlices, Split
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +66,17 @@ def fit_prefilter(
 def prefilter_pairs(slices: PairedSlices, prefilter: nn.Module, device: torch.device) -> PairedSlices:
     """The same pairs with their non-standard slices through the prefilter."""
     return dataclasses.replace(slices, source_hu=prefilter_slices(prefilter, slices.source_hu, device))
+
+
+def prefilter_split(
+    split: Split, settings: WienerConfig, device: torch.device
+) -> tuple[Split, FrequencyFilter, dict[str, float]]:
+    """Fit the prefilter on `split` and put its non-standard slices through it.
+
+    Returns:
+        The filtered split, the prefilter (on `device`) and what the fit chose (`fit_prefilter`).
+    """
+    prefilter, info = fit_prefilter(split.train, split.held_out, settings)
+    prefilter.to(device)
+    parts = (split.train, split.held_out, split.val)
+    return Split(*(prefilter_pairs(part, prefilter, device) for part in parts)), prefilter, info

@@ -8,8 +8,6 @@ from its last finished epoch, and on the CPU with a fixed seed ends with the sam
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +18,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from radiomicgan.errors import InputError
+from radiomicgan.io.atomic import atomic_file
+from radiomicgan.run_folder import RunFolder
 from radiomicgan.training.parts import Parts
-
-CHECKPOINT_FILE = "checkpoint.safetensors"
 
 
 @dataclass
@@ -58,15 +56,10 @@ def save_checkpoint(run_dir: Path, parts: Parts, progress: Progress) -> Path:
                 tensors[f"{name}.{index}.{key}"] = torch.as_tensor(value)
     tensors["torch_rng"] = torch.get_rng_state()
     meta = {"progress": progress.__dict__, "param_groups": groups}
-    target = run_dir / CHECKPOINT_FILE
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".safetensors", dir=run_dir)
-    os.close(fd)
-    try:
-        clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        save_file(clean, tmp, metadata={"training_state": json.dumps(meta)})
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    target = RunFolder(run_dir).checkpoint_path
+    clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    with atomic_file(target) as temporary:
+        save_file(clean, temporary, metadata={"training_state": json.dumps(meta)})
     return target
 
 
@@ -76,9 +69,9 @@ def load_checkpoint(run_dir: Path, parts: Parts) -> Progress:
     Raises:
         InputError: no checkpoint in run_dir, or one that does not fit these networks.
     """
-    path = run_dir / CHECKPOINT_FILE
-    if not path.is_file():
-        raise InputError(run_dir, "nothing to resume: no checkpoint.safetensors in this run folder")
+    folder = RunFolder(run_dir)
+    folder.check_resumable()
+    path = folder.checkpoint_path
     with safe_open(str(path), framework="pt") as handle:
         meta = json.loads(handle.metadata()["training_state"])
     tensors = load_file(path)

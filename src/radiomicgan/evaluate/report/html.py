@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,11 +30,11 @@ from radiomicgan.evaluate.report.figures import (
     plot_case_study,
     plot_ccc_heatmap,
 )
+from radiomicgan.run_folder import RunFolder
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "template.html"
-_CAM = re.compile(r"cam_epoch(\d+)\.png")
 
 
 @dataclass(frozen=True)
@@ -82,15 +81,13 @@ def _find_training_figures(run_dir: Path) -> dict[str, Path]:
     # Silent: `training_figures` warns once, when the run is first looked at; the report copies quietly.
     if not run_dir.is_dir():
         raise InputError(run_dir, "training run folder not found")
-    figures = run_dir / "figures"
+    folder = RunFolder(run_dir)
     found: dict[str, Path] = {}
-    if (figures / "window_schedule.png").is_file():
-        found["window"] = figures / "window_schedule.png"
-    cams = sorted(
-        (int(m.group(1)), p) for p in figures.glob("cam_epoch*.png") if (m := _CAM.fullmatch(p.name))
-    )
+    if folder.window_figure.is_file():
+        found["window"] = folder.window_figure
+    cams = folder.cam_figures()
     if cams:
-        found["cam"] = cams[-1][1]
+        found["cam"] = cams[max(cams)]
     return found
 
 

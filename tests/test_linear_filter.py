@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radiomicgan.baselines.wiener import fit_wiener, resample_response
+from radiomicgan.linear_filter import fit_wiener, resample_response
 
 
 def _textured(rng: np.random.Generator, n: int, size: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from torch import nn
 from radiomicgan.config import TrainConfig
 from radiomicgan.nets import Generator
 from radiomicgan.nets.residual_cnn import HU_UNIT
-from radiomicgan.training.parts import SampleFn
+from radiomicgan.training.parts import Method, SampleFn
 
 
 @dataclass
@@ -54,3 +54,9 @@ def build_choe(generator: Generator, config: TrainConfig, device: torch.device) 
     beta1 = config.baselines.choe.adam_beta1
     optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(beta1, 0.999))
     return ChoeParts(generator, optimizer, config.batch_size)
+
+
+# Choe et al. 2019: residual CNN, L2 in HU
+METHOD = Method(
+    build_choe, generator="choe", help="Choe et al. 2019: 6-layer CNN predicting the residual, L2 loss in HU"
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from baselines.runs import Pairs, simulate_pairs
+from methods.runs import Pairs, simulate_pairs
 
 
 @pytest.fixture(autouse=True)

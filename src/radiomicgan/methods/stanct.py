@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from radiomicgan.config import StanCTConfig, TrainConfig
 from radiomicgan.nets import Generator, PatchGAN
-from radiomicgan.training.parts import SampleFn
+from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import GanParts, bce, frozen
 
 _DEFAULTS = StanCTConfig()
@@ -106,3 +106,10 @@ def build_stanct(generator: Generator, config: TrainConfig, device: torch.device
     texture) of the model section's width, depth and norm, and the `baselines.stanct` losses."""
     discriminator = PatchGAN(config.model.patchgan, in_channels=3).to(device)
     return StanCTParts.around(generator, discriminator, config, settings=config.baselines.stanct)
+
+
+METHOD = Method(
+    build_stanct,
+    generator="unet",
+    help="STAN-CT (Selim et al. 2020): cGAN with latent-space and texture losses",
+)

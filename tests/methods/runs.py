@@ -27,7 +27,7 @@ from radiomicgan.config import (
 from radiomicgan.io import read_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.simulate import simulate_to_folder
-from radiomicgan.training import TrainResult, train
+from radiomicgan.train import TrainResult, train
 
 Dciodvfy = Callable[[Path], tuple[list[str], str]]
 FULL = [-1024, 1000]

@@ -1,6 +1,6 @@
 """The least-squares linear kernel conversion as a trainable method: fit, choose lambda, keep H.
 
-`radiomicgan.baselines.wiener` fits H(f) = E[Y X*] / (E[|X|^2] + lambda) on paired slices and picks
+`radiomicgan.linear_filter` fits H(f) = E[Y X*] / (E[|X|^2] + lambda) on paired slices and picks
 lambda by the validation error; this wraps it for `radiomicgan train --model wiener`: H is fitted on
 the training split and lambda chosen on the held-out split (the same `split_validation` every
 method uses), then stored in a `FrequencyFilter` that `harmonize` loads like any generator. The
@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from radiomicgan.baselines.wiener import fit_wiener
 from radiomicgan.config import TrainConfig, WienerConfig
+from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.nets import FrequencyFilter, Generator
 from radiomicgan.training.data import PairedSlices
+from radiomicgan.training.parts import Method
 from radiomicgan.windowing import Window, to_unit
 
 log = logging.getLogger(__name__)
@@ -72,3 +73,13 @@ def build_wiener(generator: Generator, config: TrainConfig, device: torch.device
     if not isinstance(generator, FrequencyFilter):
         raise TypeError(f"the Wiener fit fills a FrequencyFilter, not {type(generator).__name__}")
     return WienerFitting(generator, config.baselines.wiener)
+
+
+# a fitted method has no gradient for data-parallel training to average
+METHOD = Method(
+    build_wiener,
+    generator="wiener",
+    help="least-squares linear kernel conversion, lambda tuned on held-out slices",
+    fitted=True,
+    data_parallel=False,
+)

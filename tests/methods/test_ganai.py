@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
-from radiomicgan.baselines.ganai import D_PHASE, G_PHASE, GanaiParts
+from methods.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
 from radiomicgan.config import GanaiConfig
+from radiomicgan.methods.ganai import D_PHASE, G_PHASE, GanaiParts
 from radiomicgan.nets import PatchGAN, UNet
 from radiomicgan.nets.patchgan import PatchGANConfig
 from radiomicgan.nets.unet import UNetConfig

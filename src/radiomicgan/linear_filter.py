@@ -16,6 +16,9 @@ amplifying noise and integer rounding. The grid and the neighbourhood's width ar
 
 Slices are filtered whole with the FFT; the periodic wrap-around only mixes the air outside the body.
 A filter fitted at one matrix size is resampled in normalized frequency to filter another.
+
+Pure numpy, and two users: the "wiener" method (`radiomicgan.methods.wiener`) and RadiomicGAN's
+prefilter (`radiomicgan.training.prefilter`); so it imports neither a method nor the trainer.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from baselines.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
+from methods.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
 from radiomicgan.modelfile import read_metadata
 
 

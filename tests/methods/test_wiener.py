@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.runs import Dciodvfy, Pairs, harmonize_and_check
-from radiomicgan.baselines.wiener_model import WienerFitting
+from methods.runs import Dciodvfy, Pairs, harmonize_and_check
 from radiomicgan.cli import main
 from radiomicgan.io import read_volume
+from radiomicgan.methods.wiener import WienerFitting
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.nets import FrequencyFilter
 from radiomicgan.training.data import PairedSlices

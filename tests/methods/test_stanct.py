@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from baselines.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
-from radiomicgan.baselines.stanct import gaussian_blur, with_texture
+from methods.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
+from radiomicgan.methods.stanct import gaussian_blur, with_texture
 
 
 def test_the_texture_map_is_zero_on_flat_images_and_keeps_noise() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
-from radiomicgan.baselines.histmatch import HistogramMatching, fit_lookup_table
+from methods.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
 from radiomicgan.io import read_volume
+from radiomicgan.methods.histmatch import HistogramMatching, fit_lookup_table
 from radiomicgan.nets import LookupTable
 from radiomicgan.training.data import PairedSlices
 from radiomicgan.windowing import from_unit, to_unit

@@ -23,6 +23,7 @@ from torch import nn
 from radiomicgan.config import TrainConfig
 from radiomicgan.nets import Generator, LookupTable
 from radiomicgan.training.data import PairedSlices
+from radiomicgan.training.parts import Method
 from radiomicgan.windowing import Window, to_unit
 
 
@@ -98,3 +99,13 @@ def build_histmatch(generator: Generator, config: TrainConfig, device: torch.dev
     if not isinstance(generator, LookupTable):
         raise TypeError(f"histogram matching fits a LookupTable, not {type(generator).__name__}")
     return HistogramMatching(generator)
+
+
+# a fitted method has no gradient for data-parallel training to average
+METHOD = Method(
+    build_histmatch,
+    generator="histmatch",
+    help="histogram matching to the standard kernel (fitted in one pass)",
+    fitted=True,
+    data_parallel=False,
+)

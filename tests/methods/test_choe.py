@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from baselines.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
-from radiomicgan.baselines.choe import ChoeParts
+from methods.runs import Dciodvfy, Pairs, harmonize_and_check, train_and_check
+from radiomicgan.methods.choe import ChoeParts
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.nets.residual_cnn import ResidualCNN, ResidualCNNConfig
 

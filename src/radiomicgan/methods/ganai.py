@@ -35,7 +35,7 @@ from torch import nn
 
 from radiomicgan.config import GanaiConfig, TrainConfig
 from radiomicgan.nets import Generator, build_discriminator
-from radiomicgan.training.parts import SampleFn
+from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import GanParts, bce, frozen
 
 D_PHASE, G_PHASE = 0, 1
@@ -141,3 +141,13 @@ def build_ganai(generator: Generator, config: TrainConfig, device: torch.device)
     as the `baselines.ganai` section says."""
     discriminator = build_discriminator(config.model.discriminator, config.model).to(device)
     return GanaiParts.around(generator, discriminator, config, settings=config.baselines.ganai)
+
+
+# Not data-parallel: each process would end a phase on its own batch's accuracy, and processes in
+# different phases cannot average their gradients.
+METHOD = Method(
+    build_ganai,
+    generator="unet",
+    help="GANai (Liang et al. 2019): cGAN with alternating improvement",
+    data_parallel=False,
+)
