@@ -45,13 +45,13 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from radiomicgan.config import ModelConfig, as_dict
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
+from radiomicgan.inference.onnx_engine import onnx_generator
 from radiomicgan.inference.slices import windowed_tensor
 from radiomicgan.io import read_volume
 from radiomicgan.modelfile import ModelMetadata, save_model
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
-from radiomicgan.onnx_engine import onnx_generator
 from radiomicgan.windowing import from_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -145,7 +145,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _generator(model: Path | None, device: torch.device) -> nn.Module:
     if model is not None:
-        loaded = Harmonizer.load(model, device=device.type).generator.eval()
+        loaded = Harmonizer.load(model, HarmonizeConfig(device=device.type)).generator.eval()
         return loaded.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload,no-any-return]
     generator = build_generator("radiomicgan", ModelConfig(encoder_weights="none"), NO_WEIGHTS)
     torch.manual_seed(0)
