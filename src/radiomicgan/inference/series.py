@@ -47,6 +47,7 @@ from radiomicgan.io import (
     same_kernel,
     write_volume,
 )
+from radiomicgan.io.atomic import check_output
 from radiomicgan.io.itk_formats import itk_format
 from radiomicgan.io.ownership import check_replaceable
 from radiomicgan.modelfile import ModelMetadata
@@ -186,6 +187,8 @@ def check_request(
     for job, plan in zip(kept, plans, strict=True):
         spacing_mm = pixel_spacing(plan.geometry.spacing_zyx_mm)
         check_model_spacing(metadata, settings, job.series.folder, spacing_mm)
+        if not resumable:  # its writer checks again; here, so a refused output fails before the model loads
+            check_output(job.out, overwrite=overwrite, inputs=plan.folders, is_dir=True)
     existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
     skipped = len(jobs) - len(kept)
     return Request(output_path, jobs=kept, skipped=skipped, existing=existing, backend=backend)
