@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     for run in sorted(p.parent for p in (work / "runs").glob("*/model.safetensors")):
         runs[run.name] = _describe_run(run)
         for mode, suffix in (("full", ""), ("training", " (training window)")):
-            harmonizer = Harmonizer.load(run, HarmonizeConfig(device="cpu", window_mode=mode, batch_size=2))  # type: ignore[arg-type]
+            settings = HarmonizeConfig(device="cpu", window_mode=mode, batch_size=2)
+            harmonizer = Harmonizer.load(run, settings)
             candidates[run.name + suffix] = harmonizer(test[SOURCE], progress=True).hu
     candidates["retest"] = test[RETEST].hu
     scores = _score(test[TARGET], candidates, args)
