@@ -23,7 +23,7 @@ from benchkit import command_line, cpu_model, emit
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate import image_quality, reproducibility
 from radiomicgan.evaluate.protocol import range_label
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import read_volume
 from radiomicgan.spacing import pixel_spacing
 
@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     candidates: dict[str, np.ndarray] = {}
     changed: dict[str, dict[str, float]] = {}
     for run in args.runs:
-        harmonizer = Harmonizer.load(Path(args.work) / "runs" / run, device="cpu", batch_size=2)
+        harmonizer = Harmonizer.load(
+            Path(args.work) / "runs" / run, HarmonizeConfig(device="cpu", batch_size=2)
+        )
         new = harmonizer(source).hu
         old = np.clip(new, low, high)
         candidates[f"{run}, clipped to the input's range (before)"] = old

@@ -118,10 +118,12 @@ def peak_rss_mb() -> float:
 
 def child(model: Path, series: Path, out: Path, batch_size: int, path: str) -> dict[str, Any]:
     """Harmonize one series in this (fresh) process; its figures."""
-    from radiomicgan.harmonize import Harmonizer, harmonize_path
+    from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
     from radiomicgan.io import read_volume, write_volume
 
-    harmonizer = Harmonizer.load(model, device="cpu", batch_size=batch_size, precision="fp32")
+    harmonizer = Harmonizer.load(
+        model, HarmonizeConfig(device="cpu", batch_size=batch_size, precision="fp32")
+    )
     baseline = peak_rss_mb()
     start = time.perf_counter()
     if path == "streamed":

@@ -45,13 +45,13 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from radiomicgan.config import ModelConfig, VGGUNetConfig, as_dict
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
+from radiomicgan.inference.onnx_engine import onnx_generator
 from radiomicgan.inference.slices import windowed_tensor
 from radiomicgan.io import read_volume
 from radiomicgan.modelfile import ModelMetadata, save_model
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
-from radiomicgan.onnx_engine import onnx_generator
 from radiomicgan.windowing import from_unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -72,11 +72,11 @@ ALL_PATHS = (
     "onnx",
     "fp16",
 )
-# fp16 autocast is a GPU path: on a CPU it runs a slice in minutes (precision.py)
+# fp16 autocast is a GPU path: on a CPU it runs a slice in minutes (inference/precision.py)
 DEFAULT_PATHS = {"cpu": ALL_PATHS[:-1], "cuda": ALL_PATHS}
 # what `harmonize` runs by default (engine and precision "auto"), each kept only within 1 HU of
-# torch fp32 on the first batch, else the next: on a CPU ONNX Runtime where installed, else torch with
-# channels_last weights (precision.py); on a GPU fp16, else fp32
+# torch fp32 on probe slices at load, else the next: on a CPU ONNX Runtime where installed, else torch
+# with channels_last weights (inference/precision.py); on a GPU fp16, else fp32
 HARMONIZE_PATHS = {"cpu": ("onnx", "channels_last"), "cuda": ("fp16", "eager")}
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
@@ -145,7 +145,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _generator(model: Path | None, device: torch.device) -> nn.Module:
     if model is not None:
-        loaded = Harmonizer.load(model, device=device.type).generator.eval()
+        # only the generator is timed here: torch in fp32, so loading neither exports nor probes
+        settings = HarmonizeConfig(device=device.type, precision="fp32", engine="torch")
+        loaded = Harmonizer.load(model, settings).generator.eval()
         return loaded.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload,no-any-return]
     generator = build_generator(
         "radiomicgan", ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights="none")), NO_WEIGHTS

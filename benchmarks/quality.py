@@ -45,7 +45,7 @@ import torch
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build, load_yaml
 from radiomicgan.evaluate import image_quality, reproducibility
 from radiomicgan.evaluate.protocol import range_label
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import Volume, read_volume, write_volume
 from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.simulate import simulate_to_folder
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     for run in sorted(p.parent for p in (work / "runs").glob("*/model.safetensors")):
         runs[run.name] = _describe_run(run)
         for mode, suffix in (("full", ""), ("training", " (training window)")):
-            harmonizer = Harmonizer.load(run, device="cpu", window_mode=mode, batch_size=2)  # type: ignore[arg-type]
+            settings = HarmonizeConfig(device="cpu", window_mode=mode, batch_size=2)
+            harmonizer = Harmonizer.load(run, settings)
             candidates[run.name + suffix] = harmonizer(test[SOURCE], progress=True).hu
     candidates["retest"] = test[RETEST].hu
     scores = _score(test[TARGET], candidates, args)

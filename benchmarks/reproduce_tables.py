@@ -28,7 +28,7 @@ from typing import Any
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build
 from radiomicgan.evaluate import evaluate
 from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
-from radiomicgan.harmonize import Harmonizer, harmonize_path
+from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train
 
@@ -136,7 +136,7 @@ def _train_and_harmonize(split: Path, folder: Path, args: argparse.Namespace) ->
             train(config, progress=True)
             (run_dir / "train_seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
         if not harmonized.is_dir():
-            harmonizer = Harmonizer.load(run_dir, device=args.device)
+            harmonizer = Harmonizer.load(run_dir, HarmonizeConfig(device=args.device))
             harmonize_path(harmonizer, split / "test" / quality.SOURCE, harmonized)
         candidates[label] = harmonized
     candidates["retest"] = split / "test" / quality.RETEST

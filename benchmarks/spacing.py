@@ -29,7 +29,7 @@ import numpy as np
 from benchkit import command_line, cpu_model, emit
 from radiomicgan.config import TrainConfig, build
 from radiomicgan.evaluate import image_quality
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import read_volume
 from radiomicgan.spacing import pixel_spacing, resample_slices
 from radiomicgan.train import train
@@ -107,7 +107,8 @@ def _score_ratio(
     for run in runs:
         for resample in (False, True) if ratio != 1.0 else (False,):
             harmonizer = Harmonizer.load(
-                work / "runs" / run, device="cpu", batch_size=2, engine="torch", force=True, resample=resample
+                work / "runs" / run,
+                HarmonizeConfig(device="cpu", batch_size=2, engine="torch", force=True, resample=resample),
             )
             name = f"{run} resampled" if resample else run
             candidates[name] = harmonizer.harmonize_slices(moved_input, spacing)

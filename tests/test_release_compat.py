@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from radiomicgan.config import ModelConfig, TrainConfig, build
-from radiomicgan.harmonizer import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import Volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.nets import build_generator
@@ -33,7 +33,7 @@ def _input_volume() -> Volume:
 
 @pytest.mark.parametrize("name", MODEL_FOLDERS)
 def test_a_release_model_harmonizes_to_the_same_hu(name: str) -> None:
-    harmonizer = Harmonizer.load(RELEASE / name, device="cpu", engine="torch")
+    harmonizer = Harmonizer.load(RELEASE / name, HarmonizeConfig(device="cpu", engine="torch"))
     expected = np.load(RELEASE / name / "harmonized_hu.npy")
     out = harmonizer(_input_volume()).hu
     assert not np.array_equal(expected, np.rint(np.load(RELEASE / "input_hu.npy")))  # the model did something

@@ -13,7 +13,7 @@ import pytest
 from radiomicgan.cli import main
 from radiomicgan.config import SpacingTolerance
 from radiomicgan.errors import InputError, PairingError
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import Volume, new_ct_datasets, read_volume, write_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.spacing import TrainingGeometry, check_spacing, resample_slices, spacing_ratio
@@ -145,5 +145,8 @@ def test_harmonizer_call_checks_the_volume_too(run_dir: Path, scan: Scan) -> Non
     volume = read_volume(scan.source)
     far = replace(volume, spacing_zyx_mm=(2.5, 0.4, 0.4))
     with pytest.raises(InputError, match="--resample"):
-        Harmonizer.load(run_dir, device="cpu")(far)
-    assert Harmonizer.load(run_dir, device="cpu", resample=True)(far).hu.shape == volume.hu.shape
+        Harmonizer.load(run_dir, HarmonizeConfig(device="cpu"))(far)
+    assert (
+        Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", resample=True))(far).hu.shape
+        == volume.hu.shape
+    )

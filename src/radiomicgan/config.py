@@ -472,6 +472,47 @@ class TrainConfig:
         _require(self.device in ("auto", "cpu", "cuda"), "train: device must be auto, cpu or cuda")
 
 
+# --- harmonize (a trained model run on slices, series and trees; `radiomicgan.inference`) ----------
+
+HARMONIZE_DEVICES = ("auto", "cpu", "cuda")  # the CLI's; Python callers may name any torch device
+WINDOW_MODES = ("full", "training")  # what harmonize standardizes (`Harmonizer.window_hu`)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # the generator's forward pass (`inference.precision`)
+ENGINES = ("auto", "torch", "onnx")  # what runs the generator (`inference.onnx_engine`)
+
+
+@dataclasses.dataclass(frozen=True)
+class HarmonizeConfig:
+    """How a loaded model runs: what a cluster worker needs to load the same harmonizer again.
+
+    What a run does with files (input, output, one series, --overwrite, --strict, shares, backend) are
+    arguments of `harmonize_path`, not settings: they are not the model's, and workers never need them.
+    """
+
+    device: str = "auto"  # "auto": a GPU when there is one (each cluster worker takes its own)
+    window_mode: str = (
+        "full"  # "full": the paper's range [-1024, 1000] HU; "training": the last training window
+    )
+    batch_size: int = 4  # slices per forward pass, and per read and write of a streamed series
+    precision: str = "auto"  # "auto": fp32 on a CPU; on a GPU fp16 where within 1 HU of fp32 (issue 5)
+    engine: str = "auto"  # "auto": ONNX Runtime on a CPU in fp32 where installed and within 1 HU of torch
+    resample: bool = False  # harmonize other pixel spacings on the model's grid (`radiomicgan.spacing`)
+    force: bool = False  # harmonize spacings beyond `SpacingTolerance.refuse` as they are
+
+    def __post_init__(self) -> None:
+        _require(
+            self.window_mode in WINDOW_MODES,
+            f"harmonize: unknown window mode {self.window_mode!r} (known: {', '.join(WINDOW_MODES)})",
+        )
+        _require(self.batch_size >= 1, f"harmonize: batch size must be >= 1, got {self.batch_size}")
+        _require(
+            self.precision in PRECISIONS,
+            f"harmonize: unknown precision {self.precision!r} (known: {', '.join(PRECISIONS)})",
+        )
+        _require(
+            self.engine in ENGINES, f"harmonize: unknown engine {self.engine!r} (known: {', '.join(ENGINES)})"
+        )
+
+
 # --- loading and overriding ------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from radiomicgan.config import EvaluationConfig, FeatureConfig, SimulationConfig, TrainConfig, WindowConfig
 from radiomicgan.errors import OutputError
 from radiomicgan.evaluate.session import evaluate
-from radiomicgan.harmonize import Harmonizer, harmonize_path
+from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
 from radiomicgan.io.ownership import check_replaceable, write_marker
 from radiomicgan.methods import METHODS
 from radiomicgan.simulate import simulate_to_folder
@@ -98,7 +98,7 @@ def run_demo(
     candidates = {"input": data["test"] / SOURCE_KERNEL}
     for method, run_dir in runs.items():
         log.info("harmonizing the test scan with %s", method)
-        harmonizer = Harmonizer.load(run_dir, device="auto")
+        harmonizer = Harmonizer.load(run_dir, HarmonizeConfig(device="auto"))
         target = out / "harmonized" / method
         harmonize_path(harmonizer, data["test"] / SOURCE_KERNEL, target, progress=progress)
         candidates[method] = target

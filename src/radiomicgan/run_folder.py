@@ -93,11 +93,11 @@ class RunFolder:
         An input given as a file (an NRRD volume) is not checked: the run writes no file of its name.
 
         Raises:
-            OutputError: the run folder is, lies in or contains an input folder; or it exists, is not
-                empty and `resume` is not set.
+            OutputError: the run folder is or lies in an input folder; or it exists, is not empty and
+                `resume` is not set.
         """
         # first: "--resume" is no advice for an input
-        check_outside_inputs(self.path, [path for path in inputs if path.is_dir()])
+        check_outside_inputs(self.path, [path for path in inputs if path.is_dir()], may_contain=True)
         if not resume and self.path.exists() and any(self.path.iterdir()):
             raise OutputError(self.path, "run folder exists and is not empty (use --resume to continue it)")
 

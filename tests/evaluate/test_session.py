@@ -18,8 +18,7 @@ from radiomicgan.config import EvaluationConfig, FeatureConfig, SimulationConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.evaluate import EvaluationOutcome, evaluate
 from radiomicgan.evaluate import features as features_module
-from radiomicgan.harmonize import harmonize_path
-from radiomicgan.harmonizer import Harmonizer
+from radiomicgan.inference import Harmonizer, harmonize_path
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train
 

@@ -53,3 +53,10 @@ def test_an_output_beside_the_input_passes_and_a_file_output_only_clashes_with_i
     check_outside_inputs(tmp_path / "in" / "ct_h.nrrd", [source], is_dir=False)
     with pytest.raises(OutputError, match="is the input file"):
         check_outside_inputs(source, [source], is_dir=False)
+
+
+def test_an_output_folder_may_hold_an_input_where_the_caller_says_so(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    check_outside_inputs(tmp_path, [tmp_path / "in"], may_contain=True)  # a tree mirrors, a run folder adds
+    with pytest.raises(OutputError, match="inside the input folder"):
+        check_outside_inputs(tmp_path / "in" / "out", [tmp_path / "in"], may_contain=True)

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from radiomicgan.config import ModelConfig, PatchGANConfig, UNetConfig, VGGUNetConfig, WindowConfig, as_dict
 from radiomicgan.errors import InputError
-from radiomicgan.harmonize import Harmonizer, harmonize_path
+from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
 from radiomicgan.io import read_volume, write_volume
 from radiomicgan.methods import resolve
 from radiomicgan.modelfile import read_metadata
@@ -115,7 +115,7 @@ def test_train_then_harmonize(
     assert (metadata.source_kernel, metadata.target_kernel) == (SOURCE_KERNEL, TARGET_KERNEL)
     assert metadata.epochs == epochs and metadata.extra["schedule"] == name
 
-    harmonizer = Harmonizer.load(run, device="cpu")
+    harmonizer = Harmonizer.load(run, HarmonizeConfig(device="cpu"))
     out = tmp_path / "harmonized"
     assert harmonize_path(harmonizer, scan.source, out, progress=False) == [out]
     source, harmonized = read_volume(scan.source), read_volume(out)
@@ -134,7 +134,7 @@ def test_train_then_harmonize(
     assert errors == []
 
     again = tmp_path / "again"
-    harmonize_path(Harmonizer.load(run, device="cpu"), scan.source, again, progress=False)
+    harmonize_path(Harmonizer.load(run, HarmonizeConfig(device="cpu")), scan.source, again, progress=False)
     first, second = tree_digests(out), tree_digests(again)
     assert {p.relative_to(out): d for p, d in first.items()} == {
         p.relative_to(again): d for p, d in second.items()
@@ -165,7 +165,7 @@ def test_radiomicgan_generator_keeps_the_pretrained_encoder_frozen(
     for key, value in pretrained.items():
         assert torch.equal(saved[f"encoder.{key}"], value), f"frozen {key} changed during training"
 
-    harmonizer = Harmonizer.load(result.run_dir, device="cpu", batch_size=4)
+    harmonizer = Harmonizer.load(result.run_dir, HarmonizeConfig(device="cpu", batch_size=4))
     volume = read_volume(scan.source)
     out = harmonizer(volume)
     assert out.shape == volume.shape
@@ -182,7 +182,7 @@ def test_slices_of_any_size_train_and_harmonize_whole(tmp_path: Path) -> None:
     odd = write_scan(tmp_path / "data", slices=4, size=44)  # not a multiple of the U-Net's 8
     result = train(tiny_config(odd, tmp_path / "run", crop_px=64, cam_crop_px=64), progress=False)
     volume = read_volume(odd.source)
-    assert Harmonizer.load(result.run_dir, device="cpu")(volume).shape == (4, 44, 44)
+    assert Harmonizer.load(result.run_dir, HarmonizeConfig(device="cpu"))(volume).shape == (4, 44, 44)
 
 
 def test_slices_smaller_than_the_generator_needs(scan: Scan, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import torch
 from numpy.typing import NDArray
 
 from radiomicgan.config import WienerConfig
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.inference.prefilter import prefilter_slices
 from radiomicgan.train import train
 from radiomicgan.training.data import PairedSlices
@@ -68,13 +68,13 @@ def test_padding_below_air_does_not_ring_into_the_body() -> None:
 def test_training_keeps_the_prefilter_and_harmonize_applies_it(scan: Scan, tmp_path: Path) -> None:
     model = replace(TINY_MODEL, prefilter="wiener")
     result = train(tiny_config(scan, tmp_path / "run", model=model), progress=False)
-    harmonizer = Harmonizer.load(result.run_dir, device="cpu", engine="torch")
+    harmonizer = Harmonizer.load(result.run_dir, HarmonizeConfig(device="cpu", engine="torch"))
     assert harmonizer.prefilter is not None
     assert harmonizer.metadata.model["prefilter"] == "wiener"
     assert harmonizer.metadata.extra["prefilter"]["held_out_rmse_hu"] > 0
     # The same generator without the prefilter, fed slices the prefilter went through, gives the
     # same output inside the window: the harmonizer runs the network on prefiltered slices.
-    plain = Harmonizer(harmonizer.generator, harmonizer.metadata, CPU, engine="torch")
+    plain = Harmonizer(harmonizer.generator, harmonizer.metadata, CPU, HarmonizeConfig(engine="torch"))
     slices = scan.source_hu[:2]
     filtered = prefilter_slices(harmonizer.prefilter, slices, CPU)
     lo, hi = harmonizer.window_hu
@@ -90,4 +90,6 @@ def test_a_baseline_trains_with_a_prefilter_too(scan: Scan, tmp_path: Path) -> N
     model = replace(TINY_MODEL, prefilter="wiener")
     config = tiny_config(scan, tmp_path / "choe", method="choe", model=model)
     result = train(config, progress=False)
-    assert Harmonizer.load(result.run_dir, device="cpu", engine="torch").prefilter is not None
+    assert (
+        Harmonizer.load(result.run_dir, HarmonizeConfig(device="cpu", engine="torch")).prefilter is not None
+    )

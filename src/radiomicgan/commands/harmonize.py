@@ -6,8 +6,18 @@ import argparse
 from pathlib import Path
 
 from radiomicgan.commands.common import SubParsers, add_command
-from radiomicgan.config import BACKENDS, BackendConfig, SpacingTolerance
-from radiomicgan.harmonize import Harmonizer, harmonize_path
+from radiomicgan.config import (
+    BACKENDS,
+    ENGINES,
+    HARMONIZE_DEVICES,
+    PRECISIONS,
+    WINDOW_MODES,
+    BackendConfig,
+    HarmonizeConfig,
+    SpacingTolerance,
+)
+from radiomicgan.inference import Harmonizer, check_request, run_request
+from radiomicgan.modelfile import read_metadata
 
 DESCRIPTION = """\
 Harmonize CT series with a trained model: each slice is standardized in the HU window, rounded
@@ -46,27 +56,36 @@ def register(sub: SubParsers) -> None:
     parser.add_argument("--model", required=True, type=Path, metavar="RUN_DIR_OR_FILE", help="trained model")
     parser.add_argument("input", type=Path, metavar="INPUT", help="series folder, file or folder tree")
     parser.add_argument("output", type=Path, metavar="OUTPUT", help="where the harmonized series go")
-    parser.add_argument("--batch-size", type=int, default=4, help="slices per forward pass (default: 4)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
+    defaults = HarmonizeConfig()
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.batch_size,
+        help=f"slices per forward pass (default: {defaults.batch_size})",
+    )
+    parser.add_argument(
+        "--device", choices=HARMONIZE_DEVICES, default=defaults.device, help=f"default: {defaults.device}"
+    )
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        default="auto",
-        help="mixed precision of the generator (default: auto, fp32 on a CPU; on a GPU fp16 if the "
-        "first batch stays within 1 HU of fp32)",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help=f"mixed precision of the generator (default: {defaults.precision}; auto: fp32 on a CPU, on a "
+        "GPU fp16 if it stays within 1 HU of fp32 on probe slices at load)",
     )
     parser.add_argument(
         "--engine",
-        choices=("auto", "torch", "onnx"),
-        default="auto",
-        help="what runs the generator (default: auto, ONNX Runtime on a CPU in fp32 when installed "
-        "(radiomicgan[onnx]) and within 1 HU of torch on the first batch, else torch)",
+        choices=ENGINES,
+        default=defaults.engine,
+        help=f"what runs the generator (default: {defaults.engine}; auto: ONNX Runtime on a CPU in fp32 "
+        "when installed (radiomicgan[onnx]) and within 1 HU of torch on probe slices at load, else torch)",
     )
     parser.add_argument(
         "--window",
-        choices=("full", "training"),
-        default="full",
-        help="standardize [-1024, 1000] HU (full, default) or the final training window (training)",
+        choices=WINDOW_MODES,
+        default=defaults.window_mode,
+        help="standardize [-1024, 1000] HU (full) or the final training window (training) "
+        f"(default: {defaults.window_mode})",
     )
     parser.add_argument("--series", metavar="UID", help="harmonize only this SeriesInstanceUID")
     parser.add_argument(
@@ -117,9 +136,7 @@ def _add_distribution_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    backend = BackendConfig(name=args.backend, scheduler=args.scheduler or "", workers=args.workers)
-    harmonizer = Harmonizer.load(
-        args.model,
+    settings = HarmonizeConfig(
         device=args.device,
         window_mode=args.window,
         batch_size=args.batch_size,
@@ -128,18 +145,22 @@ def run(args: argparse.Namespace) -> int:
         resample=args.resample,
         force=args.force,
     )
-    written = harmonize_path(
-        harmonizer,
+    backend = BackendConfig(name=args.backend, scheduler=args.scheduler or "", workers=args.workers)
+    # The input is checked against the model file's metadata before the model loads: loading may
+    # export it to ONNX (about 10 s), and a bad input gets its one error line at once.
+    request = check_request(
+        read_metadata(args.model),
+        settings,
         args.input,
         args.output,
         series_uid=args.series,
         overwrite=args.overwrite,
         strict=args.strict,
-        progress=not args.quiet,
         backend=backend,
         num_parts=args.num_parts,
         part_id=args.part_id,
     )
-    for path in written:
+    harmonizer = Harmonizer.load(args.model, settings)
+    for path in run_request(harmonizer, request, progress=not args.quiet):
         print(path)
     return 0

@@ -49,16 +49,21 @@ def check_output(out: Path, *, overwrite: bool, inputs: Iterable[Path], is_dir: 
     check_replaceable(out)
 
 
-def check_outside_inputs(out: Path, inputs: Iterable[Path], *, is_dir: bool = True) -> None:
+def check_outside_inputs(
+    out: Path, inputs: Iterable[Path], *, is_dir: bool = True, may_contain: bool = False
+) -> None:
     """Refuse an output that would be read back as input, or would clobber it: the one such guard.
 
     Args:
         out: the output folder (`is_dir`) or file.
         inputs: the files or folders the data is read from (a file stands for its folder).
         is_dir: the output is a folder; a file output is refused only where it is an input file.
+        may_contain: an output folder may hold an input folder. A tree's outputs or a run folder's
+            files never land in the input then; a series written into such a folder would replace it.
 
     Raises:
-        OutputError: the output is an input file, or a folder that is, lies in or contains an input folder.
+        OutputError: the output is an input file, or a folder that is or lies in an input folder, or
+            (without `may_contain`) holds one.
     """
     target = out.resolve()
     for source in inputs:
@@ -70,7 +75,7 @@ def check_outside_inputs(out: Path, inputs: Iterable[Path], *, is_dir: bool = Tr
         folder = source if source.is_dir() else source.parent
         if target == folder or folder in target.parents:
             raise OutputError(out, f"output folder is inside the input folder {folder}")
-        if target in folder.parents:
+        if target in folder.parents and not may_contain:
             raise OutputError(out, f"output folder contains the input folder {folder}")
 
 

@@ -26,9 +26,9 @@ from typing import Literal
 
 from radiomicgan.cluster import SerialRunner, open_cluster
 from radiomicgan.config import BackendConfig
-from radiomicgan.errors import ConfigError, InputError, OutputError
+from radiomicgan.errors import ConfigError, InputError
 from radiomicgan.io import SeriesRef, find_series, plan_series
-from radiomicgan.io.atomic import remove_partials
+from radiomicgan.io.atomic import check_outside_inputs, remove_partials
 from radiomicgan.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -181,17 +181,16 @@ def _log_outcome(out: Path, outcome: Outcome) -> None:
 
 
 def check_output_outside_input(input_path: Path, output_path: Path) -> None:
-    """Refuse a missing input, and an output inside the input folder (it would be read back as input).
+    """Refuse a missing input, and an output folder inside the input folder: it would be read back as
+    input (`io.atomic.check_outside_inputs`; a tree's outputs may hold its input, their paths mirror it).
 
     Raises:
         InputError: the input does not exist. OutputError: the output lies inside the input folder.
     """
     if not input_path.exists():
         raise InputError(input_path, "does not exist")
-    source, out = input_path.resolve(), output_path.resolve()
-    folder = source if source.is_dir() else source.parent
-    if source.is_dir() and (out == folder or folder in out.parents):
-        raise OutputError(output_path, f"output lies inside the input folder {input_path}")
+    if input_path.is_dir():  # a file's output is checked by its writer (`io.atomic.check_output`)
+        check_outside_inputs(output_path, [input_path], may_contain=True)
 
 
 def is_dicom_name(path: Path) -> bool:

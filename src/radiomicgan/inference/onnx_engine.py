@@ -4,8 +4,9 @@
 for the VGG-19 U-Net at 512 px on a 2-core CPU, within 1 HU of eager fp32 (README, Performance).
 It is an optional extra (`pip install radiomicgan[onnx]`); without it harmonize runs torch. The
 export (about 10 s for the VGG-19 U-Net) is cached under `cache_dir` by the model file's digest
-and the library versions, written to a temporary file and renamed, so concurrent workers can share
-the cache. Height and width are dynamic (multiples of the generator's size multiple), as is the batch.
+and the library versions, written to a temporary file and renamed (`io.atomic.atomic_file`), so
+concurrent workers can share the cache. Height and width are dynamic (multiples of the generator's
+size multiple), as is the batch.
 """
 
 from __future__ import annotations
@@ -14,20 +15,18 @@ import contextlib
 import io
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
 from radiomicgan.errors import ConfigError
+from radiomicgan.io.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
-Engine = Literal["auto", "torch", "onnx"]
-ENGINES: tuple[Engine, ...] = ("auto", "torch", "onnx")
 MAX_SIDE_PX = 8192  # the exported graph's bound on slice height and width
 MAX_BATCH = 4096
 NOT_INSTALLED = "harmonize: --engine onnx needs ONNX Runtime: pip install radiomicgan[onnx]"
@@ -91,7 +90,7 @@ def onnx_generator(generator: nn.Module, model_id: str, cache_dir: Path | None =
 
 def _export(generator: nn.Module, multiple: int, path: Path) -> None:
     log.info("exporting the generator to ONNX (once per model): %s", path.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)  # an unwritable cache is an OSError, not the model's
     dim = torch.export.Dim
     shapes = {
         "x": {
@@ -101,26 +100,22 @@ def _export(generator: nn.Module, multiple: int, path: Path) -> None:
         }
     }
     example = torch.rand(2, 1, 2 * multiple, 3 * multiple)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".export-", suffix=".onnx")
-    os.close(handle)
     try:
-        with _quiet_exporter():
+        # atomic: a concurrent worker sees the whole graph or none
+        with atomic_file(path) as temporary, _quiet_exporter():
             program = torch.onnx.export(
                 generator, (example,), None, input_names=["x"], output_names=["y"], dynamo=True,
                 dynamic_shapes=shapes, verbose=False,
             )  # fmt: skip
             if program is None:  # only the legacy exporter returns nothing
                 raise RuntimeError("the exporter returned no program")
-            program.save(temporary)
-        os.replace(temporary, path)  # atomic: a concurrent worker sees the whole graph or none
+            program.save(str(temporary))
     except Exception as error:
         # the exporter's messages run to pages (with terminal colours): the error's kind is the line
         raise ConfigError(
             f"harmonize: this model's generator cannot be exported to ONNX ({type(error).__name__}); "
             "use --engine torch"
         ) from error
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

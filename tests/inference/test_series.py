@@ -1,5 +1,5 @@
-"""Harmonizing with a trained model (harmonize.py and the Harmonizer of harmonizer.py): pasting back
-outside the window, integer HU, windows, precision, outputs, trees, clusters and shares.
+"""Harmonizing with a trained model (inference/series.py and the Harmonizer of inference/harmonizer.py):
+pasting back outside the window, integer HU, windows, precision, outputs, trees, clusters and shares.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import numpy as np
 import pytest
 import torch
 
-from radiomicgan import harmonizer as harmonizer_module
 from radiomicgan.cli import main
 from radiomicgan.config import BackendConfig, WindowConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
-from radiomicgan.harmonize import Harmonizer, harmonize_path
+from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
+from radiomicgan.inference import harmonizer as harmonizer_module
+from radiomicgan.inference import runner as runner_module
+from radiomicgan.inference.onnx_engine import OnnxGenerator, onnx_runtime_available
 from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.io import find_series, read_volume, write_volume
-from radiomicgan.onnx_engine import OnnxGenerator, onnx_runtime_available
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, TINY_MODEL, Scan, train_tiny, write_scan
 
 TRAINING_WINDOW = (-1024, -513)  # two fixed-growing epochs with th_eta = 1
@@ -55,7 +56,7 @@ def run_dir(scan: Scan, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def harmonizer(run_dir: Path) -> Harmonizer:
-    return Harmonizer.load(run_dir, device="cpu", batch_size=2)
+    return Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", batch_size=2))
 
 
 def _with_extremes(hu: np.ndarray) -> np.ndarray:
@@ -96,7 +97,7 @@ def test_output_may_leave_the_inputs_range_but_not_what_ct_stores(harmonizer: Ha
 
 
 def test_training_window_mode_uses_the_final_training_window(run_dir: Path, scan: Scan) -> None:
-    harmonizer = Harmonizer.load(run_dir, device="cpu", window_mode="training")
+    harmonizer = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", window_mode="training"))
     assert harmonizer.window_hu == harmonizer.metadata.training_window_hu == TRAINING_WINDOW
     hu = read_volume(scan.source).hu
     out = harmonizer.harmonize_slices(hu)
@@ -106,7 +107,7 @@ def test_training_window_mode_uses_the_final_training_window(run_dir: Path, scan
     predicted = harmonize_slices_hu(harmonizer.generator, hu, TRAINING_WINDOW, harmonizer.device, 8)
     expected = np.clip(np.rint(predicted), -1024, 3071)
     np.testing.assert_array_equal(out[~above], expected[~above])
-    full = Harmonizer.load(run_dir, device="cpu").harmonize_slices(hu)
+    full = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu")).harmonize_slices(hu)
     assert not np.array_equal(out, full)
 
 
@@ -239,7 +240,9 @@ def _files(folder: Path) -> list[Path]:
 def test_streamed_series_equals_the_in_memory_path(
     run_dir: Path, scan: Scan, tmp_path: Path, batch_size: int, run_dciodvfy
 ) -> None:
-    harmonizer = Harmonizer.load(run_dir, device="cpu", batch_size=batch_size)  # 6 slices: 4 + 2, 6, 6
+    harmonizer = Harmonizer.load(
+        run_dir, HarmonizeConfig(device="cpu", batch_size=batch_size)
+    )  # 6 slices: 4 + 2, 6, 6
     (streamed,) = harmonize_path(harmonizer, scan.source, tmp_path / "streamed", progress=False)
     volume = read_volume(scan.source)
     derivation = harmonizer.derivation(volume.meta.kernel)
@@ -265,7 +268,7 @@ def test_a_series_holds_one_batch_of_pixels_at_a_time(
     ) -> np.ndarray:
         gc.collect()
         assert all(ref() is None for ref in seen), "an earlier batch is still in memory"
-        assert len(hu) <= self.batch_size
+        assert len(hu) <= self.settings.batch_size
         seen.append(weakref.ref(hu))
         return original(self, hu, spacing_mm)
 
@@ -401,9 +404,9 @@ def test_strict_command_line(
 
 def test_bf16_runs_and_stays_close_to_fp32(run_dir: Path, scan: Scan) -> None:
     hu = read_volume(scan.source).hu
-    fp32 = Harmonizer.load(run_dir, device="cpu", precision="fp32").harmonize_slices(hu)
-    harmonizer = Harmonizer.load(run_dir, device="cpu", precision="bf16")
-    assert harmonizer.autocast_dtype == torch.bfloat16
+    fp32 = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", precision="fp32")).harmonize_slices(hu)
+    harmonizer = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", precision="bf16"))
+    assert harmonizer.runner.autocast_dtype == torch.bfloat16
     bf16 = harmonizer.harmonize_slices(hu)
     np.testing.assert_array_equal(bf16, np.rint(bf16))
     difference = np.abs(bf16 - fp32)
@@ -412,20 +415,24 @@ def test_bf16_runs_and_stays_close_to_fp32(run_dir: Path, scan: Scan) -> None:
 
 
 @pytest.mark.parametrize(("tolerance_hu", "kept"), [(100.0, torch.bfloat16), (0.0, None)])
-def test_auto_calibrates_on_the_first_batch(
+def test_auto_calibrates_at_load(
     run_dir: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch, tolerance_hu: float, kept: torch.dtype | None
 ) -> None:
-    """As "auto" does on a GPU, with bf16 on the CPU: try it on the first batch, then keep the choice."""
-    monkeypatch.setattr(harmonizer_module, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
+    """As "auto" does on a GPU, with bf16 on the CPU: try it on the probe slices at load, then keep the
+    choice for every batch."""
+    monkeypatch.setattr(runner_module, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
     hu = read_volume(scan.source).hu
-    # engine "torch": "auto" on a CPU with ONNX Runtime checks the engine on the first batch instead
-    harmonizer = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision="auto", engine="torch")
-    assert (harmonizer.autocast_dtype, harmonizer.calibrate_with) == (None, None)  # fp32 on a CPU
-    harmonizer.calibrate_with = torch.bfloat16
+    # engine "torch": "auto" on a CPU with ONNX Runtime checks the engine at load instead
+    settings = HarmonizeConfig(device="cpu", batch_size=2, precision="auto", engine="torch")
+    assert Harmonizer.load(run_dir, settings).runner.autocast_dtype is None  # fp32 on a CPU
+    monkeypatch.setattr(runner_module, "resolve_precision", lambda *_: (None, torch.bfloat16))
+    harmonizer = Harmonizer.load(run_dir, settings)
+    assert harmonizer.runner.autocast_dtype == kept
     first = harmonizer.harmonize_slices(hu[:2])
-    assert harmonizer.calibrate_with is None and harmonizer.autocast_dtype == kept
     name = {torch.bfloat16: "bf16", None: "fp32"}[kept]
-    explicit = Harmonizer.load(run_dir, device="cpu", batch_size=2, precision=name, engine="torch")
+    explicit = Harmonizer.load(
+        run_dir, HarmonizeConfig(device="cpu", batch_size=2, precision=name, engine="torch")
+    )
     np.testing.assert_array_equal(first, explicit.harmonize_slices(hu[:2]))
     np.testing.assert_array_equal(harmonizer.harmonize_slices(hu[2:]), explicit.harmonize_slices(hu[2:]))
 
@@ -434,7 +441,7 @@ def test_mixed_precision_overflow_falls_back_to_fp32(
     run_dir: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     hu = read_volume(scan.source).hu[:2]
-    expected = Harmonizer.load(run_dir, device="cpu", precision="fp32").harmonize_slices(hu)
+    expected = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", precision="fp32")).harmonize_slices(hu)
     original = harmonizer_module.harmonize_slices_hu
 
     def overflowing(*args: Any) -> np.ndarray:
@@ -443,10 +450,11 @@ def test_mixed_precision_overflow_falls_back_to_fp32(
         return out * np.inf if mixed else out
 
     monkeypatch.setattr(harmonizer_module, "harmonize_slices_hu", overflowing)
-    harmonizer = Harmonizer.load(run_dir, device="cpu", precision="fp16")
+    harmonizer = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", precision="fp16"))
     with caplog.at_level(logging.WARNING, logger="radiomicgan"):
         np.testing.assert_array_equal(harmonizer.harmonize_slices(hu), expected)
-    assert harmonizer.autocast_dtype is None
+        np.testing.assert_array_equal(harmonizer.harmonize_slices(hu), expected)  # fp32 again, no new warning
+    assert harmonizer.runner.autocast_dtype == torch.float16  # the runner is never changed
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "fp16 overflowed" in warnings[0]
 
@@ -461,7 +469,7 @@ def test_precision_and_batch_size_options(
     _refused([*args, str(tmp_path / "zero"), "--batch-size", "0"], capsys, "batch size")
 
 
-# --- engines: ONNX Runtime on a CPU, checked against torch on the first batch ------------------------
+# --- engines: ONNX Runtime on a CPU, checked against torch on probe slices at load ---------------------
 
 needs_onnx = pytest.mark.skipif(not onnx_runtime_available(), reason="ONNX Runtime is not installed")
 
@@ -471,14 +479,14 @@ needs_onnx = pytest.mark.skipif(not onnx_runtime_available(), reason="ONNX Runti
 def test_auto_engine_keeps_onnx_runtime_only_within_1_hu_of_torch(
     run_dir: Path, scan: Scan, monkeypatch: pytest.MonkeyPatch, tolerance_hu: float, kept_onnx: bool
 ) -> None:
-    monkeypatch.setattr(harmonizer_module, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
+    monkeypatch.setattr(runner_module, "MIXED_PRECISION_TOLERANCE_HU", tolerance_hu)
     hu = read_volume(scan.source).hu
-    torch_only = Harmonizer.load(run_dir, device="cpu", batch_size=2, engine="torch")
-    assert torch_only.runner is torch_only.generator
-    auto = Harmonizer.load(run_dir, device="cpu", batch_size=2)  # engine "auto"
-    assert auto.engine_pending and auto.runner is auto.generator  # set up on the first batch
+    torch_only = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", batch_size=2, engine="torch"))
+    assert torch_only.runner.module is torch_only.generator
+    auto = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", batch_size=2))  # engine "auto"
+    assert isinstance(auto.runner.module, OnnxGenerator) == kept_onnx  # decided at load
     first = auto.harmonize_slices(hu[:2])
-    assert not auto.engine_pending and isinstance(auto.runner, OnnxGenerator) == kept_onnx
+    assert isinstance(auto.runner.module, OnnxGenerator) == kept_onnx  # and kept
     expected = torch_only.harmonize_slices(hu[:2])
     if kept_onnx:
         assert np.abs(first - expected).max() <= 1.0
@@ -489,10 +497,11 @@ def test_auto_engine_keeps_onnx_runtime_only_within_1_hu_of_torch(
 
 def test_engine_options_that_cannot_run_are_config_errors(run_dir: Path) -> None:
     with pytest.raises(ConfigError, match="unknown engine"):
-        Harmonizer.load(run_dir, device="cpu", engine="tensorrt")  # type: ignore[arg-type]
+        Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", engine="tensorrt"))
     with pytest.raises(ConfigError, match="engine onnx"):
-        Harmonizer.load(run_dir, device="cpu", engine="onnx", precision="bf16")
-    assert Harmonizer.load(run_dir, device="cpu", precision="bf16").runner is not None  # auto: torch
+        Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", engine="onnx", precision="bf16"))
+    auto_engine = Harmonizer.load(run_dir, HarmonizeConfig(device="cpu", precision="bf16"))
+    assert auto_engine.runner is not None  # auto: torch
 
 
 @needs_onnx
@@ -509,7 +518,7 @@ def test_engine_command_line(
     onnx, torch_ = read_volume(tmp_path / "onnx").hu, read_volume(tmp_path / "torch").hu
     assert np.abs(onnx - torch_).max() <= 1.0
     capsys.readouterr()
-    monkeypatch.setattr("radiomicgan.onnx_engine.onnx_runtime_available", lambda: False)
+    monkeypatch.setattr("radiomicgan.inference.onnx_engine.onnx_runtime_available", lambda: False)
     _refused([*args, str(tmp_path / "none"), "--engine", "onnx"], capsys, "radiomicgan[onnx]")
     assert not (tmp_path / "none").exists()
 

@@ -1,37 +1,30 @@
-"""Harmonize files, series and folder trees on disk with a trained harmonizer (`harmonizer.Harmonizer`).
+"""Harmonize files, series and folder trees on disk with a trained harmonizer (`inference.harmonizer`).
+
+A run is checked first, against the model file's metadata alone (`check_request`): the input exists,
+the outputs may be written, every series' headers read, its kernel and pixel spacing checked. Only
+then is the model loaded (the CLI), which may take seconds (an ONNX export), and run (`run_request`).
 
 A DICOM series is streamed: sorted and checked from its headers, then read, harmonized and written
 batch by batch, so memory holds one batch of slices whatever the series' length. NRRD/NIfTI files
 are read and written whole.
 
-The series of a tree are jobs (`series_jobs`), run here one by one or on a Dask cluster whose workers
-load the model once each; an array job takes a share of them, and a re-run keeps complete outputs.
+The series of a tree are jobs (`inference.jobs`), run here one by one or on a Dask cluster whose
+workers load the model once each; an array job takes a share of them, and a re-run keeps complete
+outputs.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from radiomicgan.cluster import require_backend
-from radiomicgan.config import BackendConfig
+from radiomicgan.config import BackendConfig, HarmonizeConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
-from radiomicgan.harmonizer import Harmonizer, ModelSource, WindowMode
-from radiomicgan.io import (
-    SeriesRef,
-    dicom_series_writer,
-    iter_slice_batches,
-    kernel_text,
-    plan_series,
-    read_volume,
-    same_kernel,
-    write_volume,
-)
-from radiomicgan.io.itk_formats import itk_format
-from radiomicgan.io.ownership import check_replaceable
-from radiomicgan.progress import progress_bar
-from radiomicgan.series_jobs import (
+from radiomicgan.inference.harmonizer import Harmonizer, ModelSource, check_model_spacing
+from radiomicgan.inference.jobs import (
     Existing,
     Outcome,
     SeriesJob,
@@ -43,11 +36,48 @@ from radiomicgan.series_jobs import (
     series_jobs,
     triage,
 )
+from radiomicgan.io import (
+    SeriesRef,
+    Volume,
+    dicom_series_writer,
+    iter_slice_batches,
+    kernel_text,
+    plan_series,
+    read_volume,
+    same_kernel,
+    write_volume,
+)
+from radiomicgan.io.atomic import check_output
+from radiomicgan.io.itk_formats import itk_format
+from radiomicgan.io.ownership import check_replaceable
+from radiomicgan.modelfile import ModelMetadata
+from radiomicgan.progress import progress_bar
 from radiomicgan.spacing import pixel_spacing
 
-__all__ = ["Harmonizer", "ModelSource", "WindowMode", "harmonize_job", "harmonize_path", "harmonize_series"]
-
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A harmonize run that passed its checks (`check_request`): what to harmonize and where it goes.
+
+    Attributes:
+        output_path: the file, series folder or tree root to write.
+        volume: a NRRD/NIfTI input, read whole; None for DICOM.
+        jobs: the DICOM series of the share to run, with their outputs (those --strict skips left out).
+        skipped: how many series of the share --strict skips.
+        existing: what an existing series output gets (`jobs.triage`).
+        overwrite: replace an existing output file (a NRRD/NIfTI input).
+        backend: where the series run.
+    """
+
+    output_path: Path
+    volume: Volume | None = None
+    jobs: list[SeriesJob] = field(default_factory=list)
+    skipped: int = 0
+    existing: Existing = "error"
+    overwrite: bool = False
+    backend: BackendConfig = field(default_factory=BackendConfig)
 
 
 def harmonize_path(
@@ -87,19 +117,47 @@ def harmonize_path(
         backend: where the series run (one task each): "local" (default) one after another here;
             "dask" on a cluster whose workers load `harmonizer.source` once each. Results are the same.
         num_parts: split the series into this many shares, for as many independent jobs.
-        part_id: the share to harmonize, 0 .. num_parts - 1 (see `series_jobs.part_of`).
+        part_id: the share to harmonize, 0 .. num_parts - 1 (see `jobs.part_of`).
 
     Returns:
         The outputs of the share's series (written now or kept complete), or the file written.
 
     Raises:
-        InputError: unreadable input, no CT series, or (with `strict`) a kernel other than the
-            model's source kernel for one series, or for every series of a tree.
-        OutputError: output inside the input, (one series or file) existing without `overwrite`, an
-            output to replace that holds what radiomicgan did not write, or a DICOM folder named
-            as the output of a NRRD/NIfTI input.
+        As `check_request` and `run_request`.
+    """
+    request = check_request(
+        harmonizer.metadata, harmonizer.settings, input_path, output_path, series_uid=series_uid,
+        overwrite=overwrite, strict=strict, backend=backend, num_parts=num_parts, part_id=part_id,
+    )  # fmt: skip
+    return run_request(harmonizer, request, progress=progress)
+
+
+def check_request(
+    metadata: ModelMetadata,
+    settings: HarmonizeConfig,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    series_uid: str | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+    backend: BackendConfig | None = None,
+    num_parts: int = 1,
+    part_id: int = 0,
+) -> Request:
+    """Check a run against the model's metadata before the model is loaded; see `harmonize_path`.
+
+    Reads a NRRD/NIfTI input whole, and a DICOM series' headers only.
+
+    Raises:
+        InputError: unreadable input, no CT series, (with `strict`) a kernel other than the model's
+            source kernel for one series, or for every series of a tree, or a pixel spacing beyond
+            `SpacingTolerance.refuse` without `settings.resample` or `settings.force`.
+        OutputError: output inside the input, (one series) existing without `overwrite`, an output
+            to replace that holds what radiomicgan did not write, or a DICOM folder named as the
+            output of a NRRD/NIfTI input.
         ConfigError: a share that does not exist, a file split into parts, or a dask backend that
-            cannot be had (not installed, scheduler unreachable, a harmonizer with no `source`).
+            cannot be had (not installed, scheduler unreachable).
     """
     input_path, output_path = Path(input_path), Path(output_path)
     check_output_outside_input(input_path, output_path)
@@ -111,10 +169,10 @@ def harmonize_path(
             raise ConfigError(f"harmonize: {input_path} is one file; --num-parts splits a folder of series")
         _check_file_output(input_path, output_path)
         volume = read_volume(input_path)
-        _check_kernel(harmonizer, input_path, volume.meta.kernel, strict)
-        harmonized = harmonizer(volume, progress=progress)  # checks the pixel spacing
-        derivation = harmonizer.derivation(volume.meta.kernel)  # NRRD keeps it as header fields
-        return [write_volume(harmonized, output_path, derivation=derivation, overwrite=overwrite)]
+        _check_kernel(metadata.source_kernel, input_path, volume.meta.kernel, strict)
+        where = volume.source_path or Path("<volume>")
+        check_model_spacing(metadata, settings, where, pixel_spacing(volume.spacing_zyx_mm))
+        return Request(output_path, volume=volume, overwrite=overwrite, backend=backend)
     every = series_jobs(input_path, output_path, series_uid)
     jobs = select_part(every, num_parts, part_id)
     if num_parts > 1:
@@ -123,22 +181,44 @@ def harmonize_path(
     for job in jobs if overwrite and resumable else []:
         if job.out.exists():
             check_replaceable(job.out)  # before any series is replaced, not halfway through the tree
-    kept = _kernel_checked(harmonizer, input_path, jobs, strict=strict, tree=resumable)
+    kept = _kernel_checked(metadata.source_kernel, input_path, jobs, strict=strict, tree=resumable)
     # Headers only: a bad series fails before any other is written.
     plans = [plan_series(job.series) for job in kept]
     for job, plan in zip(kept, plans, strict=True):
-        harmonizer.check_spacing(job.series.folder, pixel_spacing(plan.geometry.spacing_zyx_mm))
-    if backend.name == "dask":
-        harmonizer.announce()  # the workers say it in their own logs; here, once, for the user
+        spacing_mm = pixel_spacing(plan.geometry.spacing_zyx_mm)
+        check_model_spacing(metadata, settings, job.series.folder, spacing_mm)
+        if not resumable:  # its writer checks again; here, so a refused output fails before the model loads
+            check_output(job.out, overwrite=overwrite, inputs=plan.folders, is_dir=True)
     existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
+    skipped = len(jobs) - len(kept)
+    return Request(output_path, jobs=kept, skipped=skipped, existing=existing, backend=backend)
+
+
+def run_request(harmonizer: Harmonizer, request: Request, *, progress: bool = True) -> list[Path]:
+    """Harmonize what `check_request` accepted; returns the outputs (see `harmonize_path`).
+
+    Raises:
+        InvalidSeriesError: a series cannot become a volume. OutputError: an output that cannot be
+            written, or (a file) exists without `overwrite`. ConfigError: the dask backend with a
+            harmonizer that has no `source` (built in memory), or Dask cannot be had.
+    """
+    if request.volume is not None:
+        volume = request.volume
+        harmonized = harmonizer.harmonize_volume(volume, progress=progress)  # spacing checked already
+        derivation = harmonizer.derivation(volume.meta.kernel)  # NRRD keeps it as header fields
+        return [
+            write_volume(harmonized, request.output_path, derivation=derivation, overwrite=request.overwrite)
+        ]
+    if request.backend.name == "dask":
+        harmonizer.announce()  # the workers say it in their own logs; here, once, for the user
+    existing = request.existing
     here = functools.partial(harmonize_job, harmonizer, existing=existing, progress=progress)
     source = harmonizer.source  # None: built in memory, so no worker can load it
     on_worker = functools.partial(_job_on_worker, source, existing=existing) if source else None
-    written = run_jobs(kept, here, on_worker, backend, progress=progress)
-    if len(kept) < len(jobs):
-        log.warning(
-            "%d of %d series skipped under --strict (another kernel)", len(jobs) - len(kept), len(jobs)
-        )
+    written = run_jobs(request.jobs, here, on_worker, request.backend, progress=progress)
+    if request.skipped:
+        total = len(request.jobs) + request.skipped
+        log.warning("%d of %d series skipped under --strict (another kernel)", request.skipped, total)
     return written
 
 
@@ -153,7 +233,7 @@ def _check_file_output(input_path: Path, output_path: Path) -> None:
 
 
 def _kernel_checked(
-    harmonizer: Harmonizer, input_path: Path, jobs: list[SeriesJob], *, strict: bool, tree: bool
+    expected: str, input_path: Path, jobs: list[SeriesJob], *, strict: bool, tree: bool
 ) -> list[SeriesJob]:
     """The jobs to run: a series with another kernel than the model's gets a warning; with `strict`,
     one series is refused, and in a tree each such series is skipped with a warning line.
@@ -163,17 +243,16 @@ def _kernel_checked(
     """
     if not (strict and tree):
         for job in jobs:
-            _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict)
+            _check_kernel(expected, job.series.folder, job.series.kernel, strict)
         return jobs
     kept, refused = [], []
     for job in jobs:
         try:
-            _check_kernel(harmonizer, job.series.folder, job.series.kernel, strict=True)
+            _check_kernel(expected, job.series.folder, job.series.kernel, strict=True)
             kept.append(job)
         except InputError as exc:
             refused.append(exc)
     if refused and not kept:
-        expected = harmonizer.metadata.source_kernel
         raise InputError(input_path, f"no series has the model's source kernel {expected} (--strict)")
     for refusal in refused:
         log.warning("%s: skipped (--strict): %s", refusal.path, refusal.reason)
@@ -185,7 +264,7 @@ def harmonize_job(
 ) -> Outcome:
     """Harmonize one series of a tree into its output folder, unless a complete output is there.
 
-    `existing` is what an existing output gets (see `series_jobs.triage`); returns "written",
+    `existing` is what an existing output gets (see `jobs.triage`); returns "written",
     "skipped" (a complete output kept) or "redone" (an incomplete one replaced). Raises as
     `harmonize_series`.
     """
@@ -210,7 +289,7 @@ def _job_on_worker(source: ModelSource, job: SeriesJob, *, existing: Existing) -
 def harmonize_series(
     harmonizer: Harmonizer, series: SeriesRef, out: Path, *, overwrite: bool = False, progress: bool = True
 ) -> Path:
-    """Harmonize one DICOM series into a derived series, streaming `harmonizer.batch_size` slices at a time.
+    """Harmonize one DICOM series into a derived series, streaming a batch of slices at a time.
 
     The slices are sorted and checked from their headers first; then each batch is read, harmonized
     and written into a temporary folder that becomes `out` only when every slice is there. Memory holds
@@ -245,8 +324,8 @@ def harmonize_series(
     ) as writer:
         harmonizer.announce()  # once the output is accepted: a refused one gets its error line only
         spacing_mm = pixel_spacing(geometry.spacing_zyx_mm)
-        batches = iter_slice_batches(plan, harmonizer.batch_size)
-        total = -(-len(plan.files) // harmonizer.batch_size)
+        batches = iter_slice_batches(plan, harmonizer.settings.batch_size)
+        total = -(-len(plan.files) // harmonizer.settings.batch_size)
         # A log gets the writer's one line per series, not one per batch.
         bar = progress_bar(
             batches,
@@ -261,9 +340,8 @@ def harmonize_series(
     return out
 
 
-def _check_kernel(harmonizer: Harmonizer, where: Path, kernel: str, strict: bool) -> None:
-    """Warn about (or, with `strict`, refuse) a kernel other than the one the model was trained on."""
-    expected = harmonizer.metadata.source_kernel
+def _check_kernel(expected: str, where: Path, kernel: str, strict: bool) -> None:
+    """Warn about (or, with `strict`, refuse) a kernel other than `expected`, the model's source kernel."""
     if not (kernel_text(expected) and kernel_text(kernel)) or same_kernel(kernel, expected):
         return  # one of them unknown, or the same kernel and strength (case and padding ignored)
     problem = (

@@ -1,5 +1,5 @@
-"""What a loaded harmonizer says about itself (harmonizer.py): provenance in the log, a window beyond the
-last training window, and the engine it falls back to (issue 15, item 10)."""
+"""What a loaded harmonizer says about itself (inference/harmonizer.py): provenance in the log, a window
+beyond the last training window, and the engine it falls back to (issue 15, item 10)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from radiomicgan import harmonizer as harmonizer_module
 from radiomicgan.cli import main
 from radiomicgan.config import WindowConfig
 from training.pairs import TINY_MODEL, Scan, train_tiny, write_scan
@@ -67,7 +66,7 @@ def test_a_missing_onnx_runtime_is_said_not_silently_skipped(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(harmonizer_module.onnx_engine, "onnx_runtime_available", lambda: False)
+    monkeypatch.setattr("radiomicgan.inference.onnx_engine.onnx_runtime_available", lambda: False)
     assert _harmonize(run_dir, scan, tmp_path / "out") == 0
     err = capsys.readouterr().err
     assert "ONNX Runtime is not installed" in err and "radiomicgan[onnx]" in err

@@ -11,11 +11,11 @@ import torch
 
 from radiomicgan.config import ModelConfig, UNetConfig
 from radiomicgan.errors import ConfigError
-from radiomicgan.harmonize import Harmonizer
+from radiomicgan.inference import Harmonizer
+from radiomicgan.inference.onnx_engine import OnnxGenerator, onnx_generator, onnx_runtime_available
 from radiomicgan.modelfile import ModelMetadata
 from radiomicgan.nets import FrequencyFilter, build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
-from radiomicgan.onnx_engine import OnnxGenerator, onnx_generator, onnx_runtime_available
 
 pytestmark = pytest.mark.skipif(not onnx_runtime_available(), reason="ONNX Runtime is not installed")
 
@@ -56,7 +56,7 @@ def test_the_export_is_cached_by_model(
 def test_without_onnx_runtime_the_engine_is_a_config_error(
     generator: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("radiomicgan.onnx_engine.onnx_runtime_available", lambda: False)
+    monkeypatch.setattr("radiomicgan.inference.onnx_engine.onnx_runtime_available", lambda: False)
     with pytest.raises(ConfigError, match=r"radiomicgan\[onnx\]"):
         onnx_generator(generator, "model-c", tmp_path)
     assert not tmp_path.joinpath("model-c").exists() and not any(tmp_path.iterdir())
@@ -85,5 +85,5 @@ def test_auto_engine_does_not_try_to_export_a_frequency_filter(
     with caplog.at_level(logging.INFO, logger="radiomicgan"):
         out = harmonizer.harmonize_slices(hu)
     assert np.array_equal(out, hu)  # the identity filter
-    assert harmonizer.runner is harmonizer.generator and not any(tmp_path.iterdir())
+    assert harmonizer.runner.module is harmonizer.generator and not any(tmp_path.iterdir())
     assert not any("ONNX" in r.getMessage() for r in caplog.records)

@@ -11,16 +11,16 @@ import torch
 
 from radiomicgan.config import ModelConfig, VGGUNetConfig
 from radiomicgan.errors import ConfigError
+from radiomicgan.inference.precision import choose_precision, resolve_precision, use_fast_layout
 from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
-from radiomicgan.precision import choose_precision, resolve_precision, use_fast_layout
 
 
 def test_resolve_precision() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_precision("auto", cpu) == (None, None)
-    assert resolve_precision("auto", cuda) == (None, torch.float16)  # tried on the first batch
+    assert resolve_precision("auto", cuda) == (None, torch.float16)  # tried on probe slices at load
     assert resolve_precision("fp32", cuda) == (None, None)
     assert resolve_precision("bf16", cpu) == (torch.bfloat16, None)
     assert resolve_precision("fp16", cuda) == (torch.float16, None)
@@ -43,7 +43,7 @@ def test_choose_precision_keeps_mixed_precision_only_within_tolerance(
         assert dtype is None and out is reference
         dtype, out = choose_precision(run(np.nan), torch.float16)  # an overflow
         assert dtype is None and out is reference
-    lines = [r.getMessage() for r in caplog.records if r.name == "radiomicgan.precision"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "radiomicgan.inference.precision"]
     assert len(lines) == 3 and all("\n" not in line for line in lines)
     assert lines[0].startswith("using fp16: fp16 differs from fp32 by up to 1 HU")
     assert lines[1].startswith("using fp32: fp16 differs from fp32 by up to 2 HU")

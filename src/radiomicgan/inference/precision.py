@@ -1,16 +1,15 @@
 """How the generator runs at inference: its memory layout, the autocast dtype a device gets, and the
 check that keeps mixed precision honest.
 
-`harmonize --precision auto` runs the generator in fp16 on a GPU only when the first batch stays
-within 1 HU of fp32 ("mixed precision where it keeps output within 1 HU of fp32", issue 5); windowing,
-un-windowing and rounding always stay in fp32.
+`harmonize --precision auto` runs the generator in fp16 on a GPU only when the probe slices stay
+within 1 HU of fp32 ("mixed precision where it keeps output within 1 HU of fp32", issue 5), decided
+once at load (`runner.choose_runner`); windowing, un-windowing and rounding always stay in fp32.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import torch
@@ -21,7 +20,6 @@ from radiomicgan.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
 MIXED_PRECISION_TOLERANCE_HU = 1.0  # "mixed precision where it keeps output within 1 HU of fp32"
 _AUTOCAST_DTYPES: dict[str, torch.dtype | None] = {
     "fp32": None,
@@ -43,7 +41,7 @@ def use_fast_layout(generator: nn.Module, device: torch.device) -> None:
 
 
 def resolve_precision(precision: str, device: torch.device) -> tuple[torch.dtype | None, torch.dtype | None]:
-    """The mixed-precision dtype to use now, and one to calibrate on the first batch, for a device.
+    """The mixed-precision dtype to use, and one to try on the probe slices first, for a device.
 
     Args:
         precision: "auto", "fp32", "bf16" or "fp16".
@@ -75,22 +73,22 @@ def choose_precision(
     candidate: torch.dtype,
     tolerance_hu: float = MIXED_PRECISION_TOLERANCE_HU,
 ) -> tuple[torch.dtype | None, NDArray[np.float32]]:
-    """Run one batch in float32 and in `candidate`; keep the candidate if it stays within tolerance.
+    """Run the probe slices in float32 and in `candidate`; keep the candidate if it stays within tolerance.
 
     Args:
-        run: harmonizes the batch with an autocast dtype (None: float32), returning integer HU.
+        run: harmonizes the probe slices with an autocast dtype (None: float32), returning integer HU.
         candidate: the mixed-precision dtype to try.
         tolerance_hu: the largest absolute difference from float32 accepted, in HU.
 
     Returns:
-        (the dtype chosen, None for float32; the batch's output in that precision).
+        (the dtype chosen, None for float32; the probe's output in that precision).
     """
     reference = run(None)
     mixed = run(candidate)
     error_hu = float(np.max(np.abs(mixed - reference))) if reference.size else 0.0
     chosen = candidate if error_hu <= tolerance_hu else None  # NaN (an overflow) compares False
     log.info(
-        "using %s: %s differs from fp32 by up to %g HU on the first batch (tolerance %g HU)",
+        "using %s: %s differs from fp32 by up to %g HU on the probe slices (tolerance %g HU)",
         precision_name(chosen),
         precision_name(candidate),
         error_hu,

@@ -9,8 +9,8 @@ import pytest
 from tests.conftest import SyntheticSeries, make_ct_series
 
 from radiomicgan.errors import ConfigError
+from radiomicgan.inference.jobs import SeriesJob, part_of, select_part, series_jobs, triage, written_slices
 from radiomicgan.io import find_series
-from radiomicgan.series_jobs import SeriesJob, part_of, select_part, series_jobs, triage, written_slices
 
 UIDS = [f"1.2.826.0.1.3680043.8.498.{n}" for n in range(1000)]
 
