@@ -489,9 +489,8 @@ class HarmonizeConfig:
     """
 
     device: str = "auto"  # "auto": a GPU when there is one (each cluster worker takes its own)
-    window_mode: str = (
-        "full"  # "full": the paper's range [-1024, 1000] HU; "training": the last training window
-    )
+    # "full": the paper's whole range [-1024, 1000] HU; "training": the model's last training window
+    window_mode: str = "full"
     batch_size: int = 4  # slices per forward pass, and per read and write of a streamed series
     precision: str = "auto"  # "auto": fp32 on a CPU; on a GPU fp16 where within 1 HU of fp32 (issue 5)
     engine: str = "auto"  # "auto": ONNX Runtime on a CPU in fp32 where installed and within 1 HU of torch

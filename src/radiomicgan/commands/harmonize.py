@@ -117,7 +117,10 @@ def register(sub: SubParsers) -> None:
 
 def _add_distribution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--backend", choices=BACKENDS, default="local", help="where the series run (default: local)"
+        "--backend",
+        choices=BACKENDS,
+        default=BackendConfig.name,
+        help=f"where the series run (default: {BackendConfig.name})",
     )
     parser.add_argument(
         "--scheduler",
@@ -127,7 +130,7 @@ def _add_distribution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=0,
+        default=BackendConfig.workers,
         metavar="N",
         help="local Dask cluster processes (default: all cores)",
     )
@@ -135,7 +138,8 @@ def _add_distribution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--part-id", type=int, default=0, metavar="K", help="the share to run, 0..N-1")
 
 
-def run(args: argparse.Namespace) -> int:
+def settings_from_args(args: argparse.Namespace) -> tuple[HarmonizeConfig, BackendConfig]:
+    """How the model runs, and where the series run, as the options give them."""
     settings = HarmonizeConfig(
         device=args.device,
         window_mode=args.window,
@@ -145,7 +149,11 @@ def run(args: argparse.Namespace) -> int:
         resample=args.resample,
         force=args.force,
     )
-    backend = BackendConfig(name=args.backend, scheduler=args.scheduler or "", workers=args.workers)
+    return settings, BackendConfig(name=args.backend, scheduler=args.scheduler or "", workers=args.workers)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings, backend = settings_from_args(args)
     # The input is checked against the model file's metadata before the model loads: loading may
     # export it to ONNX (about 10 s), and a bad input gets its one error line at once.
     request = check_request(
