@@ -21,8 +21,15 @@ import numpy as np
 
 from benchkit import command_line, cpu_model, emit
 from radiomicgan.config import EvaluationConfig
-from radiomicgan.evaluate import image_quality, reproducibility
+from radiomicgan.evaluate import (
+    Extraction,
+    ReproducibilityProtocol,
+    Scan,
+    image_quality,
+    roi_reproducibility,
+)
 from radiomicgan.evaluate.protocol import range_label
+from radiomicgan.evaluate.roi_level import shared_seed
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import read_volume
 from radiomicgan.spacing import pixel_spacing
@@ -49,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
             "max_change_hu": float(np.abs(new - old).max()),
             "output_range_hu": [float(new.min()), float(new.max())],
         }
-    spacing = pixel_spacing(reference.spacing_zyx_mm)
-    counts = reproducibility(
-        reference.hu, candidates, spacing, n_rois=args.rois, repeats=args.repeats, jobs=args.jobs
-    ).summary()
-    quality = image_quality(reference.hu, candidates)
+    scan = Scan.from_volumes(reference.hu, candidates, pixel_spacing(reference.spacing_zyx_mm))
+    protocol = ReproducibilityProtocol.from_config(EvaluationConfig(n_rois=args.rois, repeats=args.repeats))
+    # shared_seed: the ROIs benchmarks/results/clipping_lung1.json was measured on
+    counts = roi_reproducibility([scan], protocol, Extraction(jobs=args.jobs), seed_of=shared_seed).summary()
+    quality = image_quality([scan])
     ranges = [range_label(r) for r in EvaluationConfig().hu_ranges]
     figures: dict[str, Any] = {
         "command": command_line(__file__, argv),

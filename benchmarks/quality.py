@@ -43,8 +43,15 @@ import pandas as pd
 import torch
 
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build, load_yaml
-from radiomicgan.evaluate import image_quality, reproducibility
+from radiomicgan.evaluate import (
+    Extraction,
+    ReproducibilityProtocol,
+    Scan,
+    image_quality,
+    roi_reproducibility,
+)
 from radiomicgan.evaluate.protocol import range_label
+from radiomicgan.evaluate.roi_level import shared_seed
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import Volume, read_volume, write_volume
 from radiomicgan.linear_filter import fit_wiener
@@ -176,12 +183,16 @@ def _wiener(split: Path, test_source: Volume) -> np.ndarray:
 
 
 def _score(reference: Volume, candidates: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
-    config = EvaluationConfig()
-    result = reproducibility(
-        reference.hu, candidates, (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2]),
-        n_rois=args.rois, repeats=args.repeats, jobs=args.jobs, progress=True,
+    config = EvaluationConfig(n_rois=args.rois, repeats=args.repeats)
+    scan = Scan.from_volumes(
+        reference.hu, candidates, (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
+    )
+    # shared_seed: the ROIs the recorded benchmarks/results were measured on
+    result = roi_reproducibility(
+        [scan], ReproducibilityProtocol.from_config(config), Extraction(jobs=args.jobs, progress=True),
+        seed_of=shared_seed,
     )  # fmt: skip
-    quality = image_quality(reference.hu, candidates, config.quality_range_hu)
+    quality = image_quality([scan], config.quality_range_hu)
     summary = result.summary()
     paired = _paired_with(result.counts, "wiener")
     table = {

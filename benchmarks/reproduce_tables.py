@@ -27,7 +27,7 @@ from typing import Any
 
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build
 from radiomicgan.evaluate import evaluate
-from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
+from radiomicgan.evaluate.combat import COMBAT_SUFFIX
 from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train

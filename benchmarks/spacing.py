@@ -28,7 +28,7 @@ import numpy as np
 
 from benchkit import command_line, cpu_model, emit
 from radiomicgan.config import TrainConfig, build
-from radiomicgan.evaluate import image_quality
+from radiomicgan.evaluate import Scan, image_quality
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import read_volume
 from radiomicgan.spacing import pixel_spacing, resample_slices
@@ -112,7 +112,7 @@ def _score_ratio(
             )
             name = f"{run} resampled" if resample else run
             candidates[name] = harmonizer.harmonize_slices(moved_input, spacing)
-    quality = image_quality(moved_reference, candidates)
+    quality = image_quality([Scan.from_volumes(moved_reference, candidates, spacing)])
     return {"ratio": ratio, "spacing_mm": round(spacing[0], 4), **quality}
 
 

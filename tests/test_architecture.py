@@ -5,8 +5,6 @@ command line offers accepted by the library."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 

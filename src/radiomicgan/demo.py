@@ -110,6 +110,7 @@ def run_demo(
         _evaluation_config(budget),
         training_runs={"radiomicgan": runs["radiomicgan"]},
         progress=progress,
+        cache=False,  # fresh simulated scans: no feature would be reused, so none is stored
     )
     return DemoResult(out_dir=out, report=outcome.report, seconds=time.perf_counter() - start)
 

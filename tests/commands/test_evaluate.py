@@ -6,14 +6,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
 
 from radiomicgan.cli import build_parser, main
-from radiomicgan.commands.evaluate import config_from_args, default_cache_dir
+from radiomicgan.commands import evaluate as evaluate_command
+from radiomicgan.commands.evaluate import config_from_args
 from radiomicgan.config import BackendConfig, SimulationConfig
+from radiomicgan.evaluate.cache import cache_folder, default_cache_dir
 from radiomicgan.simulate import simulate_to_folder
 
 LIGHT = {
@@ -157,13 +161,27 @@ def _args(*options: str) -> argparse.Namespace:
     )
 
 
+def _cache_used(monkeypatch: pytest.MonkeyPatch, *options: str) -> Path | None:
+    """The feature cache folder `evaluate` resolves from what the command line passes it."""
+    calls: list[dict[str, Any]] = []
+
+    def fake_evaluate(*args: Any, **kwargs: Any) -> Any:
+        calls.append({"config": args[3], **kwargs})
+        return SimpleNamespace(report="report.html")
+
+    monkeypatch.setattr(evaluate_command, "evaluate", fake_evaluate)
+    assert evaluate_command.run(_args(*options)) == 0
+    return cache_folder(calls[0]["config"].features.cache_dir, enabled=calls[0]["cache"])
+
+
 def test_cache_defaults_to_the_user_cache_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_file: Path
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "radiomicgan" / "features"
-    assert config_from_args(_args()).features.cache_dir == str(default_cache_dir())
-    assert config_from_args(_args("--no-cache")).features.cache_dir == ""
+    assert _cache_used(monkeypatch) == default_cache_dir()
+    assert _cache_used(monkeypatch, "--no-cache") is None
+    assert _cache_used(monkeypatch, "--cache", "c") == Path("c")
     chosen = config_from_args(_args("--cache", "c", "--jobs", "3", "--rois", "7"))
     assert (chosen.features.cache_dir, chosen.features.jobs, chosen.n_rois) == ("c", 3, 7)
     from_file = config_from_args(_args("--config", str(config_file)))

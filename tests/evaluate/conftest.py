@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from radiomicgan.config import EvaluationConfig, FeatureConfig, SimulationConfig
 from radiomicgan.evaluate import EvaluationOutcome, evaluate
+from radiomicgan.evaluate.inputs import Scan
 from radiomicgan.evaluate.settings import RadiomicsSettings, validate_settings
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.training.figures import plot_cam, plot_window_history
@@ -62,6 +63,25 @@ def make_chest() -> Phantom:
                 image[spine] = 600.0 + 0.5 * texture[spine]
             volume.append(image + rng.normal(0.0, 15.0, shape))
         return np.asarray(volume, dtype=np.float32)
+
+    return make
+
+
+@pytest.fixture
+def make_scan(make_chest: Phantom) -> Callable[..., Scan]:
+    """Build a scan of a chest with candidates "same" (a copy) and "noisy"; slices numbered from 1."""
+
+    def make(slices: int, seed: int) -> Scan:
+        reference = make_chest(slices=slices, size=96, seed=seed)
+        noise = np.random.default_rng(seed + 100).normal(0.0, 120.0, reference.shape).astype(np.float32)
+        return Scan(
+            reference=reference,
+            candidates={"same": reference.copy(), "noisy": reference + noise},
+            spacing_yx_mm=(1.0, 1.0),
+            slice_indices=tuple(range(1, slices + 1)),
+            n_reference_slices=slices + 1,
+            source=Path(f"scan{seed}"),
+        )
 
     return make
 
@@ -142,4 +162,5 @@ def evaluated(
         combat=True,
         training_runs={"radiomicgan": training_run},
         progress=False,
+        cache=False,
     )

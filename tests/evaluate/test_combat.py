@@ -8,14 +8,22 @@ of its code runs unchanged under NumPy 2 and pandas 3.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.typing import NDArray
 
+from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature
-from radiomicgan.evaluate.combat import combat_to_reference, fit_combat
+from radiomicgan.evaluate.combat import combat_to_reference, combat_values, fit_combat
+from radiomicgan.evaluate.inputs import Scan
+from radiomicgan.evaluate.protocol import REFERENCE, Extraction, ReproducibilityProtocol
+from radiomicgan.evaluate.roi_level import roi_reproducibility
+from radiomicgan.evaluate.settings import RadiomicsSettings
+
+MakeScan = Callable[..., Scan]
 
 neurocombat = importlib.import_module("neuroCombat.neuroCombat")
 
@@ -141,3 +149,39 @@ def test_a_fit_applies_to_other_samples_as_one_affine_map_per_feature() -> None:
     assert not np.allclose(fit.apply(other).mean(axis=0), reference.mean(axis=0))  # not refitted
     with pytest.raises(ValueError, match="feature values"):
         fit.apply(candidate[:, :3])
+
+
+def test_combat_rows_adjust_each_group_against_the_reference(
+    make_scan: MakeScan, light_settings: RadiomicsSettings
+) -> None:
+    scans = [make_scan(2, seed=2)]
+    protocol = ReproducibilityProtocol.from_config(
+        EvaluationConfig(n_rois=6, repeats=2, roi_size_px=24, context_px=8)
+    )
+    result = roi_reproducibility(scans, protocol, Extraction(settings=light_settings), combat=True)
+    fit_values = result.combat_fit_values
+    assert fit_values is not None
+    values = result.values[~result.values["candidate"].str.endswith("+ComBat")]
+    names = result.feature_names
+    rows = combat_values(values, fit_values, names, ["noisy"])
+    assert list(rows.columns) == list(result.values.columns)
+    assert set(rows["candidate"]) == {"noisy+ComBat"} and len(rows) == 2 * 3 * 6
+    pd.testing.assert_frame_equal(
+        rows.reset_index(drop=True),
+        result.values[result.values["candidate"] == "noisy+ComBat"].reset_index(drop=True),
+    )
+    original = values[values["candidate"] == "noisy"].reset_index(drop=True)
+    meta = ["scan", "repeat", "range", "roi", "slice", "y0", "x0"]
+    pd.testing.assert_frame_equal(rows[meta], original[meta])
+    assert np.isfinite(rows[names].to_numpy()[np.isfinite(original[names].to_numpy())]).all()
+    group = (rows["repeat"] == 0) & (rows["range"] == "[-100, 250]")
+    reference = values[(values["candidate"] == REFERENCE)]
+    reference = reference[(reference["repeat"] == 0) & (reference["range"] == "[-100, 250]")]
+    gap = {
+        "before": np.abs(original[group.to_numpy()][names].mean() - reference[names].mean()),
+        "after": np.abs(rows[group][names].mean() - reference[names].mean()),
+    }
+    assert gap["after"].sum() < 0.5 * gap["before"].sum()
+    # fitted elsewhere: the scored ROIs' means are close to the reference's, not equal by construction
+    moved = gap["before"] > 1e-6 * np.abs(reference[names].mean())
+    assert (gap["after"][moved] > 1e-9 * np.abs(reference[names].mean()[moved])).all()

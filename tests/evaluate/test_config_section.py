@@ -1,14 +1,11 @@
-"""The evaluation's config section: defaults from the paper, YAML overrides, and the functions' defaults."""
+"""The evaluation's config section: defaults from the paper, YAML overrides, refused values."""
 
 from __future__ import annotations
-
-import inspect
 
 import pytest
 
 from radiomicgan.config import EvaluationConfig, FeatureConfig, build
 from radiomicgan.errors import ConfigError
-from radiomicgan.evaluate.protocol import reproducibility
 
 
 def test_paper_defaults_and_yaml_layers() -> None:
@@ -18,13 +15,6 @@ def test_paper_defaults_and_yaml_layers() -> None:
     default = EvaluationConfig()
     assert default.ccc_threshold == 0.85
     assert default.hu_ranges == ((-800.0, -300.0), (-100.0, 250.0), (300.0, 800.0))
-
-
-def test_protocol_defaults_come_from_the_config() -> None:
-    parameters = inspect.signature(reproducibility).parameters
-    default = EvaluationConfig()
-    for name in ("n_rois", "repeats", "roi_size_px", "hu_ranges", "seed", "context_px", "min_roi_pixels"):
-        assert parameters[name].default == getattr(default, name), name
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import SyntheticSeries, make_ct_series
 
 from radiomicgan.errors import InputError
-from radiomicgan.evaluate.inputs import load_scans
+from radiomicgan.evaluate.inputs import Scan, check_scans, load_scans
+from radiomicgan.evaluate.protocol import REFERENCE
 from radiomicgan.io import deterministic_uid, read_volume, write_volume
 
 
@@ -97,3 +98,24 @@ def test_no_ct_series_is_an_input_error(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "empty")
     with pytest.raises(InputError, match="does not exist"):
         load_scans(reference.folder, {"x": tmp_path / "empty"})
+
+
+def test_volumes_in_memory_make_a_scan_of_every_slice() -> None:
+    reference = np.zeros((3, 8, 8), dtype=np.float64)
+    scan = Scan.from_volumes(reference, {"a": reference + 1.0}, (0.5, 0.7))
+    assert scan.slice_indices == (0, 1, 2) and scan.n_reference_slices == 3
+    assert scan.spacing_yx_mm == (0.5, 0.7) and scan.candidates["a"].dtype == np.float64  # values as given
+    with pytest.raises(ValueError, match="differ"):
+        check_scans([scan, Scan.from_volumes(reference, {"b": reference}, (0.5, 0.7))])
+    with pytest.raises(ValueError, match="at least one scan"):
+        check_scans([])
+
+
+def test_invalid_inputs() -> None:
+    reference = np.zeros((1, 64, 64), dtype=np.float32)
+    with pytest.raises(ValueError, match="reserved"):
+        Scan.from_volumes(reference, {REFERENCE: reference}, (1.0, 1.0))
+    with pytest.raises(ValueError, match="shape"):
+        Scan.from_volumes(reference, {"cut": reference[:, :32]}, (1.0, 1.0))
+    with pytest.raises(ValueError, match="at least one"):
+        Scan.from_volumes(reference, {}, (1.0, 1.0))

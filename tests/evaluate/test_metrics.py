@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from radiomicgan.evaluate.inputs import Scan
 from radiomicgan.evaluate.metrics import PSNR_CAP_DB, image_quality, mean_sd, psnr_slices, ssim_slices
+
+MakeScan = Callable[..., Scan]
 
 
 def test_known_mse_gives_known_psnr() -> None:
@@ -23,7 +27,7 @@ def test_identical_slices_hit_the_cap_and_ssim_one() -> None:
     reference = rng.normal(0.0, 200.0, (3, 32, 32))
     assert (psnr_slices(reference, reference) == PSNR_CAP_DB).all()
     np.testing.assert_allclose(ssim_slices(reference, reference), 1.0)
-    quality = image_quality(reference, {"same": reference})
+    quality = image_quality([Scan.from_volumes(reference, {"same": reference}, (1.0, 1.0))])
     assert quality["same"]["psnr"] == {"mean": PSNR_CAP_DB, "sd": 0.0}
     json.dumps(quality, allow_nan=False)  # finite: JSON can hold it
 
@@ -41,7 +45,7 @@ def test_worse_candidate_scores_lower() -> None:
     reference = rng.normal(0.0, 200.0, (4, 32, 32))
     near = reference + rng.normal(0.0, 5.0, reference.shape)
     far = reference + rng.normal(0.0, 100.0, reference.shape)
-    quality = image_quality(reference, {"near": near, "far": far})
+    quality = image_quality([Scan.from_volumes(reference, {"near": near, "far": far}, (1.0, 1.0))])
     assert quality["near"]["psnr"]["mean"] > quality["far"]["psnr"]["mean"]
     assert quality["near"]["ssim"]["mean"] > quality["far"]["ssim"]["mean"]
     assert quality["far"]["psnr"]["sd"] > 0
@@ -57,3 +61,12 @@ def test_mean_sd() -> None:
 def test_shape_mismatch() -> None:
     with pytest.raises(ValueError):
         psnr_slices(np.zeros((2, 8, 8)), np.zeros((2, 8, 9)))
+
+
+def test_image_quality_over_pooled_slices(make_scan: MakeScan) -> None:
+    scans = [make_scan(2, seed=5), make_scan(1, seed=6)]
+    quality = image_quality(scans, (-1024.0, 1000.0))
+    psnr = np.concatenate([psnr_slices(s.reference, s.candidates["noisy"]) for s in scans])
+    assert quality["noisy"]["psnr"]["mean"] == pytest.approx(psnr.mean())
+    assert quality["noisy"]["psnr"]["sd"] == pytest.approx(psnr.std(ddof=1))
+    assert quality["same"]["ssim"] == {"mean": 1.0, "sd": 0.0}

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiomicgan.evaluate.protocol import COUNT_COLUMNS, ReproducibilityResult
+from radiomicgan.evaluate.agreement import COUNT_COLUMNS
 from radiomicgan.evaluate.results import candidate_rows, range_key, write_json
+from radiomicgan.evaluate.roi_level import ReproducibilityResult
 
 RANGES = [(-800.0, -300.0), (300.0, 800.0)]
 

@@ -107,6 +107,22 @@ def test_second_evaluation_is_served_from_the_cache(
     assert second.results["candidates"] == first.results["candidates"]
 
 
+def test_the_cache_defaults_to_the_user_cache_folder(
+    pairs: Path, small_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Python caller gets the command line's default: the user's cache folder, unless cache=False."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    config, candidates = small_config(n_rois=3, repeats=1), {"input": pairs / "smooth"}
+    outcome = evaluate(pairs / "sharp", candidates, tmp_path / "cached", config, progress=False)
+    stored = list((tmp_path / "xdg" / "radiomicgan" / "features").rglob("*.npy"))
+    assert outcome.extracted is not None and outcome.extracted > 0 and len(stored) == outcome.extracted
+    uncached = evaluate(
+        pairs / "sharp", candidates, tmp_path / "uncached", config, progress=False, cache=False
+    )
+    assert uncached.extracted is None and uncached.from_cache is None
+    assert len(list((tmp_path / "xdg").rglob("*.npy"))) == len(stored)
+
+
 def test_trees_of_several_scans_are_pooled(small_config: Config, tmp_path: Path) -> None:
     kernels = SimulationConfig(kernels=("smooth", "sharp"), size_px=64, slices=3, jobs=1)
     for seed in (1, 2):  # two simulated scans: two studies
@@ -115,8 +131,9 @@ def test_trees_of_several_scans_are_pooled(small_config: Config, tmp_path: Path)
             shutil.copytree(simulated.series_dirs[kernel], tmp_path / tree / f"patient{seed}")
     config = small_config(roi_size_px=16, context_px=4, n_rois=6)
     outcome = evaluate(
-        tmp_path / "reference", {"input": tmp_path / "input"}, tmp_path / "out", config, progress=False
-    )
+        tmp_path / "reference", {"input": tmp_path / "input"}, tmp_path / "out", config, progress=False,
+        cache=False,
+    )  # fmt: skip
     assert outcome.results["scans"] == [{"slices": 3, "series_slices": 3}] * 2
     assert outcome.results["rois_used"] == {key: [6, 6] for key in RANGE_KEYS}  # 3 + 3 pooled per repeat
     assert outcome.results["whole_image"]["slices"] == 6
@@ -138,7 +155,7 @@ def test_output_is_refused_or_replaced_whole(pairs: Path, small_config: Config, 
     assert (out / "old.txt").read_text() == "keep me"  # --overwrite replaces only radiomicgan's outputs
     (out / "old.txt").unlink()
     before = tree_digests(pairs)
-    evaluate(pairs / "sharp", {"input": pairs / "smooth"}, out, small_config(), progress=False)
+    evaluate(pairs / "sharp", {"input": pairs / "smooth"}, out, small_config(), progress=False, cache=False)
     assert (out / "report.html").is_file()  # an empty folder is filled
     assert tree_digests(pairs) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
@@ -202,7 +219,7 @@ def test_a_model_trained_on_the_evaluated_scan_is_flagged_with_its_provenance(
     with caplog.at_level(logging.WARNING, logger="radiomicgan"):
         outcome = evaluate(
             pairs / "sharp", candidates, tmp_path / "out", small_config(repeats=1),
-            training_runs={"wiener": run}, combat=True, progress=False,
+            training_runs={"wiener": run}, combat=True, progress=False, cache=False,
         )  # fmt: skip
     document = outcome.results
     seen = document["training_runs"]["wiener"]["trained_on_evaluated"]
@@ -241,7 +258,9 @@ def test_shipped_settings_in_parallel(pairs: Path, tmp_path: Path) -> None:
         whole_image_slices=3,
         features=FeatureConfig(jobs=2),
     )
-    outcome = evaluate(pairs / "sharp", {"input": pairs / "smooth"}, tmp_path / "out", config, progress=False)
+    outcome = evaluate(
+        pairs / "sharp", {"input": pairs / "smooth"}, tmp_path / "out", config, progress=False, cache=False
+    )
     assert outcome.results["features"] == 1497 >= 1401
     assert outcome.results["whole_image"]["slices"] == 3
     row = outcome.results["candidates"]["input"]

@@ -10,9 +10,11 @@ import pytest
 
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.inputs import Scan
-from radiomicgan.evaluate.pooling import Extraction, pooled_reproducibility, pooled_whole_image
+from radiomicgan.evaluate.protocol import Extraction, ReproducibilityProtocol
+from radiomicgan.evaluate.roi_level import roi_reproducibility
 from radiomicgan.evaluate.settings import RadiomicsSettings
 from radiomicgan.evaluate.uncertainty import bootstrap_counts, sample_warnings, summary
+from radiomicgan.evaluate.whole_image import whole_image_reproducibility
 
 Phantom = Callable[..., np.ndarray]
 SMALL = {"n_rois": 6, "repeats": 1, "roi_size_px": 24, "context_px": 8, "bootstrap_resamples": 200}
@@ -43,8 +45,9 @@ def test_few_repeats_get_an_interval_and_small_samples_a_warning(
 ) -> None:
     config = EvaluationConfig(**SMALL)
     extraction = Extraction(settings=light_settings)
-    roi = pooled_reproducibility(scans, config, extraction)
-    whole = pooled_whole_image(scans, config, extraction)
+    protocol = ReproducibilityProtocol.from_config(config)
+    roi = roi_reproducibility(scans, protocol, extraction)
+    whole = whole_image_reproducibility(scans, protocol, extraction)
     intervals = summary(roi, whole, config)
     cell = intervals["roi"]["noisy"]["[-100, 250]"]
     mean = float(roi.counts.set_index(["candidate", "range"]).loc[("noisy", "[-100, 250]"), "n_reproducible"])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +108,6 @@ def register(sub: SubParsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/radiomicgan/features, or ~/.cache/radiomicgan/features."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "radiomicgan" / "features"
-
-
 def named_paths(values: list[str] | None, option: str) -> dict[str, Path]:
     """NAME=PATH arguments as an ordered mapping.
 
@@ -134,7 +126,7 @@ def named_paths(values: list[str] | None, option: str) -> dict[str, Path]:
 
 
 def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
-    """Defaults < --config file < options; the cache defaults to `default_cache_dir()` unless --no-cache."""
+    """Defaults < --config file < options (an empty cache_dir: `evaluate` picks the user's cache folder)."""
     features: dict[str, Any] = {
         "jobs": args.jobs,
         "cache_dir": "" if args.no_cache else args.cache,
@@ -143,10 +135,7 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
     }
     if args.radiomics_settings is not None:
         features["settings_path"] = str(args.radiomics_settings)
-    config = build(EvaluationConfig, *config_layers(args, OPTIONS), {"features": features})
-    if config.features.cache_dir or args.no_cache:
-        return config
-    return replace(config, features=replace(config.features, cache_dir=str(default_cache_dir())))
+    return build(EvaluationConfig, *config_layers(args, OPTIONS), {"features": features})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         training_runs=training_runs,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        cache=not args.no_cache,
     )
     print(outcome.report)
     return 0

@@ -1,13 +1,16 @@
 """Radiomic reproducibility and image quality of candidates against a standard-kernel reference.
 
-Data flow: reference + candidates -> ROIs per HU range (`rois`) -> PyRadiomics features (`features`,
-cached by `cache`) -> CCC per feature (`agreement`) -> counts (`protocol`, `whole_image`); PSNR/SSIM in
-`metrics`. `evaluate` (`session`) runs it all on series read from disk (`inputs`), pooled over scans
-(`pooling`, with `combat`), and writes results.json, tables (`results`) and report.html (`report`).
+Data flow: reference + candidates -> scans on common slices (`inputs`) -> ROIs per HU range (`rois`)
+-> PyRadiomics features (`features`, cached by `cache`) -> CCC per feature (`agreement`) -> counts.
+One function per level, each over a list of scans (one scan is a list of one), each taking the
+`ReproducibilityProtocol` and the `Extraction` settings (`protocol`): `roi_reproducibility`
+(`roi_level`, with ComBat rows from `combat`), `whole_image_reproducibility` (`whole_image`) and
+`image_quality` (PSNR/SSIM, `metrics`). `evaluate` (`session`) runs them all on series read from
+disk and writes results.json, tables (`results`) and report.html (`report`).
 """
 
 from radiomicgan.evaluate.agreement import ccc, ccc_per_feature, count_reproducible
-from radiomicgan.evaluate.cache import FeatureCache
+from radiomicgan.evaluate.cache import FeatureCache, cache_folder, default_cache_dir
 from radiomicgan.evaluate.combat import CombatFit, combat_to_reference, fit_combat
 from radiomicgan.evaluate.features import (
     FeatureTask,
@@ -17,8 +20,10 @@ from radiomicgan.evaluate.features import (
     feature_names,
     split_feature_name,
 )
+from radiomicgan.evaluate.inputs import Scan, load_scans
 from radiomicgan.evaluate.metrics import image_quality, psnr_slices, ssim_slices
-from radiomicgan.evaluate.protocol import ReproducibilityResult, reproducibility
+from radiomicgan.evaluate.protocol import Extraction, ReproducibilityProtocol
+from radiomicgan.evaluate.roi_level import ReproducibilityResult, roi_reproducibility
 from radiomicgan.evaluate.session import EvaluationOutcome, evaluate
 from radiomicgan.evaluate.settings import RadiomicsSettings, load_settings
 from radiomicgan.evaluate.whole_image import WholeImageResult, whole_image_reproducibility
@@ -26,15 +31,20 @@ from radiomicgan.evaluate.whole_image import WholeImageResult, whole_image_repro
 __all__ = [
     "CombatFit",
     "EvaluationOutcome",
+    "Extraction",
     "FeatureCache",
     "FeatureTask",
     "RadiomicsSettings",
+    "ReproducibilityProtocol",
     "ReproducibilityResult",
+    "Scan",
     "WholeImageResult",
+    "cache_folder",
     "ccc",
     "ccc_per_feature",
     "combat_to_reference",
     "count_reproducible",
+    "default_cache_dir",
     "describe_settings",
     "evaluate",
     "extract_features",
@@ -42,9 +52,10 @@ __all__ = [
     "feature_names",
     "fit_combat",
     "image_quality",
+    "load_scans",
     "load_settings",
     "psnr_slices",
-    "reproducibility",
+    "roi_reproducibility",
     "split_feature_name",
     "ssim_slices",
     "whole_image_reproducibility",

@@ -12,16 +12,22 @@ definition. Two cases the formula leaves open, settled here:
   When only one side is constant, or both are constant with different values, the formula is defined and
   gives 0.
 - Any non-finite value (PyRadiomics returns NaN on some degenerate masks) makes the feature's CCC NaN.
+
+`agreement_tables` turns a level's table of extracted values into CCCs and counts per group.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from radiomicgan.config import EvaluationConfig
+from radiomicgan.evaluate.features import mask_only
+from radiomicgan.evaluate.protocol import MIN_ROIS_FOR_CCC, REFERENCE
 
 CCC_THRESHOLD = EvaluationConfig.ccc_threshold
+COUNT_COLUMNS = ["candidate", "range", "repeat", "n_rois", "n_rejected", "n_defined", "n_reproducible"]
 
 
 def ccc(x: ArrayLike, y: ArrayLike) -> float:
@@ -85,3 +91,53 @@ def count_reproducible(ccc_values: ArrayLike, threshold: float = CCC_THRESHOLD) 
     """
     values = np.asarray(ccc_values, dtype=np.float64)
     return int(np.count_nonzero(np.nan_to_num(values, nan=-np.inf) > threshold))
+
+
+def agreement_tables(
+    values: pd.DataFrame,
+    names: list[str],
+    candidate_names: list[str],
+    rejected: dict[tuple[int, str], int],
+    threshold: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The `ccc` and `counts` tables of a `ReproducibilityResult` from its `values` table.
+
+    Args:
+        values: rows with columns repeat, range, roi, candidate and the features; within a
+            (repeat, range), a candidate's row matches the reference's row of the same roi.
+        names: the feature columns. candidate_names: the rows' candidates to score, in order.
+        rejected: (repeat, range label) -> boxes rejected there; every group to score has a key.
+        threshold: the CCC a feature must exceed.
+
+    Returns:
+        (CCC per feature, index (candidate, range, repeat); counts, COUNT_COLUMNS). Mask-only (shape)
+        features are not counted; a group with fewer than 3 ROIs has NaN CCCs and no count.
+    """
+    ccc_rows, index, count_rows = [], [], []
+    counted = ~mask_only(names)
+    for (repeat, label), n_rejected in rejected.items():
+        group = values[(values["repeat"] == repeat) & (values["range"] == label)]
+        ref = _matrix(group, REFERENCE, names)
+        enough = ref.shape[0] >= MIN_ROIS_FOR_CCC
+        for name in candidate_names:
+            per_feature = (
+                ccc_per_feature(ref, _matrix(group, name, names)) if enough else np.full(len(names), np.nan)
+            )
+            ccc_rows.append(per_feature)
+            index.append((name, label, repeat))
+            n_defined = int(np.isfinite(per_feature[counted]).sum())
+            n_reproducible = count_reproducible(per_feature[counted], threshold) if enough else pd.NA
+            count_rows.append((name, label, repeat, ref.shape[0], n_rejected, n_defined, n_reproducible))
+    ccc = pd.DataFrame(
+        np.array(ccc_rows).reshape(len(index), len(names)),
+        index=pd.MultiIndex.from_tuples(index, names=["candidate", "range", "repeat"]),
+        columns=names,
+    )
+    counts = pd.DataFrame(count_rows, columns=COUNT_COLUMNS)
+    counts["n_reproducible"] = counts["n_reproducible"].astype("Int64")
+    return ccc, counts
+
+
+def _matrix(group: pd.DataFrame, candidate: str, names: list[str]) -> NDArray[np.float64]:
+    rows = group[group["candidate"] == candidate].sort_values("roi")
+    return np.asarray(rows[names].to_numpy(dtype=np.float64), dtype=np.float64)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +19,30 @@ from numpy.typing import NDArray
 
 from radiomicgan.errors import OutputError
 from radiomicgan.evaluate.settings import PYRADIOMICS_VERSION, RadiomicsSettings
+from radiomicgan.io.atomic import atomic_file
 
 _FORMAT = b"radiomicgan-features-v1"
+
+
+def default_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/radiomicgan/features, or ~/.cache/radiomicgan/features."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "radiomicgan" / "features"
+
+
+def cache_folder(cache_dir: str | Path, *, enabled: bool = True) -> Path | None:
+    """Where `evaluate` keeps features: `cache_dir`, or `default_cache_dir()` when it is empty.
+
+    Args:
+        cache_dir: the configured folder (`FeatureConfig.cache_dir`); "" for the user's cache folder.
+        enabled: False for no cache at all (the command line's --no-cache).
+
+    Returns:
+        The folder, or None without a cache.
+    """
+    if not enabled:
+        return None
+    return Path(cache_dir) if str(cache_dir) else default_cache_dir()
 
 
 def feature_key(
@@ -82,16 +103,8 @@ class FeatureCache:
         Raises:
             OutputError: the cache folder cannot be written.
         """
-        path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        except OSError as exc:
-            raise OutputError(self.folder, f"cannot write the feature cache ({exc.strerror})") from exc
-        try:
-            with os.fdopen(handle, "wb") as stream:
+            with atomic_file(self._path(key)) as temporary, temporary.open("wb") as stream:
                 np.save(stream, np.asarray(values, dtype=np.float64), allow_pickle=False)
-            os.replace(temporary, path)
         except OSError as exc:
-            Path(temporary).unlink(missing_ok=True)
             raise OutputError(self.folder, f"cannot write the feature cache ({exc.strerror})") from exc

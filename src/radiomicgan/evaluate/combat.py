@@ -39,11 +39,16 @@ divides by zero or lets one feature's raw scale leak into every feature's prior,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from radiomicgan.evaluate.protocol import REFERENCE
+
+COMBAT_SUFFIX = "+ComBat"  # a candidate's ComBat row is named NAME+ComBat
 TOLERANCE = 1e-4  # neuroCombat's convergence threshold on the relative change of gamma* and delta*
 MAX_ITERATIONS = 1000
 CONSTANT_RELATIVE_SPREAD = 1e-9  # a reference feature spread less than this, relative to it, is constant
@@ -176,3 +181,40 @@ def _posterior(standardized: NDArray[np.float64], tolerance: float) -> tuple[NDA
 def _relative_change(new: NDArray[np.float64], old: NDArray[np.float64]) -> float:
     scale = np.maximum(np.abs(old), np.finfo(np.float64).tiny)  # a zero estimate must not divide by zero
     return float((np.abs(new - old) / scale).max())
+
+
+def combat_values(
+    values: pd.DataFrame,
+    fit_values: pd.DataFrame,
+    names: list[str],
+    candidates: Sequence[str],
+    *,
+    empirical_bayes: bool = False,
+) -> pd.DataFrame:
+    """Rows "NAME+ComBat": each candidate's ROI values mapped onto the reference's per (repeat, range).
+
+    Args:
+        values: the pooled ROI values to adjust (reference rows and each candidate's, matched by roi).
+        fit_values: another ROI sample of the same scans, in the same layout: each (repeat, range)'s
+            mapping is fitted on its rows there. A group with fewer than 2 fitted ROIs stays unchanged.
+        names: the feature columns. candidates: the candidates to adjust.
+        empirical_bayes: shrink the batch effects towards priors over the features (`combat`).
+    """
+    meta = [column for column in values.columns if column not in set(names)]
+    fit_groups = dict(list(fit_values.groupby(["repeat", "range"], sort=False)))
+    adjusted = []
+    for key, group in values.groupby(["repeat", "range"], sort=False):
+        fit_group = fit_groups.get(key, fit_values.iloc[:0])
+        reference = _features(fit_group, REFERENCE, names)
+        for name in candidates:
+            fit = fit_combat(reference, _features(fit_group, name, names), empirical_bayes=empirical_bayes)
+            rows = group[group["candidate"] == name].sort_values("roi")
+            head = rows[meta].assign(candidate=name + COMBAT_SUFFIX).reset_index(drop=True)
+            harmonized = fit.apply(rows[names].to_numpy())
+            adjusted.append(pd.concat([head, pd.DataFrame(harmonized, columns=names)], axis=1))
+    return pd.concat(adjusted, ignore_index=True)[values.columns]
+
+
+def _features(group: pd.DataFrame, candidate: str, names: list[str]) -> NDArray[np.float64]:
+    rows = group[group["candidate"] == candidate].sort_values("roi")
+    return np.asarray(rows[names].to_numpy(dtype=np.float64), dtype=np.float64)

@@ -12,7 +12,7 @@ All scans are held in memory as float32 HU: about 1 MB per 512² slice and image
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from radiomicgan.errors import InputError, PairingError
+from radiomicgan.evaluate.protocol import REFERENCE
 from radiomicgan.io.dicom_reader import read_series
 from radiomicgan.io.discovery import SeriesRef, find_series
 from radiomicgan.io.itk_formats import itk_format
@@ -67,14 +68,60 @@ class Scan:
         reference_info, candidate_info: the series' identities (reference; name -> candidate).
     """
 
-    reference: NDArray[np.float32]
-    candidates: dict[str, NDArray[np.float32]]
+    reference: NDArray[np.floating]
+    candidates: dict[str, NDArray[np.floating]]
     spacing_yx_mm: tuple[float, float]
     slice_indices: tuple[int, ...]
     n_reference_slices: int
     source: Path
     reference_info: SeriesInfo = SeriesInfo()
     candidate_info: dict[str, SeriesInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_volumes(
+        cls,
+        reference: NDArray[np.floating],
+        candidates: Mapping[str, NDArray[np.floating]],
+        spacing_yx_mm: tuple[float, float],
+    ) -> Scan:
+        """A scan of volumes already in memory (every slice kept, values as given).
+
+        Args:
+            reference: [z, y, x] standard-kernel volume in HU.
+            candidates: name -> volume of the reference's shape.
+            spacing_yx_mm: in-plane pixel size (rows, columns), in mm.
+
+        Raises:
+            ValueError: no candidate, a candidate named "reference", or volumes not [z, y, x] of one shape.
+        """
+        if not candidates:
+            raise ValueError("at least one candidate volume is needed")
+        if REFERENCE in candidates:
+            raise ValueError(f"{REFERENCE!r} is reserved for the reference; rename that candidate")
+        ref = np.asarray(reference)
+        images = {name: np.asarray(volume) for name, volume in candidates.items()}
+        for name, volume in {REFERENCE: ref, **images}.items():
+            if volume.ndim != 3 or volume.shape != ref.shape:
+                raise ValueError(
+                    f"{name}: shape {volume.shape} differs from the reference's or is not [z, y, x]"
+                )
+        n_slices = ref.shape[0]
+        spacing = (float(spacing_yx_mm[0]), float(spacing_yx_mm[1]))
+        return cls(ref, images, spacing, tuple(range(n_slices)), n_slices, Path("<memory>"))
+
+
+def check_scans(scans: Sequence[Scan]) -> None:
+    """Refuse what no level can score: no scan, or scans that hold different candidates.
+
+    Raises:
+        ValueError: as above.
+    """
+    if not scans:
+        raise ValueError("at least one scan is needed")
+    names = list(scans[0].candidates)
+    for scan in scans[1:]:
+        if list(scan.candidates) != names:
+            raise ValueError(f"{scan.source}: candidates {list(scan.candidates)} differ from {names}")
 
 
 @dataclass(frozen=True)

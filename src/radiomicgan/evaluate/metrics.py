@@ -6,17 +6,20 @@ paper standardizes in (Sec. 3.1), and summarized as mean ± SD over slices.
 Identical slices have an infinite PSNR. JSON has no infinity and a mean over slices would become inf, so
 PSNR is capped at 100 dB: that is an RMSE of 0.02 HU at a 2024 HU range, far below the 1 HU resolution of
 CT values, so any two slices that reach the cap are the same image for every practical purpose.
+
+`image_quality` pools the slices of every scan, as the other levels pool their samples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from skimage.metrics import mean_squared_error, structural_similarity
 
 from radiomicgan.config import EvaluationConfig
+from radiomicgan.evaluate.inputs import Scan, check_scans
 
 PSNR_CAP_DB = 100.0
 QUALITY_RANGE_HU = EvaluationConfig.quality_range_hu
@@ -81,19 +84,24 @@ def mean_sd(values: ArrayLike) -> dict[str, float]:
 
 
 def image_quality(
-    reference: NDArray[np.floating],
-    candidates: Mapping[str, NDArray[np.floating]],
-    hu_range: tuple[float, float] = QUALITY_RANGE_HU,
+    scans: Sequence[Scan], hu_range: tuple[float, float] = QUALITY_RANGE_HU
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """PSNR and SSIM of every candidate against the reference, mean ± SD over slices.
+    """PSNR and SSIM of every candidate against the reference, mean ± SD over the pooled slices.
+
+    Args:
+        scans: the scans (one or more), each holding the same candidates.
+        hu_range: the clip range, its width the data range.
 
     Returns:
         {candidate: {"psnr": {"mean", "sd"}, "ssim": {"mean", "sd"}}}, PSNR in dB.
+
+    Raises:
+        ValueError: no scan, or scans holding different candidates.
     """
-    return {
-        name: {
-            "psnr": mean_sd(psnr_slices(reference, volume, hu_range)),
-            "ssim": mean_sd(ssim_slices(reference, volume, hu_range)),
-        }
-        for name, volume in candidates.items()
-    }
+    check_scans(scans)
+    out = {}
+    for name in scans[0].candidates:
+        psnr = np.concatenate([psnr_slices(s.reference, s.candidates[name], hu_range) for s in scans])
+        ssim = np.concatenate([ssim_slices(s.reference, s.candidates[name], hu_range) for s in scans])
+        out[name] = {"psnr": mean_sd(psnr), "ssim": mean_sd(ssim)}
+    return out

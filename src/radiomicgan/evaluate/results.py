@@ -30,10 +30,11 @@ import pandas as pd
 
 from radiomicgan import __version__
 from radiomicgan.config import EvaluationConfig
+from radiomicgan.evaluate.combat import COMBAT_SUFFIX
 from radiomicgan.evaluate.features import mask_only
 from radiomicgan.evaluate.inputs import Scan
-from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
-from radiomicgan.evaluate.protocol import REFERENCE, ReproducibilityResult, range_label
+from radiomicgan.evaluate.protocol import REFERENCE, range_label
+from radiomicgan.evaluate.roi_level import ReproducibilityResult
 from radiomicgan.evaluate.rois import HURange
 from radiomicgan.evaluate.whole_image import WholeImageResult
 

@@ -1,8 +1,9 @@
 """`evaluate`: the whole evaluation of candidates against a standard-kernel reference, written to a folder.
 
-reference + candidates (series or trees) -> scans on common slices (`inputs`) -> ROI protocol pooled over
-scans, optional ComBat rows, whole-image level, PSNR/SSIM (`pooling`) -> results.json, tables (`results`)
-and report.html with figures (`report`), all written at once into the output folder.
+reference + candidates (series or trees) -> scans on common slices (`inputs`) -> ROI level pooled over
+scans with optional ComBat rows (`roi_level`), whole-image level (`whole_image`), PSNR/SSIM (`metrics`)
+-> results.json, tables (`results`) and report.html with figures (`report`), all written at once into
+the output folder. Features are cached in the user's cache folder unless told otherwise (`cache`).
 """
 
 from __future__ import annotations
@@ -18,22 +19,18 @@ from radiomicgan.cluster import open_cluster
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.errors import ConfigError, InputError
 from radiomicgan.evaluate import uncertainty
-from radiomicgan.evaluate.cache import FeatureCache
+from radiomicgan.evaluate.cache import FeatureCache, cache_folder
+from radiomicgan.evaluate.combat import COMBAT_SUFFIX
 from radiomicgan.evaluate.features import describe_settings
 from radiomicgan.evaluate.inputs import Scan, load_scans
-from radiomicgan.evaluate.pooling import (
-    COMBAT_SUFFIX,
-    Extraction,
-    pooled_image_quality,
-    pooled_reproducibility,
-    pooled_whole_image,
-)
-from radiomicgan.evaluate.protocol import REFERENCE, ReproducibilityResult
+from radiomicgan.evaluate.metrics import image_quality
+from radiomicgan.evaluate.protocol import REFERENCE, Extraction, ReproducibilityProtocol
 from radiomicgan.evaluate.report import ReportInputs, training_figures, write_report
 from radiomicgan.evaluate.results import results_document, write_json, write_tables
+from radiomicgan.evaluate.roi_level import ReproducibilityResult, roi_reproducibility
 from radiomicgan.evaluate.settings import load_settings
 from radiomicgan.evaluate.training_runs import TrainingRun, derived_by, overlaps, read_run, warn_overlaps
-from radiomicgan.evaluate.whole_image import WholeImageResult
+from radiomicgan.evaluate.whole_image import WholeImageResult, whole_image_reproducibility
 from radiomicgan.io.atomic import atomic_dir, check_output
 
 logger = logging.getLogger(__name__)
@@ -74,6 +71,7 @@ def evaluate(
     training_runs: Mapping[str, Path] | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    cache: bool = True,
 ) -> EvaluationOutcome:
     """Measure how reproducible each candidate's radiomic features are against the reference.
 
@@ -83,12 +81,15 @@ def evaluate(
             (input kernel, harmonized output, baseline); names label the report's rows.
         out: the folder to create; it appears complete or not at all.
         config: the protocol (ROIs, repeats, ranges, seed) and feature extraction (settings file,
-            processes, cache folder, and the backend: local processes or a Dask cluster).
+            processes, cache folder, and the backend: local processes or a Dask cluster). An empty
+            `features.cache_dir` means the user's cache folder (`cache.default_cache_dir()`).
         combat: add a row "NAME+ComBat" per candidate: its ROI features harmonized by ComBat.
         training_runs: candidate name -> the training run folder it came from; its window schedule
             and last CAM are copied into the report.
         overwrite: replace an existing `out`.
         progress: show progress bars during feature extraction.
+        cache: reuse and store extracted features in the cache folder; False extracts every feature
+            and stores none (the command line's --no-cache).
 
     Returns:
         The outcome, with the results.json document.
@@ -113,15 +114,17 @@ def evaluate(
             raise InputError(path, "does not exist")
     check_output(Path(out), overwrite=overwrite, inputs=inputs, is_dir=True)
     settings = load_settings(config.features.settings_path or None)
-    cache = FeatureCache(config.features.cache_dir) if config.features.cache_dir else None
+    folder = cache_folder(config.features.cache_dir, enabled=cache)
+    feature_cache = FeatureCache(folder) if folder is not None else None
+    protocol = ReproducibilityProtocol.from_config(config)
     # The cluster first: a dask backend that cannot be had fails before the scans are read.
     with open_cluster(config.features.cluster) as runner:
-        extraction = Extraction(config.features.jobs, cache, settings, progress, runner)
+        extraction = Extraction(config.features.jobs, feature_cache, settings, progress, runner)
         scans = load_scans(Path(reference), {name: Path(path) for name, path in candidates.items()})
         logger.info("evaluating %d candidate(s) on %d scan(s)", len(candidates), len(scans))
-        roi = pooled_reproducibility(scans, config, extraction, combat=combat)
-        whole = _whole_image(scans, config, extraction)
-    quality = pooled_image_quality(scans, config.quality_range_hu)
+        roi = roi_reproducibility(scans, protocol, extraction, combat=combat)
+        whole = _whole_image(scans, protocol, extraction)
+    quality = image_quality(scans, config.quality_range_hu)
     found = overlaps(run_records, scans)
     warnings = warn_overlaps(run_records, found) + _sample_warnings(roi, whole, config)
     results = results_document(
@@ -132,7 +135,9 @@ def evaluate(
     )  # fmt: skip
     report = _write(Path(out), roi, whole, results, scans, runs, _notes(scans, config, combat))
     n_slices = sum(scan.reference.shape[0] for scan in scans)
-    extracted, from_cache = (cache.misses, cache.hits) if cache is not None else (None, None)
+    extracted, from_cache = (
+        (feature_cache.misses, feature_cache.hits) if feature_cache is not None else (None, None)
+    )
     seconds = time.perf_counter() - start
     logger.info("evaluation written to %s in %.0f s", out, seconds)
     return EvaluationOutcome(Path(out), report, results, len(scans), n_slices, extracted, from_cache, seconds)
@@ -177,10 +182,10 @@ def check_names(candidates: Sequence[str], training_runs: Sequence[str], *, comb
 
 
 def _whole_image(
-    scans: list[Scan], config: EvaluationConfig, extraction: Extraction
+    scans: list[Scan], protocol: ReproducibilityProtocol, extraction: Extraction
 ) -> WholeImageResult | None:
     try:
-        return pooled_whole_image(scans, config, extraction, config.whole_image_slices)
+        return whole_image_reproducibility(scans, protocol, extraction)
     except ValueError as exc:  # too few slices: the ROI level still stands on its own
         logger.warning("whole-image level skipped: %s", exc)
         return None

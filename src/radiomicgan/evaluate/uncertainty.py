@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 from radiomicgan.config import EvaluationConfig
 from radiomicgan.evaluate.agreement import ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.features import mask_only
-from radiomicgan.evaluate.protocol import MIN_ROIS_FOR_CCC, REFERENCE, ReproducibilityResult
+from radiomicgan.evaluate.protocol import MIN_ROIS_FOR_CCC, REFERENCE
+from radiomicgan.evaluate.roi_level import ReproducibilityResult
 from radiomicgan.evaluate.whole_image import WholeImageResult
 
 Interval = tuple[float, float]

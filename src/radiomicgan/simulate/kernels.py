@@ -138,13 +138,12 @@ def plot_kernel_responses(path: str | Path, names: tuple[str, ...] | None = None
     Returns:
         The written path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure, not pyplot: no display is needed and a notebook's backend is left alone.
+    from matplotlib.figure import Figure
 
     nu = np.linspace(0.0, 1.0, 201)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    left, right = fig.subplots(1, 2)
     for name in names or tuple(KERNELS):
         label = f"{name} ({get_kernel(name).vendor_analogue}-like)"
         left.plot(nu, frequency_response(name, nu), label=label)
@@ -159,5 +158,4 @@ def plot_kernel_responses(path: str | Path, names: tuple[str, ...] | None = None
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    plt.close(fig)
     return out

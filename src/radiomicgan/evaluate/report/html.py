@@ -23,7 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from radiomicgan.errors import InputError
-from radiomicgan.evaluate.pooling import COMBAT_SUFFIX
+from radiomicgan.evaluate.combat import COMBAT_SUFFIX
 from radiomicgan.evaluate.report.figures import (
     DISPLAY_WINDOW_HU,
     family_means,
