@@ -269,7 +269,8 @@ class FeatureConfig:
     """How PyRadiomics features are extracted: settings file, where (processes, cluster), cache."""
 
     settings_path: str = ""  # PyRadiomics parameter YAML; empty means the shipped evaluate/radiomics_2d.yaml
-    cache_dir: str = ""  # feature cache folder; empty means no cache
+    # feature cache folder; empty: the user's (`evaluate.cache.default_cache_dir`); no cache: cache=False
+    cache_dir: str = ""
     jobs: int = 0  # worker processes for extraction (local, or a dask LocalCluster); 0 means all cores
     backend: str = "local"  # "local" (`jobs` processes) or "dask" (see BackendConfig)
     scheduler: str = ""  # the dask backend's scheduler address; empty starts a LocalCluster of `jobs`
