@@ -4,11 +4,15 @@ command line offers accepted by the library."""
 
 from __future__ import annotations
 
+import argparse
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import radiomicgan
+from radiomicgan.methods import METHODS, resolve
 
 PACKAGE = Path(radiomicgan.__file__).parent
 
@@ -120,3 +124,79 @@ def test_a_type_checking_import_does_not_count() -> None:
 
 def test_no_import_cycle_between_the_packages_parts() -> None:
     assert _cycles(_part_graph()) == []
+
+
+def _loaded_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter holds after `statement`."""
+    code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_inference_loads_nothing_of_training_and_no_pyplot() -> None:
+    loaded = _loaded_by(
+        "import radiomicgan.inference, radiomicgan.inference.series, radiomicgan.inference.jobs, "
+        "radiomicgan.inference.onnx_engine"
+    )
+    assert "radiomicgan.inference.harmonizer" in loaded  # the check saw the harmonizer
+    trainer = sorted(m for m in loaded if m.startswith(("radiomicgan.train", "radiomicgan.methods")))
+    assert trainer == []
+    assert "matplotlib.pyplot" not in loaded
+
+
+def _draws_through_pyplot(node: ast.AST) -> bool:
+    """An import of matplotlib.pyplot, or a call of matplotlib.use (which switches a notebook's backend)."""
+    if isinstance(node, ast.Import):
+        return any(alias.name == "matplotlib.pyplot" for alias in node.names)
+    if isinstance(node, ast.ImportFrom):
+        names = {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        return "matplotlib.pyplot" in names
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "use"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "matplotlib"
+    )
+
+
+def test_the_pyplot_finder_finds_pyplot() -> None:
+    for code in ("import matplotlib.pyplot as plt", "from matplotlib import pyplot", "matplotlib.use('Agg')"):
+        assert any(_draws_through_pyplot(node) for node in ast.walk(ast.parse(code)))
+
+
+def test_no_module_draws_through_pyplot_or_switches_matplotlibs_backend() -> None:
+    offenders = [name for name, tree in _modules() if any(map(_draws_through_pyplot, ast.walk(tree)))]
+    assert offenders == []
+
+
+def test_every_choice_the_command_line_offers_is_one_the_library_accepts() -> None:
+    from radiomicgan.cli import build_parser
+    from radiomicgan.commands import evaluate, harmonize, train
+
+    def _resolved(args: argparse.Namespace) -> object:
+        return resolve(train.config_from_args(args))
+
+    commands = {  # the least each command needs to parse, and how it turns options into settings
+        "train": (
+            ["--out", "o", "--source", "s", "--target", "t"],
+            lambda a: resolve(train.config_from_args(a)),
+        ),
+        "harmonize": (["--model", "m", "in", "out"], harmonize.settings_from_args),
+        "evaluate": (["--reference", "r", "--candidate", "c=d", "--out", "o"], evaluate.config_from_args),
+    }
+    parser = build_parser()
+    offered = 0
+    for name, (needed, to_settings) in commands.items():
+        for action in _subparser(parser, name)._actions:
+            for choice in action.choices or ():
+                to_settings(parser.parse_args([name, *needed, action.option_strings[-1], str(choice)]))
+                offered += 1
+    assert offered >= len(METHODS) + 10  # the check saw the methods and the harmonize settings
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]  # type: ignore[no-any-return]
+    raise AssertionError("no subcommands")
