@@ -22,6 +22,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 from scipy.spatial.transform import Rotation
 
 from radiomicgan.io import SeriesMeta, Volume, deterministic_uid, new_ct_datasets, write_dicom_series
+from training.pairs import Scan, write_scan
 
 # pydicom's bundled test files. Never call pydicom.data.get_testdata_file(s): they try to download.
 PYDICOM_TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
@@ -230,3 +231,10 @@ def dask_scheduler() -> Iterator[str]:
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         yield str(cluster.scheduler_address)
+
+
+@pytest.fixture(scope="session")
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    """One paired scan, 6 slices of 48 x 48 px (`training.pairs.write_scan`), written once for the run:
+    shared by every test that trains or harmonizes a tiny model, so tests must not write into it."""
+    return write_scan(tmp_path_factory.mktemp("data"))

@@ -18,19 +18,12 @@ from radiomicgan.io import Volume, new_ct_datasets, read_volume, write_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.spacing import TrainingGeometry, check_spacing, resample_slices, spacing_ratio
 from radiomicgan.training.data import load_paired_slices
-from training.pairs import TINY_MODEL, Scan, scan_volumes, train_tiny, write_scan
+from training.pairs import TINY_MODEL, Scan, scan_volumes, train_tiny
 
 MODEL_MM = (0.8, 0.8)  # the pixel spacing of training.pairs' scans
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread: None) -> None:
-    """Torch on one thread (`one_torch_thread` in tests/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
-    return write_scan(tmp_path_factory.mktemp("data"))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the machine's two cores are shared
 
 
 @pytest.fixture(scope="module")

@@ -10,17 +10,9 @@ import pytest
 
 from radiomicgan.cli import main
 from radiomicgan.config import WindowConfig
-from training.pairs import TINY_MODEL, Scan, train_tiny, write_scan
+from training.pairs import TINY_MODEL, Scan, train_tiny
 
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread: None) -> None:
-    """Torch on one thread (`one_torch_thread` in tests/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
-    return write_scan(tmp_path_factory.mktemp("data"))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the machine's two cores are shared
 
 
 @pytest.fixture(scope="module")

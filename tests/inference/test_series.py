@@ -32,14 +32,7 @@ from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, TINY_MODEL, Scan, train
 TRAINING_WINDOW = (-1024, -513)  # two fixed-growing epochs with th_eta = 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_torch_thread: None) -> None:
-    """Every test here runs torch on one thread (`one_torch_thread` in tests/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
-    return write_scan(tmp_path_factory.mktemp("data"))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the machine's two cores are shared
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from training.pairs import Scan, write_scan, write_vgg_checkpoint
+from training.pairs import write_vgg_checkpoint
 
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_torch_thread: None) -> None:
     """Every test here runs torch on one thread (`one_torch_thread` in tests/conftest.py)."""
-
-
-@pytest.fixture(scope="session")
-def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
-    """One paired scan, 6 slices of 48 x 48 px (shared: tests must not write into it)."""
-    return write_scan(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="session")
