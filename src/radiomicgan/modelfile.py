@@ -28,11 +28,11 @@ from radiomicgan.nets import build_generator
 from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.nets.frequency_filter import FrequencyFilter
+from radiomicgan.run_folder import RunFolder
 from radiomicgan.spacing import TrainingGeometry
 
 FORMAT = "radiomicgan-model"
 FORMAT_VERSION = 1
-MODEL_FILE = "model.safetensors"
 METADATA_KEY = "radiomicgan"
 MAX_HEADER_BYTES = 100_000_000  # safetensors refuses larger headers too
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
@@ -116,7 +116,7 @@ def save_model(
         The model file written.
     """
     path = Path(path)
-    target = path / MODEL_FILE if path.suffix != ".safetensors" else path
+    target = RunFolder(path).model_path if path.suffix != ".safetensors" else path
     target.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     if prefilter is not None:
@@ -210,9 +210,9 @@ def resolve_model_path(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise InputError(path, "does not exist")
-    target = path / MODEL_FILE if path.is_dir() else path
+    target = RunFolder(path).model_path if path.is_dir() else path
     if path.is_dir() and not target.is_file():
-        raise InputError(path, f"no {MODEL_FILE} in this folder (not a radiomicgan run folder)")
+        raise InputError(path, f"no {target.name} in this folder (not a radiomicgan run folder)")
     if target.suffix.lower() in PICKLE_SUFFIXES:
         raise InputError(target, "pickle-based checkpoints are refused: loading them can run code")
     if target.suffix.lower() != ".safetensors":

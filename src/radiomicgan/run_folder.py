@@ -28,11 +28,11 @@ from radiomicgan.config import TrainConfig, as_dict
 from radiomicgan.errors import InputError, OutputError
 from radiomicgan.io.atomic import check_outside_inputs, write_text_atomic
 from radiomicgan.io.ownership import write_marker
-from radiomicgan.modelfile import MODEL_FILE
 
 CONFIG_FILE = "config.yaml"
 HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.safetensors"
+MODEL_FILE = "model.safetensors"
 FIGURES_DIR = "figures"
 WINDOW_FIGURE = "window_schedule.png"
 _CAM = re.compile(r"cam_epoch(\d+)\.png")
