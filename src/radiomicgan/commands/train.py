@@ -15,6 +15,7 @@ from radiomicgan.training.distributed import DistributedContext
 from radiomicgan.windowing import SCHEDULES
 
 _MODELS = "\n".join(f"  {name:<12} {method.help}" for name, method in METHODS.items())
+_SINGLE_PROCESS = ", ".join(name for name, method in METHODS.items() if not method.data_parallel)
 
 DESCRIPTION = f"""\
 Train RadiomicGAN (VGG-19 U-Net generator, PatchGAN discriminator, adversarial + 100*L1 loss)
@@ -51,7 +52,7 @@ and DistributedDataParallel averages their gradients, so a step sees N x --batch
 effective batch). On GPUs each process takes one (cuda:LOCAL_RANK, NCCL); on the CPU they use gloo.
 Rank 0 alone validates, picks the windows (every rank follows them), logs and writes the run folder;
 the losses in history.json are averaged over the processes. --resume works the same way.
-histmatch, wiener and ganai train in a single process only.
+{_SINGLE_PROCESS} train in a single process only.
   torchrun --nproc_per_node 4 -m radiomicgan train --source pairs/smooth --target pairs/sharp \\
       --out runs/rg --batch-size 2          # 4 GPUs x 2 crops: an effective batch of 8
   torchrun --nproc_per_node 4 -m radiomicgan train --out runs/rg --resume
