@@ -21,7 +21,7 @@ import torch
 from radiomicgan.cli import main
 from radiomicgan.config import BackendConfig, WindowConfig
 from radiomicgan.errors import ConfigError, InputError, OutputError
-from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
+from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_model, harmonize_path
 from radiomicgan.inference import harmonizer as harmonizer_module
 from radiomicgan.inference import runner as runner_module
 from radiomicgan.inference.onnx_engine import OnnxGenerator, onnx_runtime_available
@@ -632,3 +632,20 @@ def test_dask_missing_and_bad_shares_are_one_line_errors(
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the cluster extra were not installed
     _refused([*args, "--backend", "dask"], capsys, "pip install radiomicgan[cluster]")
     assert not (tmp_path / "out").exists()
+
+
+def test_harmonize_model_checks_the_run_before_it_loads_the_model(
+    run_dir: Path, scan: Scan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[Path] = []
+    load = Harmonizer.load
+    monkeypatch.setattr(Harmonizer, "load", staticmethod(lambda path, settings=None: loads.append(path)))
+    with pytest.raises(InputError, match="does not exist"):
+        harmonize_model(run_dir, tmp_path / "missing", tmp_path / "out")
+    assert loads == []  # refused on the model file's metadata alone
+    monkeypatch.setattr(Harmonizer, "load", load)
+    settings = HarmonizeConfig(device="cpu", engine="torch")
+    written = harmonize_model(run_dir, scan.source, tmp_path / "a", settings, progress=False)
+    expected = harmonize_path(Harmonizer.load(run_dir, settings), scan.source, tmp_path / "b", progress=False)
+    assert len(written) == len(expected) == 1
+    np.testing.assert_array_equal(read_volume(written[0]).hu, read_volume(expected[0]).hu)

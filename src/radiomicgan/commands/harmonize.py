@@ -16,8 +16,7 @@ from radiomicgan.config import (
     HarmonizeConfig,
     SpacingTolerance,
 )
-from radiomicgan.inference import Harmonizer, check_request, run_request
-from radiomicgan.modelfile import read_metadata
+from radiomicgan.inference import harmonize_model
 
 DESCRIPTION = """\
 Harmonize CT series with a trained model: each slice is standardized in the HU window, rounded
@@ -154,21 +153,11 @@ def settings_from_args(args: argparse.Namespace) -> tuple[HarmonizeConfig, Backe
 
 def run(args: argparse.Namespace) -> int:
     settings, backend = settings_from_args(args)
-    # The input is checked against the model file's metadata before the model loads: loading may
-    # export it to ONNX (about 10 s), and a bad input gets its one error line at once.
-    request = check_request(
-        read_metadata(args.model),
-        settings,
-        args.input,
-        args.output,
-        series_uid=args.series,
-        overwrite=args.overwrite,
-        strict=args.strict,
-        backend=backend,
-        num_parts=args.num_parts,
+    written = harmonize_model(
+        args.model, args.input, args.output, settings, series_uid=args.series, overwrite=args.overwrite,
+        strict=args.strict, progress=not args.quiet, backend=backend, num_parts=args.num_parts,
         part_id=args.part_id,
-    )
-    harmonizer = Harmonizer.load(args.model, settings)
-    for path in run_request(harmonizer, request, progress=not args.quiet):
+    )  # fmt: skip
+    for path in written:
         print(path)
     return 0

@@ -2,13 +2,21 @@
 
 `Harmonizer.load(path, HarmonizeConfig(...))` loads a model and decides, once, what runs it
 (`runner`); `harmonize_path` harmonizes a file, a series or a folder tree with it (`series`), whose
-series are jobs (`jobs`) run here or on a Dask cluster.
+series are jobs (`jobs`) run here or on a Dask cluster; `harmonize_model` does both in the order the
+command line does, checking the whole run against the model file's metadata before loading it.
 """
 
 from radiomicgan.config import HarmonizeConfig
 from radiomicgan.inference.harmonizer import Harmonizer, ModelSource
 from radiomicgan.inference.runner import Runner
-from radiomicgan.inference.series import Request, check_request, harmonize_path, harmonize_series, run_request
+from radiomicgan.inference.series import (
+    Request,
+    check_request,
+    harmonize_model,
+    harmonize_path,
+    harmonize_series,
+    run_request,
+)
 
 __all__ = [
     "HarmonizeConfig",
@@ -17,6 +25,7 @@ __all__ = [
     "Request",
     "Runner",
     "check_request",
+    "harmonize_model",
     "harmonize_path",
     "harmonize_series",
     "run_request",

@@ -50,7 +50,7 @@ from radiomicgan.io import (
 from radiomicgan.io.atomic import check_output
 from radiomicgan.io.itk_formats import itk_format
 from radiomicgan.io.ownership import check_replaceable
-from radiomicgan.modelfile import ModelMetadata
+from radiomicgan.modelfile import ModelMetadata, read_metadata
 from radiomicgan.progress import progress_bar
 from radiomicgan.spacing import pixel_spacing
 
@@ -130,6 +130,45 @@ def harmonize_path(
         overwrite=overwrite, strict=strict, backend=backend, num_parts=num_parts, part_id=part_id,
     )  # fmt: skip
     return run_request(harmonizer, request, progress=progress)
+
+
+def harmonize_model(
+    model: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    settings: HarmonizeConfig | None = None,
+    *,
+    series_uid: str | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+    backend: BackendConfig | None = None,
+    num_parts: int = 1,
+    part_id: int = 0,
+) -> list[Path]:
+    """`harmonize_path` with the model given by its file, as `radiomicgan harmonize` runs it.
+
+    The whole run is checked against the model file's metadata (`check_request`) before the model is
+    loaded, which may take seconds (an ONNX export): bad input fails at once.
+
+    Args:
+        model: a run folder or a .safetensors model file.
+        input_path, output_path, series_uid, overwrite, strict, progress, backend, num_parts, part_id:
+            as `harmonize_path`.
+        settings: how the model runs; None takes the `HarmonizeConfig` defaults.
+
+    Returns:
+        As `harmonize_path`.
+
+    Raises:
+        As `check_request`, `Harmonizer.load` and `run_request`.
+    """
+    settings = settings or HarmonizeConfig()
+    request = check_request(
+        read_metadata(model), settings, input_path, output_path, series_uid=series_uid,
+        overwrite=overwrite, strict=strict, backend=backend, num_parts=num_parts, part_id=part_id,
+    )  # fmt: skip
+    return run_request(Harmonizer.load(model, settings), request, progress=progress)
 
 
 def check_request(
