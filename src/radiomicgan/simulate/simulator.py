@@ -46,6 +46,7 @@ from radiomicgan.io.uids import deterministic_uid
 from radiomicgan.io.volume import SeriesMeta, Volume
 from radiomicgan.progress import progress_bar
 from radiomicgan.reconstruction import Reconstruction, parse_reconstruction
+from radiomicgan.simulate.iterative import blend_strength, pwls_reconstruct
 from radiomicgan.simulate.kernels import discrete_filter, get_kernel
 from radiomicgan.simulate.projector import Projector, filter_projections, get_projector
 
@@ -148,7 +149,7 @@ def reconstruct_slice(
         if one.preset.iterative:
             if key not in iterative:  # one PWLS per kernel and acquisition serves every strength
                 iterative[key] = _pwls(projector, acquisitions[one.acquisition], image, mu_per_px)
-            image = _blend(image, iterative[key], one.preset.strength)
+            image = blend_strength(image, iterative[key], one.preset.strength)
         images.append(image)
     return (1000.0 * (np.stack(images) / mu_per_px - 1.0)).astype(np.float32)
 
@@ -211,11 +212,12 @@ def _filtered_back_projections(
 def _pwls(
     projector: Projector, scan: _Acquisition, fbp: NDArray[np.float32], mu_per_px: float
 ) -> NDArray[np.float32]:
-    raise NotImplementedError("waiting for simulate.iterative")
-
-
-def _blend(fbp: NDArray[np.float32], iterative: NDArray[np.float32], strength: int) -> NDArray[np.float32]:
-    raise NotImplementedError("waiting for simulate.iterative")
+    """The PWLS image of one acquisition, started from a kernel's FBP image, weighted by its own counts."""
+    if scan.counts is None:  # no noise: exp(-y) is the counts' shape, up to the (infinite) I0
+        counts = np.exp(-scan.line_integrals.astype(np.float64))
+    else:
+        counts = scan.counts.astype(np.float64)
+    return pwls_reconstruct(projector, scan.line_integrals, counts, fbp, mu_per_px)
 
 
 def simulate_kernels(volume: Volume, config: SimulationConfig, *, progress: bool = True) -> dict[str, Volume]:
