@@ -10,6 +10,7 @@ import pytest
 from radiomicgan import reconstruction
 from radiomicgan.errors import ConfigError
 from radiomicgan.reconstruction import KERNEL_NAMES
+from radiomicgan.simulate import iterative
 from radiomicgan.simulate.kernels import (
     KERNELS,
     discrete_filter,
@@ -71,3 +72,4 @@ def test_plot_kernel_responses_writes_a_png(tmp_path: Path) -> None:
 def test_the_registry_implements_every_preset_name() -> None:
     assert tuple(KERNELS) == KERNEL_NAMES
     assert parse_reconstruction is reconstruction.parse_reconstruction  # one parser
+    assert iterative.MAX_STRENGTH == reconstruction.MAX_STRENGTH  # the strengths the blend accepts
