@@ -107,6 +107,7 @@ def test_output_inside_a_dicom_source_is_refused(
         )
 
 
+@pytest.mark.usefixtures("one_torch_thread")  # two cores, shared
 def test_an_iterative_reduced_dose_series_round_trips_through_dicom(
     tmp_path: Path,
     run_dciodvfy: Callable[[Path], tuple[list[str], str]],

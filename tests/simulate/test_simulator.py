@@ -194,6 +194,7 @@ def _water_cylinder(size: int = 64, slices: int = 4) -> tuple[Volume, np.ndarray
     return Volume(hu, (2.0, 2.0, 2.0)), np.broadcast_to(r < 16 / 64, hu.shape)
 
 
+@pytest.mark.usefixtures("one_torch_thread")  # two cores, shared
 def test_a_quarter_dose_doubles_the_noise_of_the_same_registered_scan() -> None:
     cylinder, centre = _water_cylinder()
     full_config = SimulationConfig(
@@ -216,6 +217,7 @@ def test_a_quarter_dose_doubles_the_noise_of_the_same_registered_scan() -> None:
     assert low["smooth"].origin_xyz_mm == full["smooth"].origin_xyz_mm
 
 
+@pytest.mark.usefixtures("one_torch_thread")  # two cores, shared
 def test_series_of_one_dose_share_one_reduced_scan_and_the_retest_has_its_own() -> None:
     cylinder, _ = _water_cylinder(slices=1)
     config = SimulationConfig(size_px=64, slices=1, retest=True, jobs=1)
@@ -249,6 +251,7 @@ def test_series_labels_and_descriptions_fit_file_systems_and_dicom() -> None:
 # --- iterative presets: one PWLS per kernel and dose, blended per strength ------------------------------
 
 
+@pytest.mark.usefixtures("one_torch_thread")  # two cores, shared
 def test_strengths_of_one_kernel_blend_one_pwls_image(pwls_calls: list[np.ndarray]) -> None:
     cylinder, centre = _water_cylinder(size=32, slices=1)
     kernels = ("smooth", "smooth+ir2", f"smooth+ir{MAX_STRENGTH}", "sharp")
@@ -267,6 +270,7 @@ def test_strengths_of_one_kernel_blend_one_pwls_image(pwls_calls: list[np.ndarra
     assert out["smooth+ir2"].meta.description == "smooth kernel + IR strength 2"
 
 
+@pytest.mark.usefixtures("one_torch_thread")  # two cores, shared
 def test_a_reduced_dose_iterative_series_is_weighted_by_its_own_counts(pwls_calls: list[np.ndarray]) -> None:
     cylinder, _ = _water_cylinder(size=32, slices=1)
     config = SimulationConfig(
