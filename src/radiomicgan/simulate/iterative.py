@@ -152,7 +152,9 @@ def objective(
     return _objective(problem, torch.from_numpy(np.ascontiguousarray(mu, dtype=np.float32)))
 
 
-def blend_strength(fbp: NDArray[np.float32], iterative: NDArray[np.float32], strength: int) -> NDArray[np.float32]:
+def blend_strength(
+    fbp: NDArray[np.float32], iterative: NDArray[np.float32], strength: int
+) -> NDArray[np.float32]:
     """A vendor-style strength level: fraction strength / MAX_STRENGTH of the iterative image.
 
     SAFIRE and ADMIRE mix the iterative image with the FBP one to set their strength 1-5, keeping
@@ -208,7 +210,8 @@ def _data_curvatures(problem: _Problem, subsets: list[torch.Tensor]) -> list[tor
     n = p.geometry.size_px
     chords = p.project(torch.ones(n * n), torch.arange(p.geometry.angles))  # A 1
     return [
-        len(subsets) * p.transpose(problem.weights[rows] * chords[rows], rows).reshape(n, n) for rows in subsets
+        len(subsets) * p.transpose(problem.weights[rows] * chords[rows], rows).reshape(n, n)
+        for rows in subsets
     ]
 
 
@@ -230,7 +233,9 @@ def _extrapolate(update: torch.Tensor, previous: torch.Tensor, t: float) -> tupl
     return (update + (t - 1.0) / t_next * (update - previous)).clamp_(min=0.0), t_next
 
 
-def _pairs(problem: _Problem, x: torch.Tensor) -> list[tuple[tuple[slice, slice], tuple[slice, slice], torch.Tensor, torch.Tensor]]:
+def _pairs(
+    problem: _Problem, x: torch.Tensor
+) -> list[tuple[tuple[slice, slice], tuple[slice, slice], torch.Tensor, torch.Tensor]]:
     """Every neighbour pair as (index of j, index of k, x_j - x_k, r_jk), one offset at a time."""
     pairs = []
     for dy, dx, distance in _NEIGHBOURS:
