@@ -25,8 +25,26 @@ Minimization: ordered subsets of the views with separable quadratic surrogates (
 
 with M subsets and c_R the surrogate curvature of the penalty at x (Huber's optimal curvature
 psi'(t) / t, doubled by the separation of each pair). With one subset every update decreases Phi;
-with M > 1 the objective falls about M times faster at first and then wanders within a small band
+with M > 1 it falls about M times faster at first and then wanders within a small band
 around the minimum (a limit cycle), which a few tens of iterations from an FBP start never reach.
+Nesterov momentum over the subset updates (Kim, Ramani & Fessler 2015, IEEE TMI 34:167) reaches
+in 10 iterations of 8 subsets an objective that plain OS-SQS needs ~40 iterations of 16 for.
+
+Measured with the defaults (300 mm water cylinder with 60 mm inserts of +1000, +50 and -800 HU,
+360 mm field of view, 256 px, 3 noise seeds, one torch thread):
+
+| photons | SD centre FBP smooth -> PWLS | 10-90 % edge, px: +1000 | -800 | +50 HU |
+| --- | --- | --- | --- | --- |
+| 2e5 | 19.2 -> 5.4 HU (3.6x) | 2.56 -> 1.07 | 2.60 -> 1.39 | 2.29 -> 4.44 |
+| 5e4 | 37.5 -> 14.0 HU (2.7x) | 2.55 -> 1.12 | 2.58 -> 1.31 | 2.31 -> 4.03 |
+
+In the phantom's heart (make_phantom(256, 1, 0), 40 HU) the SD falls 7.3 -> 2.4 HU at 2e5 photons
+(13.9 -> 4.1 at 5e4) with the mean within 0.4 HU; strengths 0-5 give 7.3, 6.1, 5.0, 3.9, 3.0, 2.4.
+High-contrast edges come out sharper than the smooth kernel's and the 50 HU edge twice as wide:
+the contrast-dependent resolution of clinical IR. The centre's mean moves by -0.5 HU (2e5) and
+-2.2 HU (5e4) from FBP's: weights taken from the measured counts favour rays that happened to
+count more photons, which read a lower line integral. Seconds per slice: 2.1-2.2 (256 px),
+16-19 (512 px) on a 2-core VM shared with another job (load ~2).
 """
 
 from __future__ import annotations
@@ -49,7 +67,7 @@ _NEIGHBOURS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 1 / math.sqrt(2)), (1, -1, 1 / m
 
 @dataclass(frozen=True)
 class IterativeSettings:
-    """How hard and how long PWLS smooths (defaults measured; see docs in the module's tests).
+    """How hard and how long PWLS smooths (defaults measured, see the module docstring).
 
     Attributes:
         iterations: OS-SQS iterations, each one pass over all subsets.
@@ -63,10 +81,12 @@ class IterativeSettings:
             at every update.
     """
 
-    iterations: int = 12
-    subsets: int = 8
-    beta: float = 4.0
-    delta_hu: float = 10.0
+    # Measured on a 300 mm water cylinder at 256 px, I0 2e5 (module docstring); 12 iterations
+    # change SD and edge widths by < 0.2 HU / 0.15 px, and 10 keep a 512 px slice near 15 s.
+    iterations: int = 10
+    subsets: int = 8  # with momentum, 16 subsets end higher in Phi than 8 (Kim et al.'s instability)
+    beta: float = 4.0  # smooth-FBP noise down 3.6x at 2e5 photons (2.7x at 5e4); 2: 1.9x, 8: 4x
+    delta_hu: float = 10.0  # about the strength-5 noise: 5 HU left noise in the linear part
     momentum: bool = True
 
     def __post_init__(self) -> None:
