@@ -25,8 +25,26 @@ Minimization: ordered subsets of the views with separable quadratic surrogates (
 
 with M subsets and c_R the surrogate curvature of the penalty at x (Huber's optimal curvature
 psi'(t) / t, doubled by the separation of each pair). With one subset every update decreases Phi;
-with M > 1 the objective falls about M times faster at first and then wanders within a small band
+with M > 1 it falls about M times faster at first and then wanders within a small band
 around the minimum (a limit cycle), which a few tens of iterations from an FBP start never reach.
+Nesterov momentum over the subset updates (Kim, Ramani & Fessler 2015, IEEE TMI 34:167) reaches
+in 10 iterations of 8 subsets an objective that plain OS-SQS needs ~40 iterations of 16 for.
+
+Measured with the defaults (300 mm water cylinder with 60 mm inserts of +1000, +50 and -800 HU,
+360 mm field of view, 256 px, 3 noise seeds, one torch thread):
+
+| photons | SD centre FBP smooth -> PWLS | 10-90 % edge, px: +1000 | -800 | +50 HU |
+| --- | --- | --- | --- | --- |
+| 2e5 | 19.2 -> 5.4 HU (3.6x) | 2.56 -> 1.07 | 2.60 -> 1.39 | 2.29 -> 4.44 |
+| 5e4 | 37.5 -> 14.0 HU (2.7x) | 2.55 -> 1.12 | 2.58 -> 1.31 | 2.31 -> 4.03 |
+
+In the phantom's heart (make_phantom(256, 1, 0), 40 HU) the SD falls 7.3 -> 2.4 HU at 2e5 photons
+(13.9 -> 4.1 at 5e4) with the mean within 0.4 HU; strengths 0-5 give 7.3, 6.1, 5.0, 3.9, 3.0, 2.4.
+High-contrast edges come out sharper than the smooth kernel's and the 50 HU edge twice as wide:
+the contrast-dependent resolution of clinical IR. The centre's mean moves by -0.5 HU (2e5) and
+-2.2 HU (5e4) from FBP's: weights taken from the measured counts favour rays that happened to
+count more photons, which read a lower line integral. Seconds per slice: 2.1-2.2 (256 px),
+16-19 (512 px) on a 2-core VM shared with another job (load ~2).
 """
 
 from __future__ import annotations
@@ -49,7 +67,7 @@ _NEIGHBOURS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 1 / math.sqrt(2)), (1, -1, 1 / m
 
 @dataclass(frozen=True)
 class IterativeSettings:
-    """How hard and how long PWLS smooths (defaults measured; see docs in the module's tests).
+    """How hard and how long PWLS smooths (defaults measured, see the module docstring).
 
     Attributes:
         iterations: OS-SQS iterations, each one pass over all subsets.
@@ -63,10 +81,12 @@ class IterativeSettings:
             at every update.
     """
 
-    iterations: int = 12
-    subsets: int = 8
-    beta: float = 4.0
-    delta_hu: float = 10.0
+    # Measured on a 300 mm water cylinder at 256 px, I0 2e5 (module docstring); 12 iterations
+    # change SD and edge widths by < 0.2 HU / 0.15 px, and 10 keep a 512 px slice near 15 s.
+    iterations: int = 10
+    subsets: int = 8  # with momentum, 16 subsets end higher in Phi than 8 (Kim et al.'s instability)
+    beta: float = 4.0  # smooth-FBP noise down 3.6x at 2e5 photons (2.7x at 5e4); 2: 1.9x, 8: 4x
+    delta_hu: float = 10.0  # about the strength-5 noise: 5 HU left noise in the linear part
     momentum: bool = True
 
     def __post_init__(self) -> None:
@@ -152,12 +172,15 @@ def objective(
     return _objective(problem, torch.from_numpy(np.ascontiguousarray(mu, dtype=np.float32)))
 
 
-def blend_strength(fbp: NDArray[np.float32], iterative: NDArray[np.float32], strength: int) -> NDArray[np.float32]:
+def blend_strength(
+    fbp: NDArray[np.float32], iterative: NDArray[np.float32], strength: int
+) -> NDArray[np.float32]:
     """A vendor-style strength level: fraction strength / MAX_STRENGTH of the iterative image.
 
-    SAFIRE and ADMIRE mix the iterative image with the FBP one to set their strength 1-5, keeping
-    a familiar noise texture at low strengths (Grant & Raupach 2012, Siemens white paper); a
-    linear mix is the simplest such mapping. Works in HU or mu alike (the weights sum to 1).
+    Vendors sell strength 1-5 as a graded noise reduction that keeps more of the familiar FBP
+    texture at low strengths; a linear mix is our mapping of that, the simplest one with the right
+    end points (measured in the phantom's heart at 256 px: SD 7.3, 6.1, 5.0, 3.9, 3.0, 2.4 HU for
+    strengths 0-5). Works in HU or mu alike (the weights sum to 1).
 
     Args:
         fbp: the FBP image.
@@ -190,7 +213,7 @@ def _problem(
     weights = torch.from_numpy(np.asarray(counts, dtype=np.float32))
     every = torch.arange(g.angles)
     ones = torch.ones(shape)
-    # kappa^2: the mean weight of the rays through each pixel (Fessler & Rogers 1996, eq. 23)
+    # kappa^2: the mean weight of the rays through each pixel (Fessler & Rogers 1996)
     kappa = (projector.transpose(weights, every) / projector.transpose(ones, every)).sqrt()
     return _Problem(
         projector,
@@ -203,12 +226,13 @@ def _problem(
 
 
 def _data_curvatures(problem: _Problem, subsets: list[torch.Tensor]) -> list[torch.Tensor]:
-    """SQS denominators of each subset's data term, M A_s^T W_s A_s 1 (Erdogan & Fessler eq. 10)."""
+    """SQS denominators of each subset's data term, M A_s^T W_s A_s 1 (Erdogan & Fessler 1999)."""
     p = problem.projector
     n = p.geometry.size_px
     chords = p.project(torch.ones(n * n), torch.arange(p.geometry.angles))  # A 1
     return [
-        len(subsets) * p.transpose(problem.weights[rows] * chords[rows], rows).reshape(n, n) for rows in subsets
+        len(subsets) * p.transpose(problem.weights[rows] * chords[rows], rows).reshape(n, n)
+        for rows in subsets
     ]
 
 
@@ -225,12 +249,14 @@ def _update(
 
 
 def _extrapolate(update: torch.Tensor, previous: torch.Tensor, t: float) -> tuple[torch.Tensor, float]:
-    """Nesterov's step past the new image along the last change (Kim et al. 2015, eq. 15)."""
+    """Nesterov's step past the new image along the last change (Kim et al. 2015)."""
     t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
     return (update + (t - 1.0) / t_next * (update - previous)).clamp_(min=0.0), t_next
 
 
-def _pairs(problem: _Problem, x: torch.Tensor) -> list[tuple[tuple[slice, slice], tuple[slice, slice], torch.Tensor, torch.Tensor]]:
+def _pairs(
+    problem: _Problem, x: torch.Tensor
+) -> list[tuple[tuple[slice, slice], tuple[slice, slice], torch.Tensor, torch.Tensor]]:
     """Every neighbour pair as (index of j, index of k, x_j - x_k, r_jk), one offset at a time."""
     pairs = []
     for dy, dx, distance in _NEIGHBOURS:
@@ -248,7 +274,7 @@ def _penalty_derivatives(problem: _Problem, x: torch.Tensor) -> tuple[torch.Tens
     delta = problem.delta
     for first, second, t, weight in _pairs(problem, x):
         slope = weight * t.clamp(-delta, delta)  # r psi'(t)
-        # Huber's optimal curvature psi'(t)/t = min(1, delta/|t|) (Erdogan & Fessler sec. II.C),
+        # Huber's optimal curvature psi'(t)/t = min(1, delta/|t|) (Erdogan & Fessler 1999),
         # times 2: separating x_j - x_k into one term per pixel doubles each one's curvature
         bend = 2.0 * weight * (delta / t.abs().clamp(min=delta))
         gradient[first] += slope

@@ -141,7 +141,9 @@ class Projector:
         values = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).reshape(-1)
         return self.project(values, _as_views(views, g.angles)).numpy()
 
-    def adjoint(self, sinogram: NDArray[np.float32], views: NDArray[np.integer] | None = None) -> NDArray[np.float32]:
+    def adjoint(
+        self, sinogram: NDArray[np.float32], views: NDArray[np.integer] | None = None
+    ) -> NDArray[np.float32]:
         """The exact transpose of `forward` (A^T, unlike `back`, which interpolates for FBP).
 
         <forward(x), s> equals <x, adjoint(s)> to float precision, as gradient-based iterative
