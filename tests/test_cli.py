@@ -381,6 +381,70 @@ def test_simulate_overwrite_replaces_its_own_output(
     capsys.readouterr()
 
 
+# --- presets and doses (issue 17) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--kernels", "smooth+ir9,sharp"],
+            "simulation: kernels: reconstruction 'smooth+ir9': the iterative strength must be 1 to 5, "
+            "got '9' (e.g. smooth+ir3)",
+        ),
+        (
+            ["--kernels", "B70f+ir2"],
+            "simulation: kernels: unknown kernel 'B70f' in 'B70f+ir2' (known: smooth, medium, sharp, "
+            "each alone or with +ir1 .. +ir5)",
+        ),
+        (["--standard", "sharp+ir0"], "simulation: standard kernel: reconstruction 'sharp+ir0'"),
+        (["--dose", "smooth+ir3=0.5"], "simulation: dose for unknown series 'smooth+ir3' (series: smooth)"),
+        (
+            ["--dose", "smooth=1.5"],
+            "simulation: dose of 'smooth' must be a fraction of full dose in (0, 1], got 1.5",
+        ),
+        (["--dose", "smooth=0"], "got 0.0"),
+        (["--dose", "smooth"], "--dose expects SERIES=FACTOR (e.g. smooth+ir3=0.25), got 'smooth'"),
+        (["--dose", "smooth=0.5", "--dose", "smooth=0.2"], "--dose: the series 'smooth' is given twice"),
+    ],
+)
+def test_simulate_bad_presets_and_doses_are_one_line_exit_2(
+    options: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["simulate", "phantom", str(out), *SIMULATE, *options]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("radiomicgan simulate: error: "), lines
+    assert message in lines[0]
+    assert not out.exists()
+
+
+def test_simulate_writes_a_reduced_dose_series_beside_the_full_dose_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pairs"
+    options = ["--kernels", "smooth,sharp", "--dose", "smooth=0.25", "--retest", "--dose", "sharp_retest=0.5"]
+    assert main(["simulate", "phantom", str(out), *SIMULATE, *options]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".radiomicgan",
+        "sharp",
+        "sharp_retest_dose50",
+        "smooth_dose25",
+    ]
+    ds = pydicom.dcmread(next((out / "smooth_dose25").iterdir()))
+    assert ds.SeriesDescription == "smooth kernel (Siemens Br40-like), 25 % dose"
+    assert ds.ConvolutionKernel == "smooth"
+    assert "smooth_dose25" in capsys.readouterr().out
+
+
+def test_simulate_help_lists_the_presets_strengths_and_dose(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = capsys.readouterr().out
+    assert "smooth, medium, sharp" in text and "+ir1 .. +ir5" in text
+    assert "--dose SERIES=FACTOR" in text and "smooth+ir3_dose25" in text
+
+
 # --- consistency (issue 15) ---------------------------------------------------------------------------
 
 

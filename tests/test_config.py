@@ -40,6 +40,18 @@ def test_dashed_keys_are_accepted() -> None:
         ({"slices": 0}, "slices must be >= 1"),
         ({"size_px": 4}, "size_px"),
         ({"retest": True, "standard_kernel": "ultra"}, "standard kernel"),
+        ({"kernels": "smooth,sharp+ir7"}, r"simulation: kernels: reconstruction 'sharp\+ir7'.* 1 to 5"),
+        ({"standard_kernel": "B70f+ir2"}, "simulation: standard kernel: unknown kernel 'B70f'"),
+        ({"kernels": "smooth,smooth"}, "named twice"),
+        (
+            {"doses": {"smooth+ir3": 0.5}},
+            r"dose for unknown series 'smooth\+ir3' \(series: smooth, medium, sharp\)",
+        ),
+        ({"doses": {"sharp_retest": 0.5}}, "unknown series 'sharp_retest'"),
+        ({"doses": {"smooth": 0.0}}, r"dose of 'smooth' must be .* \(0, 1\], got 0.0"),
+        ({"doses": {"smooth": 1.5}}, "got 1.5"),
+        ({"doses": {"smooth": "half"}}, "got 'half'"),
+        ({"doses": [0.5]}, "doses must map series names"),
     ],
 )
 def test_bad_values_are_config_errors(layer: dict[str, object], message: str) -> None:
@@ -254,3 +266,11 @@ def test_importing_the_config_needs_no_torch() -> None:
 
     code = "import radiomicgan.config, sys; assert 'torch' not in sys.modules, 'config imported torch'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_doses_name_series_the_retest_included() -> None:
+    layer = {"kernels": "smooth+ir3,sharp", "retest": True, "doses": {"smooth+ir3": 0.25, "sharp_retest": 1}}
+    config = build(SimulationConfig, layer)
+    assert config.series_names() == ("smooth+ir3", "sharp", "sharp_retest")
+    assert config.doses == {"smooth+ir3": 0.25, "sharp_retest": 1}
+    assert SimulationConfig().doses == {}

@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from radiomicgan.errors import ConfigError
+from radiomicgan.reconstruction import parse_reconstruction
 from radiomicgan.windowing import WindowConfig as WindowConfig  # beside the schedules it names; re-exported
 
 T = TypeVar("T")
@@ -29,10 +30,11 @@ class SimulationConfig:
     """How `simulate` makes paired kernel series.
 
     The standard kernel is the sharp one, as the paper's Bl64 is sharper than its non-standard
-    Bl57 and Br40 (Sec. 3.1).
+    Bl57 and Br40 (Sec. 3.1). A series is a kernel ("smooth": FBP) or a kernel with an iterative
+    strength ("smooth+ir3"; `radiomicgan.reconstruction`).
     """
 
-    kernels: tuple[str, ...] = ("smooth", "medium", "sharp")
+    kernels: tuple[str, ...] = ("smooth", "medium", "sharp")  # series, FBP or KERNEL+irN
     standard_kernel: str = "sharp"  # the kernel every other is harmonized to (paper: Bl64)
     slices: int = 8  # number of slices simulated (taken around the source's centre)
     size_px: int = 256  # in-plane matrix size of the simulated slices
@@ -45,10 +47,23 @@ class SimulationConfig:
     seed: int = 0  # phantom anatomy and noise; >= 0
     retest: bool = False  # also reconstruct the standard kernel from an independent noise realization
     jobs: int = 0  # worker processes for slices; 0 means all cores
+    # series name (one of kernels, or f"{standard_kernel}_retest") -> fraction of photons_per_ray in
+    # (0, 1], drawn by binomial thinning of the full-dose counts; a series not named has full dose
+    doses: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.kernels:
             raise ConfigError("simulation: at least one kernel is needed")
+        for option, name in [
+            *(("kernels", k) for k in self.kernels),
+            ("standard kernel", self.standard_kernel),
+        ]:
+            try:
+                parse_reconstruction(name)
+            except ConfigError as exc:
+                raise ConfigError(f"simulation: {option}: {exc}") from None
+        if len(set(self.kernels)) < len(self.kernels):
+            raise ConfigError(f"simulation: a kernel is named twice in {', '.join(self.kernels)}")
         if self.retest and self.standard_kernel not in self.kernels:
             raise ConfigError(
                 f"simulation: standard kernel {self.standard_kernel!r} is not among {self.kernels}"
@@ -59,6 +74,26 @@ class SimulationConfig:
         _require(self.angles >= 0 and self.jobs >= 0, "simulation: angles and jobs must be >= 0")
         _require(self.seed >= 0, "simulation: seed must be >= 0")
         _require(self.pixel_mm >= 0 and self.slice_mm >= 0, "simulation: pixel_mm and slice_mm must be >= 0")
+        self._check_doses()
+
+    def series_names(self) -> tuple[str, ...]:
+        """The series a simulation makes: the kernels, then f"{standard}_retest" with `retest`."""
+        return (*self.kernels, *((f"{self.standard_kernel}_retest",) if self.retest else ()))
+
+    def _check_doses(self) -> None:
+        if not isinstance(self.doses, dict):
+            raise ConfigError(f"simulation: doses must map series names to factors, got {self.doses!r}")
+        names = self.series_names()
+        for name, factor in self.doses.items():
+            if name not in names:
+                raise ConfigError(
+                    f"simulation: dose for unknown series {name!r} (series: {', '.join(names)})"
+                )
+            is_number = isinstance(factor, int | float) and not isinstance(factor, bool)
+            if not (is_number and 0.0 < factor <= 1.0):
+                raise ConfigError(
+                    f"simulation: dose of {name!r} must be a fraction of full dose in (0, 1], got {factor!r}"
+                )
 
 
 # --- models (generator, discriminator, encoder weights) --------------------------------------------

@@ -9,9 +9,10 @@ import numpy as np
 import pydicom
 import pytest
 
+from radiomicgan.cli import main
 from radiomicgan.config import SimulationConfig
 from radiomicgan.errors import OutputError
-from radiomicgan.io import read_volume, write_volume
+from radiomicgan.io import find_series, read_volume, write_volume
 from radiomicgan.io.ownership import MARKER
 from radiomicgan.io.volume import Volume
 from radiomicgan.simulate.folder import SimulationResult, simulate_to_folder
@@ -104,3 +105,31 @@ def test_output_inside_a_dicom_source_is_refused(
         simulate_to_folder(
             tmp_path / "ct", tmp_path / "ct" / "pairs", SimulationConfig(size_px=32, slices=1, jobs=1)
         )
+
+
+@pytest.mark.usefixtures("one_torch_thread")  # two cores, shared
+def test_an_iterative_reduced_dose_series_round_trips_through_dicom(
+    tmp_path: Path,
+    run_dciodvfy: Callable[[Path], tuple[list[str], str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = SimulationConfig(
+        size_px=32, slices=2, kernels=("smooth+ir3", "sharp"), doses={"smooth+ir3": 0.25}, jobs=1
+    )
+    result = simulate_to_folder("phantom", tmp_path / "pairs", config, progress=False)
+    folder = result.series_dirs["smooth+ir3"]
+    assert folder == tmp_path / "pairs" / "smooth+ir3_dose25"
+    ds = pydicom.dcmread(next(folder.iterdir()))
+    assert list(ds.ConvolutionKernel) == ["smooth", "3"]  # two values, as Siemens writes Br40d\3
+    assert ds.SeriesDescription == "smooth kernel + IR strength 3, 25 % dose"
+    volume = read_volume(folder)
+    assert volume.meta.kernel == "smooth\\3"
+    assert volume.meta.study_uid == read_volume(result.series_dirs["sharp"]).meta.study_uid
+    (found,) = [s for s in find_series(tmp_path / "pairs") if s.folder == folder]
+    assert found.kernel == "smooth\\3"
+    errors, _ = run_dciodvfy(folder)
+    assert errors == [], errors
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "pairs")]) == 0
+    out = capsys.readouterr().out
+    assert "smooth/3" in out and "smooth\\3" not in out

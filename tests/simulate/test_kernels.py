@@ -7,13 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from radiomicgan import reconstruction
 from radiomicgan.errors import ConfigError
+from radiomicgan.reconstruction import KERNEL_NAMES
+from radiomicgan.simulate import iterative
 from radiomicgan.simulate.kernels import (
     KERNELS,
     discrete_filter,
     frequency_response,
     get_kernel,
     mtf,
+    parse_reconstruction,
     plot_kernel_responses,
 )
 
@@ -63,3 +67,9 @@ def test_discrete_filter_refuses_an_odd_length() -> None:
 def test_plot_kernel_responses_writes_a_png(tmp_path: Path) -> None:
     path = plot_kernel_responses(tmp_path / "figs" / "mtf.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_registry_implements_every_preset_name() -> None:
+    assert tuple(KERNELS) == KERNEL_NAMES
+    assert parse_reconstruction is reconstruction.parse_reconstruction  # one parser
+    assert iterative.MAX_STRENGTH == reconstruction.MAX_STRENGTH  # the strengths the blend accepts

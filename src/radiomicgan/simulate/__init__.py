@@ -8,9 +8,11 @@ from radiomicgan.simulate.folder import SimulationResult, simulate_to_folder
 from radiomicgan.simulate.kernels import (
     KERNELS,
     KernelPreset,
+    Reconstruction,
     frequency_response,
     get_kernel,
     mtf,
+    parse_reconstruction,
     plot_kernel_responses,
 )
 from radiomicgan.simulate.phantom import make_phantom, sample_anatomy
@@ -20,11 +22,13 @@ from radiomicgan.simulate.source import prepare_source
 __all__ = [
     "KERNELS",
     "KernelPreset",
+    "Reconstruction",
     "SimulationResult",
     "frequency_response",
     "get_kernel",
     "make_phantom",
     "mtf",
+    "parse_reconstruction",
     "plot_kernel_responses",
     "prepare_source",
     "reconstruct_slice",

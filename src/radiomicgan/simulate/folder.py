@@ -14,7 +14,7 @@ from radiomicgan.io.ct_datasets import new_ct_datasets
 from radiomicgan.io.itk_formats import itk_format
 from radiomicgan.io.volume import Volume
 from radiomicgan.io.writer import write_volume
-from radiomicgan.simulate.simulator import simulate_kernels
+from radiomicgan.simulate.simulator import series_label, simulate_kernels
 from radiomicgan.simulate.source import PHANTOM, prepare_source
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,8 @@ class SimulationResult:
 
     Attributes:
         out_dir: the folder holding one series folder per kernel.
-        series_dirs: kernel name (and f"{standard}_retest") -> its DICOM series folder.
+        series_dirs: series name (and f"{standard}_retest") -> its DICOM series folder, named
+            after the series, with "_dose25" for a quarter dose (`simulator.series_label`).
         series_uids: the same keys -> SeriesInstanceUID.
         study_uid: the StudyInstanceUID every series shares (one simulated scan).
         frame_of_reference_uid: the FrameOfReferenceUID every series shares.
@@ -64,7 +65,7 @@ def simulate_to_folder(
     overwrite: bool = False,
     progress: bool = True,
 ) -> SimulationResult:
-    """Simulate `source` (see `prepare_source`) and write out_dir/<kernel>/ DICOM series.
+    """Simulate `source` (see `prepare_source`) and write out_dir/<series>/ DICOM series.
 
     Every series belongs to one new study and frame of reference (a simulated scan is its own
     study); the patient is "RADIOMICGAN^PHANTOM" / PHANTOM-<seed> for the phantom, and
@@ -107,8 +108,9 @@ def simulate_to_folder(
                 series_number=number,
                 kernel=series.meta.kernel,
             )
-            write_volume(replace(series, datasets=datasets), temporary / key)
-            series_dirs[key] = out / key
+            label = series_label(key, config.doses.get(key, 1.0))
+            write_volume(replace(series, datasets=datasets), temporary / label)
+            series_dirs[key] = out / label
     first = next(iter(outputs.values()))
     result = SimulationResult(
         out_dir=out,

@@ -8,6 +8,9 @@ The presets echo the paper's Siemens kernels (Sec. 3.1): Br40 and Bl57 are the n
 Bl64 the standard. Their shapes are ours, tuned so that at 0.7 mm pixels the noise ratio and
 sharpness order match what vendors publish (Br40 about half as noisy as Bl57, Bl64 a little
 noisier and sharper than Bl57). docs/kernels.md lists the figures measured with them.
+
+A series is one of these kernels or one with an iterative strength, "smooth+ir3":
+`parse_reconstruction` (from `radiomicgan.reconstruction`, where the config can use it) reads both.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from radiomicgan.errors import ConfigError
+from radiomicgan.reconstruction import Reconstruction as Reconstruction  # re-exported beside the kernels
+from radiomicgan.reconstruction import parse_reconstruction as parse_reconstruction
 
 FloatArray = NDArray[np.float64]
 Window = Callable[[FloatArray], FloatArray]

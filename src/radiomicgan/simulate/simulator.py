@@ -1,4 +1,4 @@
-"""Paired kernels from one noisy scan: HU -> attenuation -> sinogram -> Poisson counts -> FBP.
+"""Paired kernels from one noisy scan: HU -> attenuation -> sinogram -> Poisson counts -> FBP (-> PWLS).
 
 Per slice: mu = mu_water (1 + HU / 1000) with HU clipped at -1000 (mu >= 0); one forward
 projection; photon counts I0 exp(-p) drawn from a Poisson law; back to line integrals; then the
@@ -7,8 +7,20 @@ The kernels' images are therefore perfectly registered and share one noise reali
 noise is correlated, as two reconstructions of one raw scan are); the retest reconstructs the
 standard kernel from a second, independent Poisson draw of the same object.
 
+An iterative series ("smooth+ir3", `radiomicgan.reconstruction`) starts penalized weighted least
+squares from its kernel's FBP image and blends the result with that image at its strength
+(`simulate.iterative`); one PWLS image per slice serves every strength of a kernel and dose.
+
+A series with a dose f < 1 is reconstructed from counts thinned from the full-dose ones,
+N_f ~ Binomial(N, f), each photon kept with probability f. Given N ~ Poisson(I0 e^-p) this is
+exactly Poisson(f I0 e^-p) (the thinning property of the Poisson law), and it is correlated with
+the full-dose scan as a real reduced-dose acquisition of the same object is: the photon-counting
+form of the usual low-dose simulation from high-dose raw data (e.g. Zeng et al., IEEE Trans.
+Nucl. Sci. 62:2226, 2015, who add electronic noise for energy-integrating detectors; we model none).
+
 Randomness: the noise of slice i, realization r comes from numpy's Generator seeded with
-(seed, i, r), so results do not depend on how slices are spread over worker processes.
+(seed, i, r); its thinning to dose f from (seed, i, r, f in ppm). Results do not depend on how
+slices are spread over worker processes, and the full-dose series do not depend on the doses.
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ import logging
 import math
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -29,17 +41,22 @@ from numpy.typing import NDArray
 
 from radiomicgan.config import SimulationConfig
 from radiomicgan.errors import ConfigError, InputError
+from radiomicgan.io.convolution_kernel import DICOM_SEPARATOR
 from radiomicgan.io.uids import deterministic_uid
 from radiomicgan.io.volume import SeriesMeta, Volume
 from radiomicgan.progress import progress_bar
+from radiomicgan.reconstruction import Reconstruction, parse_reconstruction
+from radiomicgan.simulate.iterative import blend_strength, pwls_reconstruct
 from radiomicgan.simulate.kernels import discrete_filter, get_kernel
-from radiomicgan.simulate.projector import filter_projections, get_projector
+from radiomicgan.simulate.projector import Projector, filter_projections, get_projector
 
 logger = logging.getLogger(__name__)
 
 MU_WATER_PER_MM = 0.0192  # water at ~70 keV, the effective energy of a 120 kVp beam (NIST XCOM)
 _NOISE_STREAM = 0x4E4F4953  # "NOIS": keeps the noise's random stream apart from the phantom's
+_THINNING_STREAM = 0x5448494E  # "THIN": a lower dose's draws, apart from the full-dose noise
 RETEST_SUFFIX = "_retest"
+_SERIES_DESCRIPTION_MAX = 64  # SeriesDescription is LO: at most 64 characters
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,29 @@ class _SliceTask:
     angles: int
     seed: int
     index: int
+    doses: tuple[tuple[str, float], ...] = ()
+    retest_dose: float = 1.0
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One output image of a slice: a preset reconstructed from one acquisition."""
+
+    preset: Reconstruction
+    realization: int  # 0: the scan, 1: the retest (an independent Poisson draw)
+    dose: float  # fraction of the full dose's photons
+
+    @property
+    def acquisition(self) -> tuple[int, float]:
+        return self.realization, self.dose
+
+
+@dataclass(frozen=True)
+class _Acquisition:
+    """Measured line integrals and the photon counts behind them (None without noise)."""
+
+    line_integrals: NDArray[np.float32]
+    counts: NDArray[np.int64] | None
 
 
 def reconstruct_slice(
@@ -66,54 +106,122 @@ def reconstruct_slice(
     angles: int = 0,
     seed: int = 0,
     slice_index: int = 0,
+    doses: Mapping[str, float] | None = None,
+    retest_dose: float = 1.0,
 ) -> NDArray[np.float32]:
-    """Scan one square slice once and reconstruct it with each kernel.
+    """Scan one square slice once and reconstruct it with each preset.
 
     Args:
         hu: [n, n] slice in HU.
         pixel_mm: its pixel size (sets the attenuation per pixel, hence the noise).
-        kernels: kernel names, one output image each.
-        retest_kernel: if given, one more image: this kernel on an independent noise realization.
+        kernels: preset names ("sharp", "smooth+ir3"), one output image each.
+        retest_kernel: if given, one more image: this preset on an independent noise realization.
         photons_per_ray: unattenuated photons per detector bin and angle; math.inf for no noise.
         angles: projections over 180 degrees; 0 means ceil(pi/2 n).
         seed: noise seed; with `slice_index` it fixes the Poisson draws.
         slice_index: position of the slice in its volume (a different noise per slice).
+        doses: preset name -> fraction of `photons_per_ray` in (0, 1]; others get the full dose.
+        retest_dose: the same for the retest.
 
     Returns:
         [len(kernels) (+1), n, n] float32 HU images.
+
+    Raises:
+        ConfigError: an unknown preset.
     """
     if hu.ndim != 2 or hu.shape[0] != hu.shape[1]:
         raise ValueError(f"a slice must be square, got shape {hu.shape}")
+    doses = doses or {}
+    series = [_Series(parse_reconstruction(name), 0, doses.get(name, 1.0)) for name in kernels]
+    if retest_kernel is not None:
+        series.append(_Series(parse_reconstruction(retest_kernel), 1, retest_dose))
     projector = get_projector(hu.shape[0], angles)
     mu_per_px = MU_WATER_PER_MM * pixel_mm
     attenuation = (mu_per_px * (1.0 + np.maximum(hu, -1000.0) / 1000.0)).astype(np.float32)
     line_integrals = projector.forward(attenuation)
-    n_fft = projector.geometry.fft_length
-    filters = np.stack([discrete_filter(name, n_fft) for name in kernels])
-    filtered = filter_projections(_noisy(line_integrals, photons_per_ray, (seed, slice_index, 0)), filters)
-    if retest_kernel is not None:
-        retest = _noisy(line_integrals, photons_per_ray, (seed, slice_index, 1))
-        filtered = np.concatenate(
-            [filtered, filter_projections(retest, discrete_filter(retest_kernel, n_fft)[None])]
-        )
-    images = projector.back(filtered)
-    return (1000.0 * (images / mu_per_px - 1.0)).astype(np.float32)
+    acquisitions = _acquire(line_integrals, photons_per_ray, series, (seed, slice_index))
+    fbp = _filtered_back_projections(projector, acquisitions, series)
+    iterative: dict[tuple[tuple[int, float], str], NDArray[np.float32]] = {}
+    images = []
+    for one in series:
+        key = (one.acquisition, one.preset.kernel)
+        image = fbp[key]
+        if one.preset.iterative:
+            if key not in iterative:  # one PWLS per kernel and acquisition serves every strength
+                iterative[key] = _pwls(projector, acquisitions[one.acquisition], image, mu_per_px)
+            image = blend_strength(image, iterative[key], one.preset.strength)
+        images.append(image)
+    return (1000.0 * (np.stack(images) / mu_per_px - 1.0)).astype(np.float32)
 
 
-def _noisy(
-    line_integrals: NDArray[np.float32], photons: float, key: tuple[int, int, int]
-) -> NDArray[np.float32]:
-    """Line integrals measured with Poisson-distributed photon counts (none lost to zero)."""
+def _acquire(
+    line_integrals: NDArray[np.float32], photons: float, series: list[_Series], key: tuple[int, int]
+) -> dict[tuple[int, float], _Acquisition]:
+    """The scans the series need, by (realization, dose): a full-dose Poisson draw per realization,
+    thinned to each lower dose."""
+    full: dict[int, _Acquisition] = {}
+    acquisitions: dict[tuple[int, float], _Acquisition] = {}
+    for realization, dose in dict.fromkeys(one.acquisition for one in series):
+        if realization not in full:
+            full[realization] = _noisy(line_integrals, photons, (*key, realization))
+        scan = full[realization]
+        if dose != 1.0 and scan.counts is not None:
+            scan = _thinned(scan.counts, photons, dose, (*key, realization))
+        acquisitions[realization, dose] = scan
+    return acquisitions
+
+
+def _noisy(line_integrals: NDArray[np.float32], photons: float, key: tuple[int, int, int]) -> _Acquisition:
+    """Line integrals measured with Poisson-distributed photon counts."""
     if math.isinf(photons):
-        return line_integrals
+        return _Acquisition(line_integrals, None)
     rng = np.random.default_rng([*key, _NOISE_STREAM])
     counts = rng.poisson(photons * np.exp(-line_integrals.astype(np.float64)))
-    # A ray that counted nothing would give an infinite line integral: count it as one photon.
+    return _Acquisition(_measured(counts, photons), counts)
+
+
+def _thinned(
+    counts: NDArray[np.int64], photons: float, dose: float, key: tuple[int, int, int]
+) -> _Acquisition:
+    """The same scan with a fraction `dose` of its photons: each counted photon kept with that chance."""
+    rng = np.random.default_rng([*key, round(dose * 1e6), _THINNING_STREAM])
+    kept = rng.binomial(counts, dose)
+    return _Acquisition(_measured(kept, dose * photons), kept)
+
+
+def _measured(counts: NDArray[np.int64], photons: float) -> NDArray[np.float32]:
+    """Line integrals ln(I0 / N); a ray that counted nothing would give infinity: it counts one photon."""
     return np.log(photons / np.maximum(counts, 1)).astype(np.float32)
 
 
+def _filtered_back_projections(
+    projector: Projector, acquisitions: dict[tuple[int, float], _Acquisition], series: list[_Series]
+) -> dict[tuple[tuple[int, float], str], NDArray[np.float32]]:
+    """Each kernel's FBP attenuation image of each acquisition it is needed on, back projected in one call."""
+    n_fft = projector.geometry.fft_length
+    needed = dict.fromkeys((one.acquisition, one.preset.kernel) for one in series)
+    filtered, order = [], []
+    for acquisition, scan in acquisitions.items():
+        kernels = [kernel for (used_on, kernel) in needed if used_on == acquisition]
+        filters = np.stack([discrete_filter(name, n_fft) for name in kernels])
+        filtered.append(filter_projections(scan.line_integrals, filters))
+        order += [(acquisition, kernel) for kernel in kernels]
+    return dict(zip(order, projector.back(np.concatenate(filtered)), strict=True))
+
+
+def _pwls(
+    projector: Projector, scan: _Acquisition, fbp: NDArray[np.float32], mu_per_px: float
+) -> NDArray[np.float32]:
+    """The PWLS image of one acquisition, started from a kernel's FBP image, weighted by its own counts."""
+    if scan.counts is None:  # no noise: exp(-y) is the counts' shape, up to the (infinite) I0
+        counts = np.exp(-scan.line_integrals.astype(np.float64))
+    else:
+        counts = scan.counts.astype(np.float64)
+    return pwls_reconstruct(projector, scan.line_integrals, counts, fbp, mu_per_px)
+
+
 def simulate_kernels(volume: Volume, config: SimulationConfig, *, progress: bool = True) -> dict[str, Volume]:
-    """Reconstruct every slice of `volume` with each configured kernel (and the retest).
+    """Reconstruct every slice of `volume` with each configured preset (and the retest).
 
     The volume is used as it is (see `prepare_source` to pick slices and resample first).
     All outputs share the volume's geometry, one new study and frame of reference derived from
@@ -121,23 +229,26 @@ def simulate_kernels(volume: Volume, config: SimulationConfig, *, progress: bool
 
     Args:
         volume: square slices in HU.
-        config: kernels, standard kernel, retest, photons_per_ray, angles, seed and jobs.
+        config: presets, standard kernel, retest, doses, photons_per_ray, angles, seed and jobs.
         progress: show a progress bar over the slices (log lines when stderr is no terminal).
 
     Returns:
-        Kernel name -> Volume, in `config.kernels` order, then f"{standard}_retest" if asked.
+        Series name -> Volume, in `config.kernels` order, then f"{standard}_retest" if asked
+        (`SimulationConfig.series_names`). An iterative series' `meta.kernel` holds two values,
+        kernel and strength ("smooth\\3"), as vendors write ADMIRE or SAFIRE levels.
 
     Raises:
         ConfigError: an unknown kernel name.
         InputError: the slices are not square.
     """
     for name in (*config.kernels, config.standard_kernel):
-        get_kernel(name)
+        get_kernel(parse_reconstruction(name).kernel)
     _, rows, columns = volume.shape
     if rows != columns or abs(volume.spacing_zyx_mm[1] - volume.spacing_zyx_mm[2]) > 1e-6:
         where = volume.source_path or "<volume>"
         raise InputError(where, f"slices must be square with square pixels, got {rows}x{columns}")
     retest = config.standard_kernel if config.retest else None
+    names = config.series_names()
     tasks = [
         _SliceTask(
             volume.hu[i],
@@ -148,27 +259,62 @@ def simulate_kernels(volume: Volume, config: SimulationConfig, *, progress: bool
             config.angles,
             config.seed,
             i,
+            tuple((name, config.doses[name]) for name in config.kernels if name in config.doses),
+            config.doses.get(f"{retest}{RETEST_SUFFIX}", 1.0),
         )
         for i in range(volume.shape[0])
     ]
     images = np.stack(_run(tasks, config.jobs, progress), axis=1)  # [outputs, z, y, x]
-    keys = [*config.kernels, *([f"{retest}{RETEST_SUFFIX}"] if retest else [])]
     scan = _scan_digest(volume, config)
     study, frame = deterministic_uid("simulation-study", scan), deterministic_uid("simulation-for", scan)
     outputs: dict[str, Volume] = {}
-    for key, hu in zip(keys, images, strict=True):
-        kernel = key.removesuffix(RETEST_SUFFIX)
-        preset = get_kernel(kernel)
-        description = f"{kernel} kernel ({preset.vendor_analogue}-like)"
-        if key.endswith(RETEST_SUFFIX):
-            description += ", retest: independent noise"
+    for name, hu in zip(names, images, strict=True):
+        dose = config.doses.get(name, 1.0)
+        preset = parse_reconstruction(name.removesuffix(RETEST_SUFFIX))
         meta = SeriesMeta(
-            study, frame, deterministic_uid("simulation-series", scan, key), kernel, "CT", description
+            study,
+            frame,
+            deterministic_uid("simulation-series", scan, series_label(name, dose)),
+            DICOM_SEPARATOR.join(preset.convolution_kernel),
+            "CT",
+            series_description(name, dose),
         )
-        outputs[key] = replace(
+        outputs[name] = replace(
             volume, hu=hu, meta=meta, datasets=None, source_path=None, source_format="memory"
         )
     return outputs
+
+
+def series_label(name: str, dose: float = 1.0) -> str:
+    """A series' folder name (and the seed of its UID): its name, with "_dose25" at a quarter dose.
+
+    Names stay safe on every file system: presets and doses use letters, digits, '+', '_' and '.'.
+    """
+    return name if dose == 1.0 else f"{name}_dose{_percent(dose)}"
+
+
+def series_description(name: str, dose: float = 1.0) -> str:
+    """SeriesDescription of a simulated series: "smooth kernel + IR strength 3, 25 % dose".
+
+    A plain FBP series keeps the vendor analogue, "smooth kernel (Siemens Br40-like)".
+    """
+    preset = parse_reconstruction(name.removesuffix(RETEST_SUFFIX))
+    if preset.iterative:
+        parts = [f"{preset.kernel} kernel + IR strength {preset.strength}"]
+    else:
+        parts = [f"{preset.kernel} kernel ({get_kernel(preset.kernel).vendor_analogue}-like)"]
+    if dose != 1.0:
+        parts.append(f"{_percent(dose)} % dose")
+    if name.endswith(RETEST_SUFFIX):
+        parts.append("retest: independent noise")
+    description = ", ".join(parts)
+    if len(description) > _SERIES_DESCRIPTION_MAX:  # only an iterative, reduced-dose retest
+        description = description.removesuffix(": independent noise")
+    return description
+
+
+def _percent(dose: float) -> str:
+    return f"{100.0 * dose:.3g}"
 
 
 def simulate_pair(
@@ -257,4 +403,6 @@ def _reconstruct(task: _SliceTask) -> NDArray[np.float32]:
         angles=task.angles,
         seed=task.seed,
         slice_index=task.index,
+        doses=dict(task.doses),
+        retest_dose=task.retest_dose,
     )
