@@ -11,16 +11,8 @@ An iterative series ("smooth+ir3", `radiomicgan.reconstruction`) starts penalize
 squares from its kernel's FBP image and blends the result with that image at its strength
 (`simulate.iterative`); one PWLS image per slice serves every strength of a kernel and dose.
 
-A series with a dose f < 1 is reconstructed from counts thinned from the full-dose ones,
-N_f ~ Binomial(N, f), each photon kept with probability f. Given N ~ Poisson(I0 e^-p) this is
-exactly Poisson(f I0 e^-p) (the thinning property of the Poisson law), and it is correlated with
-the full-dose scan as a real reduced-dose acquisition of the same object is: the photon-counting
-form of the usual low-dose simulation from high-dose raw data (e.g. Zeng et al., IEEE Trans.
-Nucl. Sci. 62:2226, 2015, who add electronic noise for energy-integrating detectors; we model none).
-
-Randomness: the noise of slice i, realization r comes from numpy's Generator seeded with
-(seed, i, r); its thinning to dose f from (seed, i, r, f in ppm). Results do not depend on how
-slices are spread over worker processes, and the full-dose series do not depend on the doses.
+A series with a dose f < 1 is reconstructed from counts thinned from the full-dose ones
+(`simulate.acquisition`, which also says how the random draws are keyed).
 """
 
 from __future__ import annotations
@@ -28,7 +20,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import math
 import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
@@ -46,6 +37,7 @@ from radiomicgan.io.uids import deterministic_uid
 from radiomicgan.io.volume import SeriesMeta, Volume
 from radiomicgan.progress import progress_bar
 from radiomicgan.reconstruction import Reconstruction, parse_reconstruction
+from radiomicgan.simulate.acquisition import Acquisition, acquire
 from radiomicgan.simulate.iterative import blend_strength, pwls_reconstruct
 from radiomicgan.simulate.kernels import discrete_filter, get_kernel
 from radiomicgan.simulate.projector import Projector, filter_projections, get_projector
@@ -53,8 +45,6 @@ from radiomicgan.simulate.projector import Projector, filter_projections, get_pr
 logger = logging.getLogger(__name__)
 
 MU_WATER_PER_MM = 0.0192  # water at ~70 keV, the effective energy of a 120 kVp beam (NIST XCOM)
-_NOISE_STREAM = 0x4E4F4953  # "NOIS": keeps the noise's random stream apart from the phantom's
-_THINNING_STREAM = 0x5448494E  # "THIN": a lower dose's draws, apart from the full-dose noise
 RETEST_SUFFIX = "_retest"
 _SERIES_DESCRIPTION_MAX = 64  # SeriesDescription is LO: at most 64 characters
 
@@ -86,14 +76,6 @@ class _Series:
     @property
     def acquisition(self) -> tuple[int, float]:
         return self.realization, self.dose
-
-
-@dataclass(frozen=True)
-class _Acquisition:
-    """Measured line integrals and the photon counts behind them (None without noise)."""
-
-    line_integrals: NDArray[np.float32]
-    counts: NDArray[np.int64] | None
 
 
 def reconstruct_slice(
@@ -139,7 +121,8 @@ def reconstruct_slice(
     mu_per_px = MU_WATER_PER_MM * pixel_mm
     attenuation = (mu_per_px * (1.0 + np.maximum(hu, -1000.0) / 1000.0)).astype(np.float32)
     line_integrals = projector.forward(attenuation)
-    acquisitions = _acquire(line_integrals, photons_per_ray, series, (seed, slice_index))
+    needed = [one.acquisition for one in series]
+    acquisitions = acquire(line_integrals, photons_per_ray, needed, (seed, slice_index))
     fbp = _filtered_back_projections(projector, acquisitions, series)
     iterative: dict[tuple[tuple[int, float], str], NDArray[np.float32]] = {}
     images = []
@@ -154,48 +137,8 @@ def reconstruct_slice(
     return (1000.0 * (np.stack(images) / mu_per_px - 1.0)).astype(np.float32)
 
 
-def _acquire(
-    line_integrals: NDArray[np.float32], photons: float, series: list[_Series], key: tuple[int, int]
-) -> dict[tuple[int, float], _Acquisition]:
-    """The scans the series need, by (realization, dose): a full-dose Poisson draw per realization,
-    thinned to each lower dose."""
-    full: dict[int, _Acquisition] = {}
-    acquisitions: dict[tuple[int, float], _Acquisition] = {}
-    for realization, dose in dict.fromkeys(one.acquisition for one in series):
-        if realization not in full:
-            full[realization] = _noisy(line_integrals, photons, (*key, realization))
-        scan = full[realization]
-        if dose != 1.0 and scan.counts is not None:
-            scan = _thinned(scan.counts, photons, dose, (*key, realization))
-        acquisitions[realization, dose] = scan
-    return acquisitions
-
-
-def _noisy(line_integrals: NDArray[np.float32], photons: float, key: tuple[int, int, int]) -> _Acquisition:
-    """Line integrals measured with Poisson-distributed photon counts."""
-    if math.isinf(photons):
-        return _Acquisition(line_integrals, None)
-    rng = np.random.default_rng([*key, _NOISE_STREAM])
-    counts = rng.poisson(photons * np.exp(-line_integrals.astype(np.float64)))
-    return _Acquisition(_measured(counts, photons), counts)
-
-
-def _thinned(
-    counts: NDArray[np.int64], photons: float, dose: float, key: tuple[int, int, int]
-) -> _Acquisition:
-    """The same scan with a fraction `dose` of its photons: each counted photon kept with that chance."""
-    rng = np.random.default_rng([*key, round(dose * 1e6), _THINNING_STREAM])
-    kept = rng.binomial(counts, dose)
-    return _Acquisition(_measured(kept, dose * photons), kept)
-
-
-def _measured(counts: NDArray[np.int64], photons: float) -> NDArray[np.float32]:
-    """Line integrals ln(I0 / N); a ray that counted nothing would give infinity: it counts one photon."""
-    return np.log(photons / np.maximum(counts, 1)).astype(np.float32)
-
-
 def _filtered_back_projections(
-    projector: Projector, acquisitions: dict[tuple[int, float], _Acquisition], series: list[_Series]
+    projector: Projector, acquisitions: dict[tuple[int, float], Acquisition], series: list[_Series]
 ) -> dict[tuple[tuple[int, float], str], NDArray[np.float32]]:
     """Each kernel's FBP attenuation image of each acquisition it is needed on, back projected in one call."""
     n_fft = projector.geometry.fft_length
@@ -210,7 +153,7 @@ def _filtered_back_projections(
 
 
 def _pwls(
-    projector: Projector, scan: _Acquisition, fbp: NDArray[np.float32], mu_per_px: float
+    projector: Projector, scan: Acquisition, fbp: NDArray[np.float32], mu_per_px: float
 ) -> NDArray[np.float32]:
     """The PWLS image of one acquisition, started from a kernel's FBP image, weighted by its own counts."""
     if scan.counts is None:  # no noise: exp(-y) is the counts' shape, up to the (infinite) I0
