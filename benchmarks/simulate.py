@@ -3,9 +3,11 @@
 One slice costs one forward projection, one or two Poisson draws and one FBP back projection per
 output (every kernel plus the retest). `seconds_per_slice_512` is the median over `--repeats`
 slices on ONE core (torch limited to one thread, as in the worker processes), after a warm-up
-slice that builds the projector. The noise figures are the standard deviation of (noisy -
-noise-free) reconstructions in a disc of 20 mm radius in the phantom's uniform heart (40 HU) and
-in a 300 mm water cylinder's centre, at the default photons_per_ray and 0.703 mm pixels.
+slice that builds the projector. `seconds_per_slice_by_preset` times each of `PRESETS` alone on
+the same slices: an iterative preset adds its PWLS (`simulate.iterative`) to its kernel's FBP.
+The noise figures are the standard deviation of (noisy - noise-free) reconstructions in a disc of
+20 mm radius in the phantom's uniform heart (40 HU) and in a 300 mm water cylinder's centre, at the
+default photons_per_ray and 0.703 mm pixels.
 
     .venv/bin/python benchmarks/simulate.py [--json out.json] [--size 512] [--repeats 3]
 """
@@ -42,6 +44,24 @@ def noise_by_kernel(
     noisy = reconstruct_slice(hu, pixel_mm=pixel_mm, kernels=kernels, photons_per_ray=photons)
     clean = reconstruct_slice(hu, pixel_mm=pixel_mm, kernels=kernels, photons_per_ray=math.inf)
     return {k: round(float((n - c)[region].std()), 1) for k, n, c in zip(kernels, noisy, clean, strict=True)}
+
+
+PRESETS = ("smooth", "sharp", "smooth+ir3", "sharp+ir3")
+
+
+def seconds_by_preset(slices: np.ndarray, pixel: float, photons: float) -> dict[str, float]:
+    """Median seconds per slice of each preset reconstructed alone (the projector already built)."""
+    times: dict[str, float] = {}
+    for preset in PRESETS:
+        measured = []
+        for index, slice_hu in enumerate(slices):
+            start = time.perf_counter()
+            reconstruct_slice(
+                slice_hu, pixel_mm=pixel, kernels=(preset,), photons_per_ray=photons, slice_index=index
+            )
+            measured.append(time.perf_counter() - start)
+        times[preset] = round(statistics.median(measured), 2)
+    return times
 
 
 def main() -> None:
@@ -82,6 +102,7 @@ def main() -> None:
     geometry = get_projector(args.size, config.angles).geometry
     figures = {
         f"seconds_per_slice_{args.size}": round(statistics.median(times[1:]), 3),
+        "seconds_per_slice_by_preset": seconds_by_preset(phantom.hu[1:], pixel, config.photons_per_ray),
         "projector_setup_s": round(setup_s, 3),
         "kernels": list(kernels),
         "outputs_per_slice": len(kernels) + 1,
