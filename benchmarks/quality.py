@@ -1,19 +1,28 @@
-"""Harmonization quality on the shared lung CT: RadiomicGAN against the input and the Wiener filter.
+"""Harmonization quality on the shared lung CT: the trained models against the input, the tuned linear
+filter, histogram matching and a repeat scan, in three scenarios (issue 17).
 
-Issue 5's quality target. Paired smooth (~Br40) and sharp (~Bl64, standard) kernels are simulated
-from ../shared/data/lung1_image.nrrd at 512 px, with a retest of the sharp kernel from independent
-noise. Training uses slices from one part of the volume, testing slices from another (a gap between
-them), stored as integer HU in DICOM. Candidates scored against the sharp test series by the ROI
-protocol (CCC > 0.85 counts per HU range, mean ± SD over repeats) and PSNR/SSIM:
+Paired series are simulated from ../shared/data/lung1_image.nrrd at 512 px: the standard series is
+the sharp FBP kernel (~Bl64), with a retest from independent noise, and the non-standard one is the
+`--scenario`'s:
 
-- input: the smooth test series as it is;
+- fbp: the smooth FBP kernel (~Br40) of the same sinogram: a linear filter is nearly exact there;
+- iterative: the smooth kernel refined by penalized weighted least squares at strength 3 of 5
+  (`smooth+ir3`, docs/kernels.md): edge-preserving, contrast-dependent, no linear filter undoes it;
+- lowdose-iterative: the same at a quarter of the standard series' dose.
+
+Training uses slices from one part of the volume, testing slices from another (a gap between them),
+stored as integer HU in DICOM. Candidates scored against the standard test series by the ROI protocol
+(CCC > 0.85 counts per HU range, mean ± SD over repeats), PSNR/SSIM, and the local bias (95th
+percentile of |mean HU difference| over 10 mm discs in the body, `evaluate.local_bias`):
+
+- input: the non-standard test series as it is;
 - wiener: the least-squares filter H = E[YX*]/(E|X|^2 + lambda) fitted on the training pairs,
   lambda chosen on validation pairs (the last 15 % of the training slices);
-- each trained run under WORK/runs (prefilter: the default model, with the Wiener prefilter;
-  residual: the paper's network with our residual head; paper: with the paper's sigmoid head),
-  inference window full [-1024, 1000] (the default);
-- the same runs with inference in the final training window (input pasted back);
-- retest: the standard kernel from an independent noise realization (a repeat scan).
+- histmatch: histogram matching fitted on the training pairs (`methods.histmatch`, full range);
+- each trained run under WORK/runs (e.g. prefilter: the default model; paper: the paper's network),
+  inference window full [-1024, 1000] (the default), and the same runs in the final training window;
+- retest: the standard kernel from an independent noise realization (a repeat scan);
+- with --combat, every candidate once more after ComBat to the reference (fitted on other ROIs).
 
 Stages are cached in --work (simulation, split, training runs), so a re-run only redoes what is
 missing; `--fresh-run` retrains. Every run under WORK/runs/ is evaluated, each in both inference
@@ -24,6 +33,9 @@ windows, so variants (`--run-name`, `--train-config`) are compared on one ROI sa
     $B --run-name residual --train-config benchmarks/configs/quality_residual.yaml --train-only
     $B --run-name paper --train-config benchmarks/configs/quality_paper.yaml --train-only
     $B --evaluate-only --json benchmarks/results/quality_lung1.json
+    # the iterative scenario, in its own work folder:
+    $B --scenario iterative --work /tmp/rg-quality-ir --run-name default --train-only
+    $B --scenario iterative --work /tmp/rg-quality-ir --evaluate-only --combat
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build, load_yaml
+from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, WindowConfig, build, load_yaml
 from radiomicgan.evaluate import (
     Extraction,
     ReproducibilityProtocol,
@@ -50,43 +62,59 @@ from radiomicgan.evaluate import (
     image_quality,
     roi_reproducibility,
 )
+from radiomicgan.evaluate.local_bias import local_bias_hu
 from radiomicgan.evaluate.protocol import range_label
 from radiomicgan.evaluate.roi_level import shared_seed
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import Volume, read_volume, write_volume
 from radiomicgan.linear_filter import fit_wiener
+from radiomicgan.methods.histmatch import fit_lookup_table
+from radiomicgan.nets.lookup_table import KNOTS as HISTMATCH_KNOTS
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train
+from radiomicgan.windowing import from_unit, to_unit
 
 LUNG_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "lung1_image.nrrd"
 TEST_SLICES = range(0, 14)  # the cranial part of the volume
 TRAIN_SLICES = range(16, 48)  # the rest, two slices (10 mm) apart from the test block
-SOURCE, TARGET, RETEST = "smooth", "sharp", "sharp_retest"
+TARGET, RETEST = "sharp", "sharp_retest"
+# issue 17: the non-standard series of each scenario, and its dose (a factor of the standard's photons)
+SCENARIOS = {
+    "fbp": ("smooth", 1.0),  # two FBP kernels of one sinogram: a linear filter is nearly exact
+    "iterative": ("smooth+ir3", 1.0),  # iterative strength 3 at the same dose
+    "lowdose-iterative": ("smooth+ir3", 0.25),  # iterative strength 3 at a quarter of the dose
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     work = Path(args.work)
-    split = _simulate_and_split(work, args.jobs)
+    source, dose = SCENARIOS[args.scenario]
+    split = _simulate_and_split(work, args.jobs, source, dose)
     run_dir = work / "runs" / args.run_name
     if not args.evaluate_only and (args.fresh_run or not (run_dir / "model.safetensors").is_file()):
-        seconds = _train(split, run_dir, args)
+        seconds = _train(split, run_dir, args, source)
         (run_dir / "train_seconds.txt").write_text(f"{seconds:.1f}\n")
     if args.train_only:
         return 0
-    test = {name: read_volume(split / "test" / name) for name in (SOURCE, TARGET, RETEST)}
-    candidates = {"input": test[SOURCE].hu, "wiener": _wiener(split, test[SOURCE])}
+    test = {name: read_volume(split / "test" / name) for name in (source, TARGET, RETEST)}
+    candidates = {
+        "input": test[source].hu,
+        "wiener": _wiener(split, source, test[source]),
+        "histmatch": _histmatch(split, source, test[source]),
+    }
     runs = {}
     for run in sorted(p.parent for p in (work / "runs").glob("*/model.safetensors")):
         runs[run.name] = _describe_run(run)
         for mode, suffix in (("full", ""), ("training", " (training window)")):
             settings = HarmonizeConfig(device="cpu", window_mode=mode, batch_size=2)
             harmonizer = Harmonizer.load(run, settings)
-            candidates[run.name + suffix] = harmonizer(test[SOURCE], progress=True).hu
+            candidates[run.name + suffix] = harmonizer(test[source], progress=True).hu
     candidates["retest"] = test[RETEST].hu
     scores = _score(test[TARGET], candidates, args)
     report = {
         "command": "benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "scenario": {"name": args.scenario, "source": source, "dose": dose, "standard": TARGET},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "train_slices": [TRAIN_SLICES.start, TRAIN_SLICES.stop],
         "test_slices": [TEST_SLICES.start, TEST_SLICES.stop],
@@ -117,6 +145,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--work", default="/tmp/rg-quality", help="cache folder for data and the run")
+    parser.add_argument("--scenario", choices=tuple(SCENARIOS), default="fbp", help="non-standard series")
+    parser.add_argument("--combat", action="store_true", help="also score each candidate after ComBat")
     parser.add_argument("--json", help="write the figures here too")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--steps-per-epoch", type=int, default=60)
@@ -134,12 +164,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _simulate_and_split(work: Path, jobs: int) -> Path:
+def _simulate_and_split(work: Path, jobs: int, source: str, dose: float) -> Path:
     split = work / "split"
     if (split / "test" / RETEST).is_dir():
         return split
+    doses = {source: dose} if dose != 1.0 else {}
     config = SimulationConfig(
-        kernels=(SOURCE, TARGET), slices=48, size_px=512, retest=True, seed=0, jobs=jobs
+        kernels=(source, TARGET), slices=48, size_px=512, retest=True, seed=0, jobs=jobs, doses=doses
     )
     result = simulate_to_folder(LUNG_CT, work / "sim", config, overwrite=True)
     for name, folder in result.series_dirs.items():
@@ -150,14 +181,14 @@ def _simulate_and_split(work: Path, jobs: int) -> Path:
     return split
 
 
-def _train(split: Path, run_dir: Path, args: argparse.Namespace) -> float:
+def _train(split: Path, run_dir: Path, args: argparse.Namespace, source: str) -> float:
     shutil.rmtree(run_dir, ignore_errors=True)
     file_layer = load_yaml(args.train_config) if args.train_config else None
     config = build(
         TrainConfig,
         file_layer,
         {
-            "source": [str(split / "train" / SOURCE)],
+            "source": [str(split / "train" / source)],
             "target": [str(split / "train" / TARGET)],
             "out": str(run_dir),
             "epochs": args.epochs,
@@ -173,8 +204,8 @@ def _train(split: Path, run_dir: Path, args: argparse.Namespace) -> float:
     return time.perf_counter() - start
 
 
-def _wiener(split: Path, test_source: Volume) -> np.ndarray:
-    source = read_volume(split / "train" / SOURCE).hu
+def _wiener(split: Path, source_name: str, test_source: Volume) -> np.ndarray:
+    source = read_volume(split / "train" / source_name).hu
     target = read_volume(split / "train" / TARGET).hu
     n_val = max(1, round(0.15 * len(source)))  # the same held-out block training validates on
     fitted = fit_wiener(source[:-n_val], target[:-n_val], source[-n_val:], target[-n_val:])
@@ -182,15 +213,26 @@ def _wiener(split: Path, test_source: Volume) -> np.ndarray:
     return np.clip(np.rint(fitted(test_source.hu)), -1024, 3071).astype(np.float32)
 
 
+def _histmatch(split: Path, source_name: str, test_source: Volume) -> np.ndarray:
+    """Histogram matching fitted on the training slices in the full range (`methods.histmatch`)."""
+    window = WindowConfig().full_range_hu
+    source = to_unit(read_volume(split / "train" / source_name).hu, window)
+    target = to_unit(read_volume(split / "train" / TARGET).hu, window)
+    table = fit_lookup_table(source, target, HISTMATCH_KNOTS)
+    unit = np.interp(to_unit(test_source.hu, window), np.linspace(0.0, 1.0, HISTMATCH_KNOTS), table)
+    matched = from_unit(unit.astype(np.float32), window)
+    outside = (test_source.hu < window[0]) | (test_source.hu > window[1])  # pasted back, as harmonize does
+    return np.clip(np.rint(np.where(outside, test_source.hu, matched)), -1024, 3071).astype(np.float32)
+
+
 def _score(reference: Volume, candidates: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
     config = EvaluationConfig(n_rois=args.rois, repeats=args.repeats)
-    scan = Scan.from_volumes(
-        reference.hu, candidates, (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
-    )
+    spacing = (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
+    scan = Scan.from_volumes(reference.hu, candidates, spacing)
     # shared_seed: the ROIs the recorded benchmarks/results were measured on
     result = roi_reproducibility(
         [scan], ReproducibilityProtocol.from_config(config), Extraction(jobs=args.jobs, progress=True),
-        seed_of=shared_seed,
+        combat=args.combat, seed_of=shared_seed,
     )  # fmt: skip
     quality = image_quality([scan], config.quality_range_hu)
     summary = result.summary()
@@ -198,10 +240,13 @@ def _score(reference: Volume, candidates: dict[str, np.ndarray], args: argparse.
     table = {
         name: {
             "reproducible": {range_label(r): summary[name][range_label(r)] for r in config.hu_ranges},
-            **quality[name],
+            **quality.get(name, {}),
+            # issue 17: a model may add texture but must not move densities (10 mm discs, 95th percentile)
+            **({"local_bias_hu": round(local_bias_hu(reference.hu, candidates[name], spacing), 2)}
+               if name in candidates else {}),
         }
-        for name in candidates
-    }
+        for name in summary
+    }  # fmt: skip
     return {"features": len(result.feature_names), "candidates": table, "paired_with_wiener": paired}
 
 
@@ -232,16 +277,15 @@ def _paired_with(counts: pd.DataFrame, reference: str) -> dict[str, dict[str, di
 def _markdown(scores: dict[str, Any]) -> str:
     ranges = list(next(iter(scores["candidates"].values()))["reproducible"])
     lines = [
-        "| candidate | " + " | ".join(ranges) + " | PSNR (dB) | SSIM |",
-        "| --- |" + " --- |" * (len(ranges) + 2),
+        "| candidate | " + " | ".join(ranges) + " | PSNR (dB) | SSIM | local bias (HU) |",
+        "| --- |" + " --- |" * (len(ranges) + 3),
     ]
     for name, row in scores["candidates"].items():
         cells = [format_mean_sd(row["reproducible"][r], "{:.1f}") for r in ranges]
-        lines.append(
-            f"| {name} | "
-            + " | ".join(cells)
-            + f" | {format_mean_sd(row['psnr'], '{:.2f}')} | {format_mean_sd(row['ssim'], '{:.4f}')} |"
-        )
+        psnr = format_mean_sd(row["psnr"], "{:.2f}") if "psnr" in row else "n/a"
+        ssim = format_mean_sd(row["ssim"], "{:.4f}") if "ssim" in row else "n/a"
+        bias = f"{row['local_bias_hu']:.1f}" if "local_bias_hu" in row else "n/a"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {psnr} | {ssim} | {bias} |")
     return "\n".join(lines)
 
 
