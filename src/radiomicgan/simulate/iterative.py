@@ -30,21 +30,13 @@ around the minimum (a limit cycle), which a few tens of iterations from an FBP s
 Nesterov momentum over the subset updates (Kim, Ramani & Fessler 2015, IEEE TMI 34:167) reaches
 in 10 iterations of 8 subsets an objective that plain OS-SQS needs ~40 iterations of 16 for.
 
-Measured with the defaults (300 mm water cylinder with 60 mm inserts of +1000, +50 and -800 HU,
-360 mm field of view, 256 px, 3 noise seeds, one torch thread):
-
-| photons | SD centre FBP smooth -> PWLS | 10-90 % edge, px: +1000 | -800 | +50 HU |
-| --- | --- | --- | --- | --- |
-| 2e5 | 19.2 -> 5.4 HU (3.6x) | 2.56 -> 1.07 | 2.60 -> 1.39 | 2.29 -> 4.44 |
-| 5e4 | 37.5 -> 14.0 HU (2.7x) | 2.55 -> 1.12 | 2.58 -> 1.31 | 2.31 -> 4.03 |
-
-In the phantom's heart (make_phantom(256, 1, 0), 40 HU) the SD falls 7.3 -> 2.4 HU at 2e5 photons
-(13.9 -> 4.1 at 5e4) with the mean within 0.4 HU; strengths 0-5 give 7.3, 6.1, 5.0, 3.9, 3.0, 2.4.
-High-contrast edges come out sharper than the smooth kernel's and the 50 HU edge twice as wide:
-the contrast-dependent resolution of clinical IR. The centre's mean moves by -0.5 HU (2e5) and
--2.2 HU (5e4) from FBP's: weights taken from the measured counts favour rays that happened to
-count more photons, which read a lower line integral. Seconds per slice: 2.1-2.2 (256 px),
-16-19 (512 px) on a 2-core VM shared with another job (load ~2).
+What the defaults give is measured by benchmarks/presets.py (docs/kernels.md: noise, NPS and MTF
+at a +50 and a +1000 HU edge for each strength) and timed by benchmarks/simulate.py (16-19 s per
+512 px slice on one thread, 10 passes of a forward projection and its adjoint). High-contrast edges
+come out sharper than the smooth kernel's and a 50 HU edge wider: the contrast-dependent resolution
+of clinical IR. A large region's mean moves by a fraction of a HU from FBP's at the default dose (a
+few HU at a quarter of it): weights taken from the measured counts favour rays that happened to
+count more photons, which read a lower line integral.
 """
 
 from __future__ import annotations
