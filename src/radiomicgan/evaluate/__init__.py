@@ -21,6 +21,7 @@ from radiomicgan.evaluate.features import (
     split_feature_name,
 )
 from radiomicgan.evaluate.inputs import Scan, load_scans
+from radiomicgan.evaluate.local_bias import local_bias_hu
 from radiomicgan.evaluate.metrics import image_quality, psnr_slices, ssim_slices
 from radiomicgan.evaluate.protocol import Extraction, ReproducibilityProtocol
 from radiomicgan.evaluate.roi_level import ReproducibilityResult, roi_reproducibility
@@ -54,6 +55,7 @@ __all__ = [
     "image_quality",
     "load_scans",
     "load_settings",
+    "local_bias_hu",
     "psnr_slices",
     "roi_reproducibility",
     "split_feature_name",
