@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from radiomicgan.errors import ConfigError
-from radiomicgan.reconstruction import KERNEL_NAMES, MAX_STRENGTH, Reconstruction, parse_reconstruction
+from radiomicgan.reconstruction import KERNELS, MAX_STRENGTH, Reconstruction, parse_reconstruction
 
 
 @pytest.mark.parametrize(
@@ -48,5 +48,5 @@ def test_bad_names_are_one_config_error_naming_them(name: str, message: str) -> 
 
 
 def test_every_kernel_name_takes_every_strength() -> None:
-    names = [f"{k}+ir{n}" for k in KERNEL_NAMES for n in range(1, MAX_STRENGTH + 1)]
+    names = [f"{k}+ir{n}" for k in KERNELS for n in range(1, MAX_STRENGTH + 1)]
     assert [parse_reconstruction(name).name for name in names] == names

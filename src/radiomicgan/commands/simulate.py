@@ -8,7 +8,7 @@ from pathlib import Path
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option, config_layers
 from radiomicgan.config import SimulationConfig, build
 from radiomicgan.errors import ConfigError
-from radiomicgan.reconstruction import KERNEL_NAMES, MAX_STRENGTH
+from radiomicgan.reconstruction import KERNELS, MAX_STRENGTH
 from radiomicgan.simulate import simulate_to_folder
 
 DESCRIPTION = """\
@@ -35,7 +35,7 @@ Examples:
   radiomicgan simulate phantom pairs/ --seed 1 --retest
   radiomicgan simulate phantom ir_pairs/ --kernels smooth+ir3,sharp --dose smooth+ir3=0.25
   radiomicgan simulate ../shared/data/lung1_image.nrrd lung_pairs/ --slices 16 --size 512
-""".format(kernels=", ".join(KERNEL_NAMES), max_strength=MAX_STRENGTH)
+""".format(kernels=", ".join(KERNELS), max_strength=MAX_STRENGTH)
 
 OPTIONS = (
     "kernels",

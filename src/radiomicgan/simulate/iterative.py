@@ -49,9 +49,8 @@ import torch
 from numpy.typing import NDArray
 
 from radiomicgan.errors import ConfigError
+from radiomicgan.reconstruction import MAX_STRENGTH
 from radiomicgan.simulate.projector import Projector
-
-MAX_STRENGTH = 5  # vendors number their IR strengths 1-5 (Siemens SAFIRE, ADMIRE)
 
 # Neighbour offsets (rows, columns), each unordered pair once, with the usual 1/distance weights.
 _NEIGHBOURS = ((0, 1, 1.0), (1, 0, 1.0), (1, 1, 1 / math.sqrt(2)), (1, -1, 1 / math.sqrt(2)))

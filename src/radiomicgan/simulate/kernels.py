@@ -9,77 +9,25 @@ Bl64 the standard. Their shapes are ours, tuned so that at 0.7 mm pixels the noi
 sharpness order match what vendors publish (Br40 about half as noisy as Bl57, Bl64 a little
 noisier and sharper than Bl57). docs/kernels.md lists the figures measured with them.
 
-A series is one of these kernels or one with an iterative strength, "smooth+ir3":
-`parse_reconstruction` (from `radiomicgan.reconstruction`, where the config can use it) reads both.
+The kernels themselves (their windows, `KERNELS`) and the preset names, a kernel or one with an
+iterative strength ("smooth+ir3", `parse_reconstruction`), are `radiomicgan.reconstruction`'s,
+where the config can read them; this module turns a kernel into filters and responses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from radiomicgan.errors import ConfigError
-from radiomicgan.reconstruction import Reconstruction as Reconstruction  # re-exported beside the kernels
+# the kernels' registry, defined where the config can read its names; re-exported beside the filters
+from radiomicgan.reconstruction import KERNELS as KERNELS
+from radiomicgan.reconstruction import FloatArray
+from radiomicgan.reconstruction import KernelPreset as KernelPreset
+from radiomicgan.reconstruction import Reconstruction as Reconstruction
+from radiomicgan.reconstruction import get_kernel as get_kernel
 from radiomicgan.reconstruction import parse_reconstruction as parse_reconstruction
-
-FloatArray = NDArray[np.float64]
-Window = Callable[[FloatArray], FloatArray]
-
-
-@dataclass(frozen=True)
-class KernelPreset:
-    """A named reconstruction kernel.
-
-    Attributes:
-        name: registry key, also written as the DICOM ConvolutionKernel.
-        description: one line for humans.
-        window: apodization W(nu) of the ramp, nu = frequency / Nyquist in [0, 1]; W(0) = 1.
-        vendor_analogue: the clinical kernel it imitates (Siemens naming).
-    """
-
-    name: str
-    description: str
-    window: Window
-    vendor_analogue: str
-
-
-def _hann(nu: FloatArray) -> FloatArray:
-    return 0.5 + 0.5 * np.cos(np.pi * nu)
-
-
-def _shepp_logan(nu: FloatArray) -> FloatArray:
-    return np.sinc(nu / 2.0)
-
-
-def _edge_enhancing(nu: FloatArray) -> FloatArray:
-    # Gaussian roll-off lifted by (1 + 1.5 nu^2): peaks at +7 % near nu = 0.58 and keeps 0.92 at
-    # Nyquist, as sharp lung kernels overshoot their MTF to offset detector and interpolation blur.
-    return (1.0 + 1.5 * nu**2) * np.exp(-(nu**2))
-
-
-KERNELS: dict[str, KernelPreset] = {
-    "smooth": KernelPreset("smooth", "ramp x Hann window: soft tissue, low noise", _hann, "Siemens Br40"),
-    "medium": KernelPreset("medium", "ramp x Shepp-Logan (sinc) window: lung", _shepp_logan, "Siemens Bl57"),
-    "sharp": KernelPreset(
-        "sharp", "ramp x edge-enhancing window: sharp lung", _edge_enhancing, "Siemens Bl64"
-    ),
-}
-
-
-def get_kernel(name: str) -> KernelPreset:
-    """The preset registered under `name`.
-
-    Raises:
-        ConfigError: no kernel has that name.
-    """
-    try:
-        return KERNELS[name]
-    except KeyError:
-        raise ConfigError(f"unknown kernel {name!r} (known: {', '.join(KERNELS)})") from None
 
 
 def frequency_response(name: str, nu: FloatArray) -> FloatArray:

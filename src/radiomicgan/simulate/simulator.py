@@ -185,7 +185,7 @@ def simulate_kernels(volume: Volume, config: SimulationConfig, *, progress: bool
         InputError: the slices are not square.
     """
     for name in (*config.kernels, config.standard_kernel):
-        get_kernel(parse_reconstruction(name).kernel)
+        parse_reconstruction(name)  # an unknown kernel or strength fails before any slice
     _, rows, columns = volume.shape
     if rows != columns or abs(volume.spacing_zyx_mm[1] - volume.spacing_zyx_mm[2]) > 1e-6:
         where = volume.source_path or "<volume>"
