@@ -7,6 +7,7 @@ command-line options override the file. Values are validated once, here, when a 
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from pathlib import Path
@@ -546,6 +547,15 @@ class HarmonizeConfig:
         _require(
             self.engine in ENGINES, f"harmonize: unknown engine {self.engine!r} (known: {', '.join(ENGINES)})"
         )
+
+
+# --- where radiomicgan keeps what it can recompute (feature values, ONNX exports) -------------------
+
+
+def user_cache_dir(kind: str) -> Path:
+    """`$XDG_CACHE_HOME/radiomicgan/KIND`, or `~/.cache/radiomicgan/KIND` (the XDG default)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "radiomicgan" / kind
 
 
 # --- loading and overriding ------------------------------------------------------------------------

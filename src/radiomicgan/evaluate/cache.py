@@ -11,12 +11,12 @@ rename), so concurrent evaluations may share one folder.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from radiomicgan.config import user_cache_dir
 from radiomicgan.errors import OutputError
 from radiomicgan.evaluate.settings import PYRADIOMICS_VERSION, RadiomicsSettings
 from radiomicgan.io.atomic import atomic_file
@@ -26,8 +26,7 @@ _FORMAT = b"radiomicgan-features-v1"
 
 def default_cache_dir() -> Path:
     """$XDG_CACHE_HOME/radiomicgan/features, or ~/.cache/radiomicgan/features."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "radiomicgan" / "features"
+    return user_cache_dir("features")
 
 
 def cache_folder(cache_dir: str | Path, *, enabled: bool = True) -> Path | None:

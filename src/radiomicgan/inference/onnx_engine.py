@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from radiomicgan.config import user_cache_dir
 from radiomicgan.errors import ConfigError
 from radiomicgan.io.atomic import atomic_file
 
@@ -44,8 +44,7 @@ def onnx_runtime_available() -> bool:
 
 def default_cache_dir() -> Path:
     """`$XDG_CACHE_HOME/radiomicgan/onnx`, or `~/.cache/radiomicgan/onnx`."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "radiomicgan" / "onnx"
+    return user_cache_dir("onnx")
 
 
 class OnnxGenerator(nn.Module):
