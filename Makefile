@@ -20,11 +20,14 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# dciodvfy validates the DICOM we write; chromium renders the HTML report in tests.
+# dciodvfy validates the DICOM we write; chromium renders the HTML report in tests;
+# orthanc (a real PACS) and dcmtk (storescu, a real sender) face the DICOM node in its tests.
 system-tools:
 	@missing=""; \
 	command -v dciodvfy >/dev/null 2>&1 || missing="$$missing dicom3tools"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v Orthanc >/dev/null 2>&1 || missing="$$missing orthanc"; \
+	command -v storescu >/dev/null 2>&1 || missing="$$missing dcmtk"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
