@@ -485,6 +485,7 @@ class TrainConfig:
     lr: float = 1e-4  # Adam learning rate (Sec. 3.1)
     beta1: float = 0.5  # Adam beta1, the paper's "momentum 0.5" (Sec. 3.1)
     l1_weight: float = 100.0  # lambda of adversarial + lambda * L1 (pix2pix [14]; DESIGN.md)
+    spectrum_weight: float = 0.0  # weight of the crops' power-spectrum match (training.spectrum_loss); 0: off
     device: str = "auto"  # "auto" (a GPU when there is one), "cpu" or "cuda"
     seed: int = 0
     cam_crop_px: int = 128  # CAM subsets are crops of this size, bounding Grad-CAM's cost (ours)
@@ -506,6 +507,7 @@ class TrainConfig:
         _require(self.val_slices_max >= 1, "train: val_slices_max must be >= 1")
         _require(self.lr > 0 and 0.0 <= self.beta1 < 1.0, "train: lr must be > 0 and beta1 in [0, 1)")
         _require(self.l1_weight >= 0, "train: l1_weight must be >= 0")
+        _require(self.spectrum_weight >= 0, "train: spectrum_weight must be >= 0")
         _require(self.device in ("auto", "cpu", "cuda"), "train: device must be auto, cpu or cuda")
 
 

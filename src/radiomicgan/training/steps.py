@@ -17,6 +17,7 @@ from torch import nn
 
 from radiomicgan.config import TrainConfig
 from radiomicgan.training.parts import SampleFn
+from radiomicgan.training.spectrum_loss import power_spectrum_loss
 
 
 @dataclass
@@ -26,6 +27,7 @@ class GanParts:
     Attributes:
         l1_weight: lambda of adversarial + lambda * L1.
         batch_size: crops per step.
+        spectrum_weight: weight of the power-spectrum term (`spectrum_loss`); 0 leaves it out.
     """
 
     generator: nn.Module
@@ -34,6 +36,7 @@ class GanParts:
     opt_d: torch.optim.Optimizer
     l1_weight: float = 100.0
     batch_size: int = 4
+    spectrum_weight: float = 0.0
 
     @classmethod
     def around(
@@ -50,6 +53,7 @@ class GanParts:
             adam(discriminator, config.lr, config.beta1),
             config.l1_weight,
             config.batch_size,
+            config.spectrum_weight,
             **method_fields,
         )
 
@@ -64,7 +68,7 @@ class GanParts:
 
     def train_step(self, sample: SampleFn) -> dict[str, float]:
         source, target = sample(self.batch_size)
-        return gan_step(self, source, target, self.l1_weight)
+        return gan_step(self, source, target, self.l1_weight, self.spectrum_weight)
 
 
 def adam(module: nn.Module, lr: float, beta1: float) -> torch.optim.Adam:
@@ -74,12 +78,17 @@ def adam(module: nn.Module, lr: float, beta1: float) -> torch.optim.Adam:
 
 
 def gan_step(
-    parts: GanParts, source: torch.Tensor, target: torch.Tensor, l1_weight: float
+    parts: GanParts,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    l1_weight: float,
+    spectrum_weight: float = 0.0,
 ) -> dict[str, float]:
     """Update the discriminator, then the generator, on one batch of windowed [B, 1, H, W] slices.
 
     Returns:
-        The losses: "d" (discriminator), "g_adv", "g_l1" (mean absolute error in [0, 1] units), "g".
+        The losses: "d" (discriminator), "g_adv", "g_l1" (mean absolute error in [0, 1] units), "g",
+        and "g_spectrum" when `spectrum_weight` > 0.
     """
     generator, discriminator = parts.generator, parts.discriminator
     fake = generator(source)
@@ -96,9 +105,14 @@ def gan_step(
         loss_adv = bce(discriminator(source, fake), True)
         loss_l1 = F.l1_loss(fake, target)
         loss_g = loss_adv + l1_weight * loss_l1
+        losses = {"d": loss_d.item(), "g_adv": loss_adv.item(), "g_l1": loss_l1.item()}
+        if spectrum_weight > 0:
+            loss_spectrum = power_spectrum_loss(fake, target)
+            loss_g = loss_g + spectrum_weight * loss_spectrum
+            losses["g_spectrum"] = loss_spectrum.item()
         loss_g.backward()  # type: ignore[no-untyped-call]
         parts.opt_g.step()
-    return {"d": loss_d.item(), "g_adv": loss_adv.item(), "g_l1": loss_l1.item(), "g": loss_g.item()}
+    return losses | {"g": loss_g.item()}
 
 
 @contextmanager
