@@ -12,6 +12,7 @@ from radiomicgan.io.discovery import one_line
 from radiomicgan.io.itk_formats import itk_format
 from radiomicgan.io.masks.label_volume import read_label_volume
 from radiomicgan.io.masks.regions import RegionSet
+from radiomicgan.io.masks.seg import read_seg
 from radiomicgan.io.volume import Volume
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def read_regions(path: str | Path, reference: Volume, *, resample: bool = False)
     if path.is_file() and itk_format(path) is not None:
         return read_label_volume(path, reference, resample=resample)
     file, modality = _dicom_mask(path)
+    if modality == "SEG":
+        return read_seg(file, reference)
     raise InputError(file, f"reading DICOM {modality} masks is not implemented yet")
 
 
