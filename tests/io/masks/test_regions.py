@@ -25,6 +25,10 @@ def test_select_by_name_and_number_in_the_order_asked():
     assert chosen.regions[1].voxels == 1
 
 
+def test_one_name_alone_is_a_name_not_its_letters():
+    assert [r.name for r in _set().select("liver").regions] == ["liver"]
+
+
 def test_a_name_wins_over_a_number():
     assert [r.number for r in _set().select(["3"]).regions] == [7]
     assert [r.number for r in _set().select(["7"]).regions] == [7]

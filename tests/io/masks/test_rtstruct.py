@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from tests.conftest import make_ct_series
 
 from masks.dicom_masks import SEGMENT_NAMES, lps_points, mask_contours, write_rtstruct
 from masks.phantom import CUBE, SPHERE, MaskCase
 from radiomicgan.errors import InputError
+from radiomicgan.io import read_volume
 from radiomicgan.io.masks import read_regions
 
 CIRCLE = 3
@@ -121,3 +123,37 @@ def test_rtstruct_without_roi_is_refused_and_an_roi_without_contours_kept(case: 
     ds.save_as(tmp_path / "no-roi.dcm")
     with pytest.raises(InputError, match="no region: the RTSTRUCT lists no ROI"):
         read_regions(tmp_path / "no-roi.dcm", case.ct)
+
+
+def test_pydicoms_real_rtstruct_is_read_onto_a_ct_of_its_series(
+    case: MaskCase, tmp_path: Path, pydicom_test_file
+):
+    # pydicom's rtstruct.dcm (no preamble, as older RT exports): ROI 1 "patient" is a 400 x 300 mm
+    # rectangle on z = -200, -190, -180 mm; ROIs 2 and 3 are POINT isocentres. A CT of the series it
+    # references, with 10 mm pixels whose centres avoid the rectangle's edges, gets 40 x 30 pixels
+    # per slice; the isocentres stay as empty regions.
+    path = pydicom_test_file("rtstruct.dcm")
+    with pytest.raises(InputError, match="references another series"):
+        read_regions(path, case.ct)
+    uid = "1.2.826.0.1.3680043.8.498.2010020400001"
+    make_ct_series(
+        tmp_path / "ct",
+        slices=3,
+        rows=40,
+        columns=50,
+        study_uid=f"{uid}.1",
+        frame_of_reference_uid=f"{uid}.2",
+        series_uid=f"{uid}.2.1.1",
+        spacing_zyx_mm=(10.0, 10.0, 10.0),
+        origin_xyz_mm=(-245.0, -195.0, -200.0),
+        direction=np.eye(3),
+    )
+    regions = read_regions(path, read_volume(tmp_path / "ct"))
+    assert [(r.number, r.name, r.voxels) for r in regions.regions] == [
+        (1, "patient", 3 * 40 * 30),
+        (2, "Isocenter 1", 0),
+        (3, "Isocenter 2", 0),
+    ]
+    expected = np.zeros((3, 40, 50), dtype=bool)
+    expected[:, 5:35, 5:45] = True  # row centres -145..145 mm, column centres -195..195 mm
+    assert np.array_equal(regions.regions[0].mask, expected)

@@ -90,7 +90,9 @@ def read_rtstruct(path: Path, reference: Volume) -> RegionSet:
 
 def _read(path: Path) -> Dataset:
     try:
-        return dcmread(path)
+        # force: files without preamble and file meta are common among older RT exports, and
+        # read_regions has already found an RTSTRUCT's Modality in it
+        return dcmread(path, force=True)
     except Exception as exc:  # pydicom raises many types on a damaged file
         raise InputError(path, f"cannot read RTSTRUCT ({type(exc).__name__}: {one_line(exc)})") from exc
 
