@@ -77,11 +77,13 @@ def read_rtstruct(path: Path, reference: Volume) -> RegionSet:
     grid = Grid.of(reference)
     masks = {number: np.zeros(grid.shape, dtype=bool) for number in rois}
     for item in ds.get("ROIContourSequence", []):
-        number = int(item.get("ReferencedROINumber", -1))
-        if number not in masks:
-            raise InputError(path, f"contours of ROI {number}, which the structure set does not list")
+        number = str(item.get("ReferencedROINumber", "") or "").strip()
+        if not number.isdigit() or int(number) not in masks:
+            raise InputError(
+                path, f"contours of ROI {number or '(no number)'}, which the structure set does not list"
+            )
         for contour in item.get("ContourSequence", []):
-            _draw(contour, masks[number], grid, path, number)
+            _draw(contour, masks[int(number)], grid, path, int(number))
     regions = tuple(
         Region(r.number, r.name, masks[r.number]) for r in sorted(rois.values(), key=lambda r: r.number)
     )
