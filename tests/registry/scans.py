@@ -8,7 +8,7 @@ second, and two scans of different kernels give two really different models.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -19,6 +19,21 @@ from radiomicgan.train import train
 from training.pairs import TINY_MODEL, Scan, scan_volumes
 
 TARGET = "Br64d\\3"
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Two trained runs and the scans they were trained on.
+
+    Attributes:
+        strength3: trained on Br40d\\3 series from "SIEMENS " (the padding a scanner may leave).
+        strength2: trained on Br40d\\2 series without a Manufacturer.
+    """
+
+    strength3: Path
+    strength2: Path
+    scan3: Scan
+    scan2: Scan
 
 
 def write_pair(root: Path, name: str, kernel: str, manufacturer: str, *, seed: int = 0) -> Scan:
@@ -61,3 +76,10 @@ def train_wiener(scan: Scan, out: Path) -> Path:
         return train(config, progress=False).run_dir
     finally:
         torch.set_num_threads(threads)
+
+
+def train_runs(root: Path) -> Runs:
+    """Two scans of one Siemens kernel at ADMIRE strengths 3 and 2, and a Wiener run on each."""
+    scan3 = write_pair(root, "admire3", "Br40d\\3", "SIEMENS ", seed=0)
+    scan2 = write_pair(root, "admire2", "Br40d\\2", "", seed=1)
+    return Runs(train_wiener(scan3, root / "run3"), train_wiener(scan2, root / "run2"), scan3, scan2)

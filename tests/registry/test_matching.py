@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from radiomicgan.registry import ModelRegistry, RegisteredModel, choose
-from registry.conftest import Runs
+from registry.scans import Runs
 
 
 def _model(name: str, kernel: str, manufacturer: str = "") -> RegisteredModel:

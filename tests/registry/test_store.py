@@ -13,7 +13,7 @@ from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.modelfile import model_digest, read_metadata
 from radiomicgan.registry import ModelRegistry, default_registry_dir
 from radiomicgan.registry.store import CARD_DATA_FILE
-from registry.conftest import Runs
+from registry.scans import Runs
 
 RELEASE = Path(__file__).parents[1] / "data" / "release_0.3.0"
 

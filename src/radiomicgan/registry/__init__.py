@@ -9,7 +9,7 @@ The registry sits beside `modelfile`: it reads model files and run folders, and 
 inference or training.
 """
 
-from radiomicgan.registry.matching import choose, matches, same_manufacturer
+from radiomicgan.registry.matching import choose, matches, same_manufacturer, series_keys
 from radiomicgan.registry.store import (
     CARD_DATA_FILE,
     CARD_FILE,
@@ -17,6 +17,7 @@ from radiomicgan.registry.store import (
     RegisteredModel,
     check_name,
     default_registry_dir,
+    format_models,
 )
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "check_name",
     "choose",
     "default_registry_dir",
+    "format_models",
     "matches",
     "same_manufacturer",
+    "series_keys",
 ]

@@ -18,12 +18,19 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from radiomicgan.io.convolution_kernel import kernel_text, kernel_values, same_kernel
+from pydicom.dataset import Dataset
+
+from radiomicgan.io.convolution_kernel import kernel_of, kernel_text, kernel_values, same_kernel
 
 if TYPE_CHECKING:
     from radiomicgan.registry.store import RegisteredModel
 
 log = logging.getLogger(__name__)
+
+
+def series_keys(header: Dataset) -> tuple[str, str]:
+    """What a series is matched by: its ConvolutionKernel (stored form) and Manufacturer ("" if absent)."""
+    return kernel_of(header), str(header.get("Manufacturer", "") or "").strip()
 
 
 def same_manufacturer(a: str, b: str) -> bool:

@@ -27,7 +27,7 @@ import pydicom
 from radiomicgan.config import user_data_dir
 from radiomicgan.errors import ConfigError, InputError, OutputError
 from radiomicgan.io.atomic import atomic_dir
-from radiomicgan.io.convolution_kernel import kernel_of, kernel_text
+from radiomicgan.io.convolution_kernel import kernel_text
 from radiomicgan.modelfile import read_metadata, resolve_model_path
 from radiomicgan.registry.card import (
     ENTRY_FORMAT,
@@ -37,7 +37,7 @@ from radiomicgan.registry.card import (
     file_sha256,
 )
 from radiomicgan.registry.evaluation import evaluation_summary
-from radiomicgan.registry.matching import choose
+from radiomicgan.registry.matching import choose, series_keys
 from radiomicgan.run_folder import MODEL_FILE, RunFolder
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,18 @@ class ModelRegistry:
         if not folder.is_dir():
             raise InputError(folder, f"no model named {name!r} in the registry (radiomicgan models list)")
         return self._read_entry(folder)
+
+    def card(self, name: str) -> str:
+        """The model card (Markdown) of the model registered as `name`.
+
+        Raises:
+            ConfigError, InputError: as `show`; or the card cannot be read.
+        """
+        path = self.show(name).card_path
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"model card is unreadable ({exc})") from exc
 
     def add(
         self,
@@ -206,8 +218,7 @@ class ModelRegistry:
         Raises:
             InputError: as `list`.
         """
-        manufacturer = str(header.get("Manufacturer", "") or "")
-        return choose(self.list(), kernel_of(header), manufacturer)
+        return choose(self.list(), *series_keys(header))
 
     def _read_entry(self, folder: Path) -> RegisteredModel:
         data = _read_card_data(folder / CARD_DATA_FILE)
@@ -267,3 +278,21 @@ def _read_card_data(path: Path) -> dict[str, Any]:
 
 def _kernels(data: dict[str, Any]) -> str:
     return f"{kernel_text(data['source_kernel']) or '?'} -> {kernel_text(data['target_kernel']) or '?'}"
+
+
+def format_models(models: builtins.list[RegisteredModel]) -> str:
+    """A table of models for people: name, method, source -> target kernel, manufacturer."""
+    header = ("NAME", "METHOD", "SOURCE -> TARGET KERNEL", "MANUFACTURER")
+    rows = [header] + [
+        (
+            m.name,
+            m.method,
+            f"{kernel_text(m.source_kernel) or '?'} -> {kernel_text(m.target_kernel) or '?'}",
+            m.manufacturer or "(any)",
+        )
+        for m in models
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
