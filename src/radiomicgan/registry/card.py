@@ -225,7 +225,12 @@ def _evaluation_lines(evaluation: dict[str, Any] | None) -> list[str]:
         lines.append(
             f"| {shown} | " + " | ".join(counts) + f" | {_mean(row['psnr'])} | {_mean(row['ssim'])} |"
         )
-    lines += ["", f"From an evaluation of {evaluation['scans']} scans (radiomicgan {evaluation['version']})."]
+    lines += [
+        "",
+        f"From an evaluation of {_shown(evaluation['scans'])} scans (radiomicgan {evaluation['version']}).",
+    ]
+    if evaluation["warnings"]:
+        lines += ["", "Its warnings:", "", *(f"- {sentence}" for sentence in evaluation["warnings"])]
     return lines
 
 
