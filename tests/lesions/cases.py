@@ -1,0 +1,118 @@
+"""Small CTs with known lesions: balls of chosen radius and density in a soft-tissue background.
+
+Every CT is integer HU (so DICOM, NRRD and NIfTI hold the same values) with an identity direction
+and a known origin; its label volume (0 background, 1.. one per ball) shares its grid exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from radiomicgan.io import (
+    SeriesMeta,
+    Volume,
+    deterministic_uid,
+    new_ct_datasets,
+    write_dicom_series,
+    write_volume,
+)
+
+
+@dataclass(frozen=True)
+class Ball:
+    """A lesion: centre (z, y, x) in mm from voxel [0, 0, 0]'s centre, radius in mm, mean HU."""
+
+    centre_zyx_mm: tuple[float, float, float]
+    radius_mm: float
+    hu: float
+
+    def mask(
+        self, shape: tuple[int, int, int], spacing_zyx_mm: tuple[float, float, float]
+    ) -> NDArray[np.bool_]:
+        """The voxels whose centre lies in the ball."""
+        axes = [
+            np.arange(n) * s - c for n, s, c in zip(shape, spacing_zyx_mm, self.centre_zyx_mm, strict=True)
+        ]
+        z, y, x = np.meshgrid(*axes, indexing="ij")
+        return np.asarray(z**2 + y**2 + x**2 <= self.radius_mm**2)
+
+
+@dataclass(frozen=True)
+class LesionCT:
+    """A CT in memory and its label volume [z, y, x] (int16, 0 = background, ball i is label i + 1)."""
+
+    volume: Volume
+    labels: NDArray[np.int16]
+
+
+def lesion_ct(
+    balls: list[Ball],
+    *,
+    shape: tuple[int, int, int] = (16, 48, 48),
+    spacing_zyx_mm: tuple[float, float, float] = (1.0, 0.5, 0.5),
+    background_hu: float = 40.0,
+    texture_hu: float = 0.0,
+    noise_hu: float = 5.0,
+    seed: int = 0,
+    uid_seed: str = "lesion-ct",
+) -> LesionCT:
+    """A CT of balls in a background (smooth texture of `texture_hu` SD plus white noise), integer HU."""
+    rng = np.random.default_rng(seed)
+    hu = np.full(shape, background_hu)
+    if texture_hu:
+        texture = ndimage.gaussian_filter(rng.normal(0.0, 1.0, shape), 1.5)
+        hu += texture / texture.std() * texture_hu
+    labels = np.zeros(shape, dtype=np.int16)
+    for number, ball in enumerate(balls, start=1):
+        inside = ball.mask(shape, spacing_zyx_mm)
+        hu[inside] = ball.hu + (hu[inside] - background_hu)  # the lesion keeps the texture, moved
+        labels[inside] = number
+    hu = np.round(hu + rng.normal(0.0, noise_hu, shape)) if noise_hu else np.round(hu)
+    meta = SeriesMeta(
+        study_uid=deterministic_uid(uid_seed, "study"),
+        frame_of_reference_uid=deterministic_uid(uid_seed, "frame"),
+        series_uid=deterministic_uid(uid_seed, "series"),
+        kernel="B30f",
+        description="lesion phantom",
+    )
+    volume = Volume(hu.astype(np.float32), spacing_zyx_mm, origin_xyz_mm=(-12.0, -12.0, 30.0), meta=meta)
+    return LesionCT(volume, labels)
+
+
+def with_hu(case: LesionCT, hu: NDArray[np.floating], uid_seed: str) -> LesionCT:
+    """The same grid and labels with other values (a candidate reconstruction of the same scan)."""
+    meta = replace(case.volume.meta, series_uid=deterministic_uid(uid_seed, "series"))
+    return replace(case, volume=case.volume.with_hu(np.round(hu).astype(np.float32), meta=meta))
+
+
+def write_dicom(volume: Volume, folder: Path, series_number: int = 1) -> Path:
+    """The CT as a DICOM series (one file per slice) in `folder`."""
+    datasets = new_ct_datasets(
+        volume,
+        patient_name="Phantom^Lesion",
+        patient_id="PHANTOM",
+        study_description="lesion phantom",
+        series_description=volume.meta.description or "lesion phantom",
+        series_number=series_number,
+        kernel=volume.meta.kernel or "B30f",
+    )
+    return write_dicom_series(replace(volume, datasets=datasets), folder)
+
+
+def write_labels(case: LesionCT, path: Path) -> Path:
+    """The label volume as a NRRD or NIfTI file (by suffix) on the CT's grid."""
+    labels = case.volume.with_hu(case.labels.astype(np.float32))
+    return write_volume(replace(labels, datasets=None, source_format="memory"), path)
+
+
+# Original image only, a few feature classes: the extraction's logic at a fraction of the cost.
+LIGHT_3D = {
+    "setting": {"binWidth": 25, "label": 1, "additionalInfo": False},
+    "imageType": {"Original": {}},
+    "featureClass": {"firstorder": None, "shape": None, "glcm": None},
+}
