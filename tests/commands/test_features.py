@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from lesions.cases import LIGHT_3D, Ball, LesionCT, lesion_ct, write_labels
+from lesions.cases import LIGHT_3D, Ball, LesionCT, lesion_ct, with_hu, write_dicom, write_labels, write_seg
 from radiomicgan.cli import main
 from radiomicgan.io import Volume, write_volume
 
@@ -149,6 +149,15 @@ def _missing_series(d: OnDisk, tmp: Path) -> tuple[list[str], Path, str]:
     return [str(tmp / "absent.nrrd"), "--mask", str(d.labels)], tmp / "absent.nrrd", "series does not exist"
 
 
+def _seg_of_another_series(d: OnDisk, tmp: Path) -> tuple[list[str], Path, str]:
+    # The SEG was drawn on one reconstruction; the CT given is another series of the same scan.
+    drawn_on = write_dicom(d.case.volume, tmp / "drawn_on")
+    other = with_hu(d.case, d.case.volume.hu, "another reconstruction")
+    ct = write_dicom(other.volume, tmp / "other", series_number=2)
+    seg = write_seg(drawn_on, d.case.labels == 1, "ball", tmp / "seg.dcm")
+    return [str(ct), "--mask", str(seg)], seg, "references another series"
+
+
 def _bad_suffix(d: OnDisk, tmp: Path) -> tuple[list[str], Path, str]:
     return [str(d.ct), "--mask", str(d.labels)], tmp / "out.xlsx", "unknown table format '.xlsx'"
 
@@ -160,6 +169,7 @@ CASES = {
     "manifest_missing_file": _manifest_missing,
     "manifest_without_column": _manifest_column,
     "missing_series": _missing_series,
+    "seg_of_another_series": _seg_of_another_series,
     "bad_suffix": _bad_suffix,
 }
 

@@ -4,6 +4,7 @@ the same CT as DICOM and NRRD, parallel against serial, empty and unmeasurable r
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lesions.cases import LIGHT_3D, Ball, lesion_ct, write_dicom, write_labels
+from lesions.cases import LIGHT_3D, Ball, crop, lesion_ct, write_dicom, write_labels, write_seg
 from radiomicgan.config import RegionFeatureConfig
 from radiomicgan.errors import ConfigError, InputError
 from radiomicgan.evaluate.features import extract_features
@@ -19,7 +20,7 @@ from radiomicgan.evaluate.region_features import IDENTITY_COLUMNS, region_featur
 from radiomicgan.evaluate.region_inputs import SeriesMask
 from radiomicgan.evaluate.regions import crop_box, margin_voxels
 from radiomicgan.evaluate.settings import load_settings
-from radiomicgan.io import write_volume
+from radiomicgan.io import SeriesMeta, deterministic_uid, read_volume, write_volume
 
 LIGHT_2D = {
     "setting": {"binWidth": 25, "label": 1, "force2D": False, "additionalInfo": False},
@@ -173,3 +174,41 @@ def test_settings_of_the_other_kind_are_refused(tmp_path: Path) -> None:
     params.write_text(yaml.safe_dump(LIGHT_2D), encoding="utf-8")
     with pytest.raises(ConfigError, match="shape2D"):
         region_features([], RegionFeatureConfig(settings_path=str(params)))
+
+
+LUNG1 = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.mark.slow  # reads the 512 x 512 x 48 CT and writes DICOM and a SEG: ~5 s
+@pytest.mark.skipif(
+    not (LUNG1 / "lung1_label.nrrd").is_file(),
+    reason="the shared lung CT (../shared/data/lung1_*.nrrd) is absent: a user's clone has no ../shared",
+)
+def test_the_lung_tumour_from_its_nrrd_mask_and_from_a_seg_gives_the_same_row(
+    tmp_path: Path, light: RegionFeatureConfig
+) -> None:
+    # The real chest CT around its tumour (4 slices and 2 cm beyond it), written as DICOM; its
+    # tumour mask as a NRRD label volume and as a DICOM SEG made by highdicom from the same voxels.
+    image, labels = read_volume(LUNG1 / "lung1_image.nrrd"), read_volume(LUNG1 / "lung1_label.nrrd")
+    found = np.nonzero(labels.hu > 0)
+    margins = (4, 36, 36)
+    box = tuple(
+        slice(max(0, int(f.min()) - m), min(n, int(f.max()) + m + 1))
+        for f, m, n in zip(found, margins, image.shape, strict=True)
+    )
+    meta = SeriesMeta(
+        *(deterministic_uid("lung1", part) for part in ("study", "frame", "series")), kernel="B30f"
+    )
+    ct = replace(crop(image, box), meta=meta)  # type: ignore[arg-type]
+    tumour = crop(labels, box)  # type: ignore[arg-type]
+    dicom = write_dicom(ct, tmp_path / "ct")
+    nrrd_mask = write_volume(replace(tumour, meta=SeriesMeta()), tmp_path / "tumour.nrrd")
+    seg = write_seg(dicom, tumour.hu > 0, "tumour", tmp_path / "tumour_seg.dcm")
+    table = region_features([SeriesMask(dicom, nrrd_mask), SeriesMask(dicom, seg)], light).table
+    assert list(table["voxel_count"]) == [837, 837]
+    assert list(table["region_name"]) == ["label 1", "tumour"]
+    same = table.columns.drop(["mask", "region_name"])
+    pd.testing.assert_frame_equal(
+        table.iloc[:1][same].reset_index(drop=True), table.iloc[1:][same].reset_index(drop=True)
+    )
+    assert table.iloc[:, len(IDENTITY_COLUMNS) :].notna().all().all()

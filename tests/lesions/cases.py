@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import highdicom as hd
 import numpy as np
+import pydicom
 from numpy.typing import NDArray
+from pydicom.sr.codedict import codes
 from scipy import ndimage
 
 from radiomicgan.io import (
@@ -116,3 +119,52 @@ LIGHT_3D = {
     "imageType": {"Original": {}},
     "featureClass": {"firstorder": None, "shape": None, "glcm": None},
 }
+
+
+def crop(volume: Volume, box: tuple[slice, slice, slice]) -> Volume:
+    """The volume inside a [z, y, x] box, its origin moved to the box's first voxel."""
+    step_xyz = np.array([box[2].start, box[1].start, box[0].start]) * np.array(volume.spacing_zyx_mm[::-1])
+    origin = np.asarray(volume.origin_xyz_mm) + np.asarray(volume.direction) @ step_xyz
+    return replace(
+        volume,
+        hu=np.ascontiguousarray(volume.hu[box]),
+        origin_xyz_mm=(float(origin[0]), float(origin[1]), float(origin[2])),
+        datasets=None,
+    )
+
+
+def write_seg(ct_folder: Path, mask: NDArray[np.bool_], name: str, out: Path) -> Path:
+    """A binary DICOM SEG (highdicom) of one segment drawn on the series in `ct_folder`.
+
+    Args:
+        ct_folder: the CT series the SEG references (its files only).
+        mask: [z, y, x] in slice order, as `read_volume` gives the series.
+        name: the SegmentLabel.
+        out: the file to write.
+    """
+    datasets = [pydicom.dcmread(path) for path in sorted(ct_folder.iterdir())]
+    normal = np.cross(*np.reshape(np.asarray(datasets[0].ImageOrientationPatient, dtype=float), (2, 3)))
+    datasets.sort(key=lambda ds: float(np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=float))))
+    description = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label=name,
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+    )
+    seg = hd.seg.Segmentation(
+        source_images=datasets,
+        pixel_array=mask.astype(np.uint8),
+        segmentation_type="BINARY",
+        segment_descriptions=[description],
+        series_instance_uid=hd.UID(),
+        series_number=300,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="radiomicgan tests",
+        manufacturer_model_name="lesion mask",
+        software_versions="1",
+        device_serial_number="1",
+    )
+    seg.save_as(out)
+    return out
