@@ -168,3 +168,73 @@ def write_seg(ct_folder: Path, mask: NDArray[np.bool_], name: str, out: Path) ->
     )
     seg.save_as(out)
     return out
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A simulated cohort on disk: its manifest, and each case's reference labels."""
+
+    manifest: Path
+    labels: list[NDArray[np.int16]]
+
+
+def nodule_cohort(
+    folder: Path,
+    chests: list[NDArray[np.float32]],
+    *,
+    spacing_zyx_mm: tuple[float, float, float] = (2.0, 0.8, 0.8),
+    seed: int = 0,
+) -> Cohort:
+    """Cases of chests with two nodules each (radius 3-6 mm, -50 to 150 HU), a faithful candidate
+    (reference + 5 HU noise) and a degraded one (blurred, + 60 HU noise), all NRRD, and the manifest.
+
+    Args:
+        folder: where the files and cohort.csv go (paths in the manifest are relative to it).
+        chests: [z, y, x] background volumes in HU, one per case.
+    """
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, labels = ["id,reference,mask,candidate:faithful,candidate:degraded"], []
+    for number, chest in enumerate(chests, start=1):
+        z, y, x = (np.asarray(chest.shape) - 1) * np.asarray(spacing_zyx_mm)
+        balls = [
+            Ball((z / 2, y * f, x * g), float(rng.uniform(3.0, 6.0)), float(rng.uniform(-50.0, 150.0)))
+            for f, g in ((0.35, 0.4), (0.6, 0.65))
+        ]
+        case = lesion_ct(
+            balls, shape=chest.shape, spacing_zyx_mm=spacing_zyx_mm, noise_hu=0.0, uid_seed=f"c{number}"
+        )
+        hu = chest.astype(np.float64)
+        for label, ball in enumerate(balls, start=1):
+            hu[case.labels == label] = ball.hu + rng.normal(0.0, 10.0, int((case.labels == label).sum()))
+        reference = with_hu(case, hu, f"c{number}-reference")
+        faithful = hu + rng.normal(0.0, 5.0, hu.shape)
+        degraded = ndimage.gaussian_filter(hu, 1.5) + rng.normal(0.0, 60.0, hu.shape)
+        names = [f"case{number}_{kind}.nrrd" for kind in ("reference", "faithful", "degraded")]
+        write_volume(reference.volume, folder / names[0])
+        write_volume(with_hu(case, faithful, f"c{number}-faithful").volume, folder / names[1])
+        write_volume(with_hu(case, degraded, f"c{number}-degraded").volume, folder / names[2])
+        write_labels(case, folder / f"case{number}_mask.nrrd")
+        rows.append(f"PATIENT-{number:03d},{names[0]},case{number}_mask.nrrd,{names[1]},{names[2]}")
+        labels.append(case.labels)
+    manifest = folder / "cohort.csv"
+    manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return Cohort(manifest, labels)
+
+
+def chest(slices: int, size: int, seed: int) -> NDArray[np.float32]:
+    """[z, y, x] chest in HU: air, a textured soft-tissue body, two lungs and a spine, with noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size] / size
+
+    def ellipse(cy: float, cx: float, ry: float, rx: float) -> NDArray[np.bool_]:
+        return np.asarray(((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1.0)
+
+    body, spine = ellipse(0.5, 0.5, 0.42, 0.47), ellipse(0.8, 0.5, 0.06, 0.06)
+    lungs = ellipse(0.5, 0.3, 0.28, 0.13) | ellipse(0.5, 0.7, 0.28, 0.13)
+    texture = ndimage.gaussian_filter(rng.normal(0.0, 1.0, (slices, size, size)), 2.0) * 250.0
+    hu = np.full((slices, size, size), -1000.0)
+    hu[:, body] = 40.0 + 0.4 * texture[:, body]
+    hu[:, lungs] = -650.0 + texture[:, lungs]
+    hu[:, spine] = 600.0 + 0.5 * texture[:, spine]
+    return (hu + rng.normal(0.0, 15.0, hu.shape)).astype(np.float32)
