@@ -80,7 +80,9 @@ def make_regions(count: int, seed: int) -> list[RegionTask]:
     tasks = []
     for _ in range(count):
         radius = rng.uniform(*REGION_RADII_MM)
-        side_mm = 2 * radius + 2 * 4 * max(settings.log_sigmas_mm) + 10.0  # the region, its margin, slack
+        side_mm = (
+            2 * radius + 2 * config.margin_sigmas * max(settings.log_sigmas_mm) + 10.0
+        )  # + margin, slack
         shape = tuple(int(np.ceil(side_mm / s)) for s in REGION_SPACING_MM)
         texture = ndimage.gaussian_filter(rng.normal(0.0, 1.0, shape), 2.0)
         hu = 40.0 + texture / texture.std() * 30.0 + rng.normal(0.0, 15.0, shape)

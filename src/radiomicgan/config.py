@@ -560,10 +560,12 @@ class RegionFeatureConfig:
     per_slice: bool = False  # --2d: each slice of a region as a true 2-D image, as the random-box protocol
     regions: tuple[str, ...] = ()  # region names or numbers to measure; empty: every region of a mask
     resample: bool = False  # a label volume on another grid is resampled onto the CT's (nearest label)
-    # Image kept around a region for the filters (ours): this many of the widest LoG sigma, since a
-    # Gaussian's weight beyond 4 sigma is below 0.04 % of its peak; at least `min_margin_voxels`, which
-    # covers the coif1 wavelet's 6 taps. Without LoG the margin is `min_margin_voxels`.
-    margin_sigmas: float = 4.0
+    # Image kept around a region for the filters (ours): this many of the widest LoG sigma, at least
+    # `min_margin_voxels` (the coif1 wavelet's 6 taps). Measured on the shared lung CT's tumour (5 mm
+    # slices) against filtering the whole series: with 6 sigma, LoG features differ by a median 0 %
+    # (sigma <= 4 mm) and 0.02 % (5 mm), at most 1.5 %; with 4 sigma by 0.2 %, at most 18 %, the
+    # recursive Gaussian feeling the box's few slices. Original, wavelet and gradient: identical.
+    margin_sigmas: float = 6.0
     min_margin_voxels: int = 4
     jobs: int = 0  # extraction processes (local, or a dask LocalCluster); 0 means all cores
     backend: str = "local"  # "local" (`jobs` processes) or "dask" (see BackendConfig)

@@ -109,6 +109,7 @@ def test_a_candidate_off_its_reference_grid_is_refused_before_anything_is_writte
     manifest = tmp_path / "cohort.csv"
     manifest.write_text(rows.replace(f"{folder}/case2_faithful.nrrd", str(moved)), encoding="utf-8")
     out = tmp_path / "report"
+    capsys.readouterr()  # drop what writing the inputs logged
     code = main(
         ["evaluate", "--manifest", str(manifest), "--out", str(out), "--quiet", "--no-cache", "--jobs", "1"]
     )
@@ -132,3 +133,19 @@ def test_a_manifest_naming_a_missing_file_is_refused_at_once(cohort: Cohort, tmp
     manifest.write_text("reference,mask\na.nrrd,b.nrrd\n")
     with pytest.raises(InputError, match="candidate:NAME"):
         read_cohort(manifest)
+
+
+def test_the_command_line_keeps_the_manifest_and_the_pair_options_apart(
+    cohort: Cohort, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "report")
+    ref = str(cohort.manifest.parent / "case1_reference.nrrd")
+    assert main(["evaluate", "--manifest", str(cohort.manifest), "--reference", ref, "--out", out]) == 2
+    assert "--manifest stands alone" in capsys.readouterr().err
+    assert (
+        main(["evaluate", "--reference", ref, "--candidate", f"a={ref}", "--region", "1", "--out", out]) == 2
+    )
+    assert "apply to --manifest only" in capsys.readouterr().err
+    assert main(["evaluate", "--reference", ref, "--out", out]) == 2
+    assert "at least one --candidate" in capsys.readouterr().err
+    assert not Path(out).exists()

@@ -33,6 +33,10 @@ class SeriesMask:
     mask: Path
     id: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "series", Path(self.series))  # a str from a notebook is a path too
+        object.__setattr__(self, "mask", Path(self.mask))
+
 
 def pair_inputs(series: Sequence[str | Path], masks: Sequence[str | Path]) -> list[SeriesMask]:
     """Series and masks given in two lists, paired in order.

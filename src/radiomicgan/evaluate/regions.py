@@ -4,7 +4,9 @@ A region is a boolean mask on a CT's grid. PyRadiomics filters (wavelet, LoG, ..
 given, so the image is first cut down to the region's bounding box plus a margin (`crop_box`): the
 filters see `margin_sigmas` of the widest LoG sigma around the region, at least `min_margin_voxels`,
 and an extraction costs the region's size, not the series'. The margin is clipped at the image's
-edges, exactly as the whole image would be.
+edges, exactly as the whole image would be. (PyRadiomics scales its square, square root, logarithm
+and exponential images by the largest |HU| of the image it is given: the box, as when PyRadiomics
+crops before resampling.)
 
 3-D (`RegionTask`): the region and its box go to PyRadiomics as one 3-D SimpleITK image with the
 series' voxel spacing: 3-D texture matrices (13 directions), 3-D filters, the `shape` class.
