@@ -56,31 +56,27 @@ def test_seg_without_source_instances_is_placed_by_plane_position(case: MaskCase
         assert np.array_equal(region.mask, case.labels == region.number)
 
 
-def test_seg_of_another_series_is_refused(case: MaskCase, tmp_path: Path, make_ct_series):
-    # Same frame of reference and geometry, another series: the voxels might even line up, but the
-    # SEG was not drawn on this series.
-    other = make_ct_series(
-        tmp_path / "other",
-        slices=12,
-        rows=40,
-        columns=40,
-        seed=20,
-        study_uid=case.ct.meta.study_uid,
-        frame_of_reference_uid=case.ct.meta.frame_of_reference_uid,
-    )
-    path = write_seg(other.folder, case.labels, tmp_path / "other-seg.dcm")
+def test_seg_of_another_series_is_refused(case: MaskCase, tmp_path: Path, other_series):
+    path = write_seg(other_series.folder, case.labels, tmp_path / "other-seg.dcm")
     with pytest.raises(InputError) as caught:
         read_regions(path, case.ct)
     assert caught.value.path == path
-    assert f"references another series ({other.volume.meta.series_uid}), not the CT's" in caught.value.reason
+    series = other_series.volume.meta.series_uid
+    assert f"references another series ({series}), not the CT's {case.ct.meta.series_uid}" in str(
+        caught.value
+    )
     assert "\n" not in str(caught.value)
 
 
-def test_seg_of_another_frame_of_reference_is_refused(case: MaskCase, tmp_path: Path, make_ct_series):
-    other = make_ct_series(tmp_path / "other", slices=12, rows=40, columns=40, seed=21)
-    path = write_seg(other.folder, case.labels, tmp_path / "other-seg.dcm")
-    with pytest.raises(InputError, match="references another series: frame of reference"):
-        read_regions(path, case.ct)
+def test_seg_of_another_frame_of_reference_is_refused(case: MaskCase, tmp_path: Path):
+    ds = pydicom.dcmread(write_seg(case.ct_folder, case.labels, tmp_path / "seg.dcm"))
+    ds.FrameOfReferenceUID = "1.2.3.4"
+    ds.save_as(tmp_path / "elsewhere.dcm")
+    with pytest.raises(InputError) as caught:
+        read_regions(tmp_path / "elsewhere.dcm", case.ct)
+    ct_for = case.ct.meta.frame_of_reference_uid
+    reason = f"references another series: frame of reference 1.2.3.4, not the CT's {ct_for}"
+    assert caught.value.reason == reason
 
 
 def test_seg_needs_the_ct_as_dicom(case: MaskCase, tmp_path: Path):
@@ -96,3 +92,14 @@ def test_seg_without_segments_is_refused(case: MaskCase, tmp_path: Path):
     ds.save_as(tmp_path / "no-segments.dcm")
     with pytest.raises(InputError, match="no region: the SEG describes no segment"):
         read_regions(tmp_path / "no-segments.dcm", case.ct)
+
+
+def test_seg_frames_off_the_ct_grid_are_refused(case: MaskCase, tmp_path: Path):
+    ds = pydicom.dcmread(write_seg(case.ct_folder, case.labels, tmp_path / "seg.dcm"))
+    for frame in ds.PerFrameFunctionalGroupsSequence:
+        del frame.DerivationImageSequence
+        position = frame.PlanePositionSequence[0]
+        position.ImagePositionPatient = [float(v) + 0.3 for v in position.ImagePositionPatient]  # 0.5 mm off
+    ds.save_as(tmp_path / "shifted.dcm")
+    with pytest.raises(InputError, match="its frames cannot be placed on the CT's grid"):
+        read_regions(tmp_path / "shifted.dcm", case.ct)

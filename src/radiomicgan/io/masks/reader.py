@@ -12,6 +12,7 @@ from radiomicgan.io.discovery import one_line
 from radiomicgan.io.itk_formats import itk_format
 from radiomicgan.io.masks.label_volume import read_label_volume
 from radiomicgan.io.masks.regions import RegionSet
+from radiomicgan.io.masks.rtstruct import read_rtstruct
 from radiomicgan.io.masks.seg import read_seg
 from radiomicgan.io.volume import Volume
 
@@ -48,7 +49,7 @@ def read_regions(path: str | Path, reference: Volume, *, resample: bool = False)
     file, modality = _dicom_mask(path)
     if modality == "SEG":
         return read_seg(file, reference)
-    raise InputError(file, f"reading DICOM {modality} masks is not implemented yet")
+    return read_rtstruct(file, reference)
 
 
 def _dicom_mask(path: Path) -> tuple[Path, str]:

@@ -81,8 +81,8 @@ def check_references(
     if missing:
         raise InputError(
             path,
-            f"references another series: {len(missing)} of the images it was drawn on are not in "
-            f"the CT series {ct.series_uid} (e.g. {min(missing)})",
+            f"references another series: images not in the CT series {ct.series_uid} "
+            f"({len(missing)}, e.g. {min(missing)})",
         )
 
 

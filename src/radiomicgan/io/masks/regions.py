@@ -64,7 +64,7 @@ class RegionSet:
             InputError: an item matches no region; the message lists the regions there are.
         """
         chosen: list[Region] = []
-        for item in wanted:
+        for item in [wanted] if isinstance(wanted, str) else wanted:  # one name, not its letters
             matches = [r for r in self.regions if r.name == item]
             if not matches and item.strip().isdigit():
                 matches = [r for r in self.regions if r.number == int(item)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,19 @@ def read_seg(path: Path, reference: Volume) -> RegionSet:
     )
     by_instance = all(any(preserved == "YES" for _, preserved in frame) for frame in sources)
     fractional = str(seg.segmentation_type.value) == "FRACTIONAL"
+    if by_instance:
+        stacks = _stacks_by_instance(seg, numbers, reference, ct, path)
+    else:
+        logger.debug("%s: frames placed by plane position (not each names its CT image)", path.name)
+        stacks = _stacks_by_position(seg, numbers, reference, path)
     regions = []
-    for number, pixels in zip(
-        numbers, _segment_stacks(seg, numbers, reference, ct, path, by_instance), strict=True
-    ):
-        mask = pixels >= FRACTION_IN if fractional else pixels > 0
-        label = str(seg.get_segment_description(number).segment_label or "")
-        regions.append(Region(number=number, name=label or f"label {number}", mask=mask))
+    try:
+        for number, pixels in zip(numbers, stacks, strict=True):
+            mask = pixels >= FRACTION_IN if fractional else pixels > 0
+            label = str(seg.get_segment_description(number).segment_label or "")
+            regions.append(Region(number=number, name=label or f"label {number}", mask=mask))
+    except (RuntimeError, ValueError, KeyError) as exc:  # highdicom's complaints about the frames
+        raise InputError(path, f"its frames cannot be placed on the CT's grid ({one_line(exc)})") from exc
     return RegionSet(regions=tuple(regions), source_path=path, source_format="seg")
 
 
@@ -103,29 +110,30 @@ def _derivations(group: Dataset) -> list[tuple[str, str]]:
     ]
 
 
-def _segment_stacks(
-    seg: Any, numbers: list[int], reference: Volume, ct: CtIdentity, path: Path, by_instance: bool
-) -> list[NDArray[Any]]:
-    """Each segment's pixels [z, y, x] on the CT's grid (0/1, or fractions in [0, 1])."""
-    if by_instance:
-        _, rows, columns = reference.shape
-        if (int(seg.Rows), int(seg.Columns)) != (rows, columns):
-            raise InputError(
-                path, f"frames of {seg.Rows}x{seg.Columns} pixels; the CT's slices are {rows}x{columns}"
-            )
-        uids = sorted(ct.slice_of_instance, key=ct.slice_of_instance.__getitem__)
-        # One segment at a time: the whole [z, y, x, segments] stack of a many-organ SEG can be GBs.
-        return [
-            seg.get_pixels_by_source_instance(
-                uids, segment_numbers=[n], assert_missing_frames_are_empty=True
-            )[..., 0]
-            for n in numbers
-        ]
-    logger.debug("%s: frames placed by plane position (not every frame names its CT instance)", path.name)
-    return _stacks_by_position(seg, numbers, reference, path)
+def _stacks_by_instance(
+    seg: Any, numbers: list[int], reference: Volume, ct: CtIdentity, path: Path
+) -> Iterator[NDArray[Any]]:
+    """Each segment's pixels [z, y, x] (0/1, or fractions in [0, 1]), frames put on the slices of
+    the CT images they were derived from."""
+    _, rows, columns = reference.shape
+    if (int(seg.Rows), int(seg.Columns)) != (rows, columns):
+        raise InputError(
+            path, f"frames of {seg.Rows}x{seg.Columns} pixels; the CT's slices are {rows}x{columns}"
+        )
+    uids = sorted(ct.slice_of_instance, key=ct.slice_of_instance.__getitem__)
+    # One segment at a time, as the caller takes them: a many-organ SEG's whole
+    # [z, y, x, segments] stack can take GBs.
+    for number in numbers:
+        pixels = seg.get_pixels_by_source_instance(
+            uids, segment_numbers=[number], assert_missing_frames_are_empty=True
+        )
+        yield pixels[..., 0]
 
 
-def _stacks_by_position(seg: Any, numbers: list[int], reference: Volume, path: Path) -> list[NDArray[Any]]:
+def _stacks_by_position(
+    seg: Any, numbers: list[int], reference: Volume, path: Path
+) -> Iterator[NDArray[Any]]:
+    """Each segment's pixels [z, y, x], frames put where their plane positions lie on the CT's grid."""
     hd = importlib.import_module("highdicom")
     direction = np.asarray(reference.direction, dtype=np.float64)
     affine = np.eye(4)
@@ -133,10 +141,7 @@ def _stacks_by_position(seg: Any, numbers: list[int], reference: Volume, path: P
     affine[:3, :3] = direction[:, ::-1] * np.asarray(reference.spacing_zyx_mm)[None, :]
     affine[:3, 3] = reference.origin_xyz_mm
     geometry = hd.VolumeGeometry(affine, reference.shape, "PATIENT")
-    try:
-        volume = seg.get_volume(segment_numbers=numbers)
-        placed = volume.match_geometry(geometry, tol=_POSITION_TOLERANCE_MM)
-    except (RuntimeError, ValueError) as exc:
-        raise InputError(path, f"its frames do not lie on the CT's grid ({one_line(exc)})") from exc
-    array = np.asarray(placed.array)
-    return [array[..., i] for i in range(len(numbers))]
+    volume = seg.get_volume(segment_numbers=numbers)
+    array = np.asarray(volume.match_geometry(geometry, tol=_POSITION_TOLERANCE_MM).array)
+    for index in range(len(numbers)):
+        yield array[..., index]
