@@ -19,8 +19,16 @@ README = ROOT / "README.md"
 GUARD = 'if __name__ == "__main__":'
 # The public calls that reach a worker pool, and the modules that start one. A new pool elsewhere
 # fails `test_the_pool_list_is_complete` until its entry point is added here.
-POOL_CALLS = ("simulate_to_folder(", "simulate_kernels(", "evaluate(", "run_demo(", "extract_many(", '"dask"')
-POOL_MODULES = {"simulate/simulator.py", "evaluate/features.py", "cluster.py"}
+POOL_CALLS = (
+    "simulate_to_folder(",
+    "simulate_kernels(",
+    "evaluate(",
+    "run_demo(",
+    "extract_many(",
+    "region_features(",
+    '"dask"',
+)
+POOL_MODULES = {"simulate/simulator.py", "evaluate/workers.py", "cluster.py"}
 
 
 def _python_blocks() -> list[str]:

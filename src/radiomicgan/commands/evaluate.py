@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option, config_layers
-from radiomicgan.config import BACKENDS, EvaluationConfig, build
+from radiomicgan.config import BACKENDS, EvaluationConfig, RegionFeatureConfig, build
 from radiomicgan.errors import ConfigError
 from radiomicgan.evaluate import evaluate
+from radiomicgan.evaluate.cohort import evaluate_cohort
 
 DESCRIPTION = """\
 Evaluate candidates against a standard-kernel reference with the paper's protocol: random ROIs
@@ -37,7 +38,16 @@ backend, scheduler}).
 the scheduler at --scheduler, or a local cluster of --jobs processes. The numbers are the same as
 with the local backend; the cache stays on this machine.
 
+--manifest CSV evaluates a cohort with its lesions instead of --reference/--candidate: one row per
+case with the columns reference, mask (its lesions: NRRD/NIfTI labels, DICOM SEG or RTSTRUCT on the
+reference) and candidate:NAME per candidate (all on the reference's grid), optionally id; paths
+relative to the CSV. Every case is a scan of the protocol above, and the report gets a lesion
+section: each lesion's 3-D features (--lesion-params, default the shipped radiomics_3d.yaml) on the
+reference and every candidate under the reference's mask, Lin's CCC per feature across lesions,
+reproducible features per feature class and filter; lesion_ccc.csv holds the CCC of every feature.
+
 Examples:
+  radiomicgan evaluate --manifest cohort.csv --out report/ --region GTV
   radiomicgan evaluate --reference pairs/sharp --candidate input=pairs/smooth \\
       --candidate radiomicgan=harmonized/smooth --out report/
   radiomicgan evaluate --reference pairs/sharp --candidate retest=pairs/sharp_retest \\
@@ -54,10 +64,9 @@ OPTIONS = ("n_rois", "repeats", "roi_size_px", "seed")
 def register(sub: SubParsers) -> None:
     parser = add_command(sub, "evaluate", "radiomic reproducibility report of candidates", DESCRIPTION)
     d = EvaluationConfig()
-    parser.add_argument("--reference", required=True, type=Path, metavar="DIR", help="standard-kernel series")
-    parser.add_argument(
-        "--candidate", action="append", required=True, metavar="NAME=DIR", help="a candidate (repeatable)"
-    )
+    parser.add_argument("--reference", type=Path, metavar="DIR", help="standard-kernel series")
+    parser.add_argument("--candidate", action="append", metavar="NAME=DIR", help="a candidate (repeatable)")
+    parser.add_argument("--manifest", type=Path, metavar="CSV", help="a cohort with lesion masks (see above)")
     parser.add_argument("--out", required=True, type=Path, metavar="REPORT_DIR", help="folder to create")
     parser.add_argument(
         "--rois",
@@ -103,6 +112,11 @@ def register(sub: SubParsers) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace REPORT_DIR if it holds only radiomicgan's output"
     )
+    parser.add_argument(
+        "--lesion-params", type=Path, metavar="YAML", help="PyRadiomics 3-D parameters of the lesion level"
+    )
+    parser.add_argument("--region", action="append", metavar="NAME|N", help="lesion level: this region only")
+    parser.add_argument("--resample", action="store_true", help="lesion level: put label volumes on the grid")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_config_option(parser)
     parser.set_defaults(handler=run)
@@ -138,7 +152,29 @@ def config_from_args(args: argparse.Namespace) -> EvaluationConfig:
     return build(EvaluationConfig, *config_layers(args, OPTIONS), {"features": features})
 
 
+def lesion_config(args: argparse.Namespace) -> RegionFeatureConfig:
+    """The lesion level's settings file, regions and --resample (its processes are the evaluation's)."""
+    return RegionFeatureConfig(
+        settings_path=str(args.lesion_params or ""), regions=tuple(args.region or ()), resample=args.resample
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.manifest is not None:
+        if args.reference is not None or args.candidate or args.combat or args.training_run:
+            raise ConfigError(
+                "evaluate: --manifest stands alone (no --reference, --candidate, --combat, --training-run)"
+            )
+        outcome = evaluate_cohort(
+            args.manifest, args.out, config_from_args(args), lesion_config(args),
+            overwrite=args.overwrite, progress=not args.quiet, cache=not args.no_cache,
+        )  # fmt: skip
+        print(outcome.report)
+        return 0
+    if args.reference is None or not args.candidate:
+        raise ConfigError("evaluate: give --reference and at least one --candidate, or --manifest")
+    if args.lesion_params or args.region or args.resample:
+        raise ConfigError("evaluate: --lesion-params, --region and --resample apply to --manifest only")
     candidates = named_paths(args.candidate, "--candidate")
     training_runs = named_paths(args.training_run, "--training-run")
     outcome = evaluate(

@@ -7,10 +7,15 @@ One function per level, each over a list of scans (one scan is a list of one), e
 (`roi_level`, with ComBat rows from `combat`), `whole_image_reproducibility` (`whole_image`) and
 `image_quality` (PSNR/SSIM, `metrics`). `evaluate` (`session`) runs them all on series read from
 disk and writes results.json, tables (`results`) and report.html (`report`).
+
+The user's own regions: `region_features` measures labelled regions of CT series (`regions`, masks
+read by `radiomicgan.io.masks`) into a table (`feature_table`); `evaluate_cohort` (`cohort`) adds
+the lesion level (`lesion_level`, `lesion_results`) to the levels above for a cohort manifest.
 """
 
 from radiomicgan.evaluate.agreement import ccc, ccc_per_feature, count_reproducible
 from radiomicgan.evaluate.cache import FeatureCache, cache_folder, default_cache_dir
+from radiomicgan.evaluate.cohort import evaluate_cohort
 from radiomicgan.evaluate.combat import CombatFit, combat_to_reference, fit_combat
 from radiomicgan.evaluate.features import (
     FeatureTask,
@@ -21,9 +26,12 @@ from radiomicgan.evaluate.features import (
     split_feature_name,
 )
 from radiomicgan.evaluate.inputs import Scan, load_scans
+from radiomicgan.evaluate.lesion_level import LesionCase, LesionResult, lesion_reproducibility
 from radiomicgan.evaluate.local_bias import local_bias_hu
 from radiomicgan.evaluate.metrics import image_quality, psnr_slices, ssim_slices
 from radiomicgan.evaluate.protocol import Extraction, ReproducibilityProtocol
+from radiomicgan.evaluate.region_features import RegionFeatures, region_features, save_region_features
+from radiomicgan.evaluate.region_inputs import SeriesMask, read_manifest
 from radiomicgan.evaluate.roi_level import ReproducibilityResult, roi_reproducibility
 from radiomicgan.evaluate.session import EvaluationOutcome, evaluate
 from radiomicgan.evaluate.settings import RadiomicsSettings, load_settings
@@ -35,10 +43,14 @@ __all__ = [
     "Extraction",
     "FeatureCache",
     "FeatureTask",
+    "LesionCase",
+    "LesionResult",
     "RadiomicsSettings",
+    "RegionFeatures",
     "ReproducibilityProtocol",
     "ReproducibilityResult",
     "Scan",
+    "SeriesMask",
     "WholeImageResult",
     "cache_folder",
     "ccc",
@@ -48,16 +60,21 @@ __all__ = [
     "default_cache_dir",
     "describe_settings",
     "evaluate",
+    "evaluate_cohort",
     "extract_features",
     "extract_many",
     "feature_names",
     "fit_combat",
     "image_quality",
+    "lesion_reproducibility",
     "load_scans",
     "load_settings",
     "local_bias_hu",
     "psnr_slices",
+    "read_manifest",
+    "region_features",
     "roi_reproducibility",
+    "save_region_features",
     "split_feature_name",
     "ssim_slices",
     "whole_image_reproducibility",

@@ -11,11 +11,8 @@ LoG at 1-5 mm, square, square root, logarithm, exponential, gradient, LBP2D).
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import os
 import warnings
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +20,16 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from numpy.typing import NDArray
-from radiomics import featureextractor
 
 from radiomicgan.cluster import TaskRunner
 from radiomicgan.evaluate.cache import FeatureCache, feature_key
-from radiomicgan.evaluate.settings import PYRADIOMICS_VERSION, RadiomicsSettings, load_settings, new_extractor
+from radiomicgan.evaluate.settings import (
+    PYRADIOMICS_VERSION,
+    RadiomicsSettings,
+    cached_extractor,
+    load_settings,
+)
+from radiomicgan.evaluate.workers import map_extractions
 from radiomicgan.progress import progress_bar
 
 MASK_ONLY_CLASSES = frozenset({"shape", "shape2D"})
@@ -40,11 +42,6 @@ class FeatureTask:
     image_hu: NDArray[np.floating]
     mask: NDArray[np.bool_]
     spacing_yx_mm: tuple[float, float]
-
-
-@functools.lru_cache(maxsize=4)
-def _extractor(settings: RadiomicsSettings) -> featureextractor.RadiomicsFeatureExtractor:
-    return new_extractor(settings.params_json)
 
 
 def _resolve(settings: RadiomicsSettings | None) -> RadiomicsSettings:
@@ -130,14 +127,22 @@ def extract_features(
     return {name: values[name] for name in names}
 
 
+def roi_problem(mask_2d: NDArray[np.bool_]) -> str | None:
+    """Why a 2-D mask cannot be measured (it must span two rows and two columns), or None."""
+    rows, cols = np.nonzero(mask_2d)
+    if rows.size < 2 or np.ptp(rows) == 0 or np.ptp(cols) == 0:
+        return f"the mask ({rows.size} pixels) must span at least two rows and two columns"
+    return None
+
+
 def _check_inputs(
     image: NDArray[Any], mask: NDArray[Any], spacing_yx_mm: tuple[float, float], settings: RadiomicsSettings
 ) -> None:
     if image.ndim != 2 or image.shape != mask.shape:
         raise ValueError(f"image and mask must be 2-D of one shape, got {image.shape} and {mask.shape}")
-    rows, cols = np.nonzero(mask)
-    if rows.size < 2 or np.ptp(rows) == 0 or np.ptp(cols) == 0:
-        raise ValueError(f"the mask ({rows.size} pixels) must span at least two rows and two columns")
+    problem = roi_problem(mask)
+    if problem is not None:
+        raise ValueError(problem)
     needed = [int(np.ceil(s / min(spacing_yx_mm))) + 1 for s in settings.log_sigmas_mm] + [4]
     if min(image.shape) < max(needed):
         raise ValueError(
@@ -159,36 +164,13 @@ def _run(
     with warnings.catch_warnings():
         # scikit-image warns that LBP on float images is sensitive to tiny differences; HU are coarse.
         warnings.filterwarnings("ignore", message=".*local_binary_pattern.*", category=UserWarning)
-        result = _extractor(settings).execute(image, mask)
+        result = cached_extractor(settings).execute(image, mask)
     return {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
 
 
 def _extract_vector(task: FeatureTask, settings: RadiomicsSettings) -> NDArray[np.float64]:
     values = extract_features(task.image_hu, task.mask, task.spacing_yx_mm, settings)
     return np.fromiter(values.values(), dtype=np.float64, count=len(values))
-
-
-_worker_settings: RadiomicsSettings | None = None
-
-
-def _init_worker(settings: RadiomicsSettings) -> None:
-    global _worker_settings
-    _worker_settings = settings
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # type: ignore[no-untyped-call]  # one process per core; no oversubscription
-    _names(settings)  # builds the extractor once per worker
-
-
-def _worker_extract(task: FeatureTask) -> NDArray[np.float64]:
-    if _worker_settings is None:
-        raise RuntimeError("feature worker used before _init_worker")
-    return _extract_vector(task, _worker_settings)
-
-
-def _cluster_extract(task: FeatureTask, settings: RadiomicsSettings) -> NDArray[np.float64]:
-    # A cluster worker has no initializer: one SimpleITK thread per task is set here (cheap, idempotent),
-    # as _init_worker does for local processes; the extractor is built once per worker (lru_cache).
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # type: ignore[no-untyped-call]
-    return _extract_vector(task, settings)
 
 
 def extract_many(
@@ -202,8 +184,8 @@ def extract_many(
 ) -> pd.DataFrame:
     """Features of many ROIs, over worker processes, with a cache and a progress bar.
 
-    Identical tasks (same key) are extracted once; cached ones not at all. Workers are spawned (safe
-    beside threads in the caller), so a script calling this with jobs != 1 needs the usual
+    Identical tasks (same key) are extracted once; cached ones not at all. Workers are spawned
+    (`workers.map_extractions`), so a script calling this with jobs != 1 needs the usual
     `if __name__ == "__main__":` guard.
 
     Args:
@@ -246,25 +228,7 @@ def _run_all(
 ) -> list[NDArray[np.float64]]:
     results = []
     with progress_bar(total=len(tasks), desc="features", unit="roi", enabled=progress) as bar:
-        for vector in _vectors(tasks, jobs, settings, runner):
+        for vector in map_extractions(_extract_vector, tasks, settings, jobs, runner):
             results.append(vector)
             bar.update()
     return results
-
-
-def _vectors(
-    tasks: list[FeatureTask], jobs: int, settings: RadiomicsSettings, runner: TaskRunner | None
-) -> Iterator[NDArray[np.float64]]:
-    if runner is not None:
-        yield from runner.map(functools.partial(_cluster_extract, settings=settings), tasks)
-        return
-    workers = min(jobs if jobs > 0 else os.cpu_count() or 1, len(tasks))
-    if workers <= 1:
-        yield from (_extract_vector(task, settings) for task in tasks)
-        return
-    chunk = max(1, len(tasks) // (workers * 8))  # small enough to balance, large enough to amortize IPC
-    context = multiprocessing.get_context("spawn")  # safe beside threads (torch, SimpleITK) in the parent
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(settings,)
-    ) as pool:
-        yield from pool.map(_worker_extract, tasks, chunksize=chunk)

@@ -23,6 +23,13 @@ from radiomicgan.evaluate.cache import FeatureCache, cache_folder
 from radiomicgan.evaluate.combat import COMBAT_SUFFIX
 from radiomicgan.evaluate.features import describe_settings
 from radiomicgan.evaluate.inputs import Scan, load_scans
+from radiomicgan.evaluate.lesion_level import LesionResult
+from radiomicgan.evaluate.lesion_results import (
+    lesion_document,
+    lesion_notes,
+    lesion_warnings,
+    write_lesion_tables,
+)
 from radiomicgan.evaluate.metrics import image_quality
 from radiomicgan.evaluate.protocol import REFERENCE, Extraction, ReproducibilityProtocol
 from radiomicgan.evaluate.report import ReportInputs, training_figures, write_report
@@ -123,24 +130,73 @@ def evaluate(
         scans = load_scans(Path(reference), {name: Path(path) for name, path in candidates.items()})
         logger.info("evaluating %d candidate(s) on %d scan(s)", len(candidates), len(scans))
         roi = roi_reproducibility(scans, protocol, extraction, combat=combat)
-        whole = _whole_image(scans, protocol, extraction)
+        whole = whole_image_or_none(scans, protocol, extraction)
+    levels = Levels(scans, roi, whole)
+    return conclude(
+        levels, Path(out), config, describe_settings(settings), feature_cache, start,
+        runs=runs, run_records=run_records, combat=combat,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Levels:
+    """What an evaluation measured: its scans, the ROI and whole-image levels, and (for a cohort with
+    masks) the lesion level with a description of its settings."""
+
+    scans: list[Scan]
+    roi: ReproducibilityResult
+    whole: WholeImageResult | None
+    lesions: LesionResult | None = None
+    lesion_settings: Mapping[str, Any] | None = None
+
+
+def conclude(
+    levels: Levels,
+    out: Path,
+    config: EvaluationConfig,
+    settings: Mapping[str, Any],
+    feature_cache: FeatureCache | None,
+    start: float,
+    *,
+    runs: Mapping[str, Path] | None = None,
+    run_records: Mapping[str, TrainingRun] | None = None,
+    combat: bool = False,
+) -> EvaluationOutcome:
+    """Image quality, warnings, results.json, tables and the report of measured levels, written to `out`.
+
+    Args:
+        settings: the ROI levels' PyRadiomics settings as `describe_settings` gives them.
+        start: when the evaluation began (`time.perf_counter`), for the outcome's wall time.
+        runs: candidate name -> its training run folder; run_records: what `read_run` found there.
+    """
+    runs, run_records = dict(runs or {}), dict(run_records or {})
+    scans, roi, whole = levels.scans, levels.roi, levels.whole
     quality = image_quality(scans, config.quality_range_hu)
     found = overlaps(run_records, scans)
     warnings = warn_overlaps(run_records, found) + _sample_warnings(roi, whole, config)
+    if levels.lesions is not None:
+        for sentence in lesion_warnings(levels.lesions, config):
+            logger.warning("%s", sentence)
+            warnings.append(sentence)
     results = results_document(
-        roi, quality, whole, scans, config, describe_settings(settings),
+        roi, quality, whole, scans, config, settings,
         intervals=uncertainty.summary(roi, whole, config),
         training=_training(run_records, found, scans),
         warnings=warnings,
     )  # fmt: skip
-    report = _write(Path(out), roi, whole, results, scans, runs, _notes(scans, config, combat))
+    if levels.lesions is not None:
+        results["lesions"] = lesion_document(levels.lesions, levels.lesion_settings or {})
+    notes = _notes(scans, config, combat) + (
+        lesion_notes(levels.lesions) if levels.lesions is not None else []
+    )
+    report = _write(out, levels, results, runs, notes)
     n_slices = sum(scan.reference.shape[0] for scan in scans)
     extracted, from_cache = (
         (feature_cache.misses, feature_cache.hits) if feature_cache is not None else (None, None)
     )
     seconds = time.perf_counter() - start
     logger.info("evaluation written to %s in %.0f s", out, seconds)
-    return EvaluationOutcome(Path(out), report, results, len(scans), n_slices, extracted, from_cache, seconds)
+    return EvaluationOutcome(out, report, results, len(scans), n_slices, extracted, from_cache, seconds)
 
 
 def combat_description(empirical_bayes: bool) -> str:
@@ -181,9 +237,10 @@ def check_names(candidates: Sequence[str], training_runs: Sequence[str], *, comb
         raise ConfigError(f"evaluate: training run given for unknown candidate(s) {', '.join(unknown)}")
 
 
-def _whole_image(
+def whole_image_or_none(
     scans: list[Scan], protocol: ReproducibilityProtocol, extraction: Extraction
 ) -> WholeImageResult | None:
+    """The whole-image level, or None (with a warning) when the scans have too few slices for it."""
     try:
         return whole_image_reproducibility(scans, protocol, extraction)
     except ValueError as exc:  # too few slices: the ROI level still stands on its own
@@ -219,19 +276,13 @@ def _training(
 
 
 def _write(
-    out: Path,
-    roi: ReproducibilityResult,
-    whole: WholeImageResult | None,
-    results: dict[str, Any],
-    scans: list[Scan],
-    runs: Mapping[str, Path],
-    notes: list[str],
+    out: Path, levels: Levels, results: dict[str, Any], runs: Mapping[str, Path], notes: list[str]
 ) -> Path:
-    first = scans[0]
+    first = levels.scans[0]
     z = first.reference.shape[0] // 2  # the middle slice of the first scan: typical anatomy
     inputs = ReportInputs(
         results=results,
-        mean_ccc=roi.ccc.groupby(level="candidate", sort=False).mean(),
+        mean_ccc=levels.roi.ccc.groupby(level="candidate", sort=False).mean(),
         case_reference=first.reference[z],
         case_candidates={name: volume[z] for name, volume in first.candidates.items()},
         case_label=f"scan 1, slice {first.slice_indices[z] + 1} of {first.n_reference_slices}",
@@ -240,7 +291,9 @@ def _write(
     )
     with atomic_dir(out) as temporary:
         write_json(temporary / "results.json", results)
-        write_tables(temporary, roi, whole)
+        write_tables(temporary, levels.roi, levels.whole)
+        if levels.lesions is not None:
+            write_lesion_tables(temporary, levels.lesions)
         write_report(temporary, inputs)
     return out / "report.html"
 

@@ -111,6 +111,7 @@ def write_report(folder: Path, inputs: ReportInputs) -> Path:
         "table1": _table1(results),
         "table2": _table2(results),
         "whole": _whole_rows(results),
+        "lesions": _lesion_rows(results.get("lesions")),
         "case": {**case, "label": inputs.case_label, "window": DISPLAY_WINDOW_HU},
         "training": training,
         "settings": _settings_rows(results["radiomics_settings"]),
@@ -228,6 +229,36 @@ def _whole_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"name": name, "count": interval_text(count, intervals.get(name)) if intervals else count}
         for name, count in whole["reproducible"].items()
     ]
+
+
+def _lesion_rows(lesions: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The lesion section's tables: reproducible features per class and per filter, per candidate."""
+    if lesions is None:
+        return None
+    candidates = lesions["candidates"]
+    classes = list(dict.fromkeys(c for row in candidates.values() for c in row["by_class"]))
+    filters = list(dict.fromkeys(f for row in candidates.values() for f in row["by_filter"]))
+    return {
+        "threshold": lesions["ccc_threshold"],
+        "n_lesions": lesions["n_lesions"],
+        "n_cases": lesions["n_cases"],
+        "counted": lesions["features_counted"],
+        "excluded": len(lesions["excluded"]),
+        "classes": classes,
+        "filters": filters,
+        "by_class": [
+            {
+                "name": name,
+                "total": row["reproducible"],
+                "cells": [row["by_class"].get(c, 0) for c in classes],
+            }
+            for name, row in candidates.items()
+        ],
+        "by_filter": [
+            {"name": name, "cells": [row["by_filter"].get(f, 0) for f in filters]}
+            for name, row in candidates.items()
+        ],
+    }
 
 
 def _settings_rows(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
