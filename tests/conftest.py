@@ -22,6 +22,7 @@ from pydicom.uid import ImplicitVRLittleEndian
 from scipy.spatial.transform import Rotation
 
 from radiomicgan.io import SeriesMeta, Volume, deterministic_uid, new_ct_datasets, write_dicom_series
+from registry.scans import Runs, train_runs
 from training.pairs import Scan, write_scan
 
 # pydicom's bundled test files. Never call pydicom.data.get_testdata_file(s): they try to download.
@@ -238,3 +239,10 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
     """One paired scan, 6 slices of 48 x 48 px (`training.pairs.write_scan`), written once for the run:
     shared by every test that trains or harmonizes a tiny model, so tests must not write into it."""
     return write_scan(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """Two Wiener runs (a second each) on Br40d\\3 (Siemens) and Br40d\\2 (no Manufacturer) series, for
+    the model registry and `harmonize --model auto` (`registry.scans`); tests must not write into them."""
+    return train_runs(tmp_path_factory.mktemp("registry-runs"))

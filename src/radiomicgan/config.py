@@ -635,11 +635,21 @@ def parse_ae_address(text: str) -> tuple[str, str, int]:
 
 
 # --- where radiomicgan keeps what it can recompute (feature values, ONNX exports) -------------------
+# --- and what it cannot (the model registry) --------------------------------------------------------
 
 
 def user_cache_dir(kind: str) -> Path:
     """`$XDG_CACHE_HOME/radiomicgan/KIND`, or `~/.cache/radiomicgan/KIND` (the XDG default)."""
     root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "radiomicgan" / kind
+
+
+def user_data_dir(kind: str) -> Path:
+    """`$XDG_DATA_HOME/radiomicgan/KIND`, or `~/.local/share/radiomicgan/KIND` (the XDG default).
+
+    For what a user keeps (registered models), unlike the cache, which may be deleted at any time.
+    """
+    root = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(root) / "radiomicgan" / kind
 
 

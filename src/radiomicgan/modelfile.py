@@ -52,6 +52,8 @@ class ModelMetadata:
         full_range_hu: the standardization range (paper Sec. 3.1: [-1024, 1000]).
         source_kernel: ConvolutionKernel of the non-standard training series ("" unknown).
         target_kernel: ConvolutionKernel of the standard training series ("" unknown).
+        manufacturer: Manufacturer (0008,0070) of the non-standard training series ("" unknown, mixed,
+            or a file written before it was recorded); the model registry matches series by it.
         epochs: epochs trained.
         extra: method-specific plain data.
         training_geometry: pixel spacing, slice spacing and field of view of the training scans; None
@@ -66,6 +68,7 @@ class ModelMetadata:
     full_range_hu: tuple[int, int] = (-1024, 1000)
     source_kernel: str = ""
     target_kernel: str = ""
+    manufacturer: str = ""
     epochs: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     training_geometry: TrainingGeometry | None = None

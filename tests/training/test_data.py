@@ -9,6 +9,7 @@ import pytest
 
 from radiomicgan.errors import InputError, PairingError
 from radiomicgan.training.data import PairedSlices, load_paired_slices, sample_crops, split_validation
+from registry.scans import write_pair
 from training.pairs import SOURCE_KERNEL, TARGET_KERNEL, Scan, write_scan
 
 
@@ -23,6 +24,19 @@ def test_load_pairs_and_stacks_two_scans(scan: Scan, tmp_path: Path) -> None:
     np.testing.assert_array_equal(data.target_hu[6:], other.target_hu)
     np.testing.assert_array_equal(data.scan_index, [0] * 6 + [1] * 4)
     assert (data.source_kernel, data.target_kernel) == (SOURCE_KERNEL, TARGET_KERNEL)
+
+
+def test_the_source_series_manufacturer_is_recorded_when_every_scan_shares_it(tmp_path: Path) -> None:
+    # write_scan's series say "radiomicgan simulator"; the registry tests write "SIEMENS " and none
+    siemens = write_pair(tmp_path, "siemens", "Br40d\\3", "SIEMENS ")
+    also = write_pair(tmp_path, "also", "Br40d\\3", "Siemens", seed=3)
+    unknown = write_pair(tmp_path, "unknown", "Br40d\\3", "", seed=4)
+    assert load_paired_slices([(siemens.source, siemens.target)]).manufacturer == "SIEMENS"  # stripped
+    both = load_paired_slices([(siemens.source, siemens.target), (also.source, also.target)])
+    assert both.manufacturer == "SIEMENS"  # the same vendor, spelt in two cases: the first spelling
+    assert both.take(np.array([0, 7])).manufacturer == "SIEMENS"
+    mixed = load_paired_slices([(siemens.source, siemens.target), (unknown.source, unknown.target)])
+    assert mixed.manufacturer == ""  # one scan without: the model is not tied to a vendor
 
 
 def test_series_of_two_scans_are_not_a_pair(scan: Scan, tmp_path: Path) -> None:

@@ -16,7 +16,11 @@ from radiomicgan.config import (
     HarmonizeConfig,
     SpacingTolerance,
 )
-from radiomicgan.inference import harmonize_model
+from radiomicgan.errors import ConfigError
+from radiomicgan.inference import harmonize_auto, harmonize_model
+from radiomicgan.registry import ModelRegistry
+
+AUTO = "auto"  # --model auto: each series' model from the registry
 
 DESCRIPTION = """\
 Harmonize CT series with a trained model: each slice is standardized in the HU window, rounded
@@ -38,6 +42,11 @@ processes; workers must see INPUT, OUTPUT and the model at the same paths.
 --num-parts N --part-id K harmonizes share K of N (by a hash of the SeriesInstanceUID), for N
 independent jobs such as a batch scheduler's array job.
 
+--model auto picks, per series, the registered model (radiomicgan models) whose source kernel
+(every value: Br40d\\3 is not Br40d\\2) and manufacturer match the series' header; each model is
+loaded once. A series no model matches is skipped with a warning line; one series, or a tree in
+which none matches, is refused. --registry DIR names the registry (default: the user's data folder).
+
 Examples:
   radiomicgan harmonize --model runs/rg scans/patient1/smooth harmonized/patient1
   radiomicgan harmonize --model runs/rg/model.safetensors archive/ harmonized/ --batch-size 8
@@ -45,6 +54,8 @@ Examples:
   radiomicgan harmonize --model runs/rg archive/ harmonized/ --backend dask --workers 4
   radiomicgan harmonize --model runs/rg archive/ harmonized/ --backend dask --scheduler tcp://head:8786
   radiomicgan harmonize --model runs/rg archive/ harmonized/ --num-parts 16 --part-id $SLURM_ARRAY_TASK_ID
+  radiomicgan harmonize --model auto archive/ harmonized/
+  radiomicgan harmonize --model auto --registry /srv/radiomicgan/models archive/ harmonized/
 """
 
 
@@ -52,7 +63,19 @@ def register(sub: SubParsers) -> None:
     tolerance = SpacingTolerance()
     description = DESCRIPTION.format(warn=tolerance.warn - 1, refuse=tolerance.refuse - 1)
     parser = add_command(sub, "harmonize", "harmonize series with a trained model", description)
-    parser.add_argument("--model", required=True, type=Path, metavar="RUN_DIR_OR_FILE", help="trained model")
+    parser.add_argument(
+        "--model",
+        required=True,
+        type=Path,
+        metavar="RUN_DIR_OR_FILE|auto",
+        help="trained model, or auto: per series, the registered model matching its kernel and manufacturer",
+    )
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        metavar="DIR",
+        help="the model registry of --model auto (default: see models)",
+    )
     parser.add_argument("input", type=Path, metavar="INPUT", help="series folder, file or folder tree")
     parser.add_argument("output", type=Path, metavar="OUTPUT", help="where the harmonized series go")
     defaults = HarmonizeConfig()
@@ -153,11 +176,20 @@ def settings_from_args(args: argparse.Namespace) -> tuple[HarmonizeConfig, Backe
 
 def run(args: argparse.Namespace) -> int:
     settings, backend = settings_from_args(args)
-    written = harmonize_model(
-        args.model, args.input, args.output, settings, series_uid=args.series, overwrite=args.overwrite,
-        strict=args.strict, progress=not args.quiet, backend=backend, num_parts=args.num_parts,
-        part_id=args.part_id,
-    )  # fmt: skip
+    if str(args.model) == AUTO:  # a run folder named "auto" is ./auto
+        written = harmonize_auto(
+            ModelRegistry(args.registry), args.input, args.output, settings, series_uid=args.series,
+            overwrite=args.overwrite, progress=not args.quiet, backend=backend, num_parts=args.num_parts,
+            part_id=args.part_id,
+        )  # fmt: skip
+    elif args.registry is not None:
+        raise ConfigError("harmonize: --registry is for --model auto; a model given by path needs none")
+    else:
+        written = harmonize_model(
+            args.model, args.input, args.output, settings, series_uid=args.series, overwrite=args.overwrite,
+            strict=args.strict, progress=not args.quiet, backend=backend, num_parts=args.num_parts,
+            part_id=args.part_id,
+        )  # fmt: skip
     for path in written:
         print(path)
     return 0

@@ -29,6 +29,7 @@ from radiomicgan.config import BackendConfig
 from radiomicgan.errors import ConfigError, InputError
 from radiomicgan.io import SeriesRef, find_series, plan_series
 from radiomicgan.io.atomic import check_outside_inputs, remove_partials
+from radiomicgan.io.ownership import check_replaceable
 from radiomicgan.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,22 @@ def select_part(jobs: list[SeriesJob], num_parts: int, part_id: int) -> list[Ser
     """
     check_part(num_parts, part_id)
     return [job for job in jobs if part_of(job.series.series_uid, num_parts) == part_id]
+
+
+def check_replaceable_outputs(jobs: list[SeriesJob]) -> None:
+    """Refuse an --overwrite of a tree before any series is replaced, not halfway through it.
+
+    Raises:
+        OutputError: an existing output holds what radiomicgan did not write (`ownership.check_replaceable`).
+    """
+    for job in jobs:
+        if job.out.exists():
+            check_replaceable(job.out)
+
+
+def existing_policy(overwrite: bool, resumable: bool) -> Existing:
+    """What an existing output gets (`jobs.triage`): replaced, kept when complete (a tree), or refused."""
+    return "replace" if overwrite else "skip" if resumable else "error"
 
 
 def written_slices(out: Path) -> int:

@@ -30,6 +30,8 @@ from radiomicgan.inference.jobs import (
     SeriesJob,
     check_output_outside_input,
     check_part,
+    check_replaceable_outputs,
+    existing_policy,
     is_dicom_name,
     run_jobs,
     select_part,
@@ -49,7 +51,6 @@ from radiomicgan.io import (
 )
 from radiomicgan.io.atomic import check_output
 from radiomicgan.io.itk_formats import itk_format
-from radiomicgan.io.ownership import check_replaceable
 from radiomicgan.modelfile import ModelMetadata, read_metadata
 from radiomicgan.progress import progress_bar
 from radiomicgan.spacing import pixel_spacing
@@ -217,20 +218,46 @@ def check_request(
     if num_parts > 1:
         log.info("part %d of %d: %d of the %d series", part_id, num_parts, len(jobs), len(every))
     resumable = len(every) > 1 or num_parts > 1
-    for job in jobs if overwrite and resumable else []:
-        if job.out.exists():
-            check_replaceable(job.out)  # before any series is replaced, not halfway through the tree
+    if overwrite and resumable:
+        check_replaceable_outputs(jobs)  # before any series is replaced, or any kernel warned about
     kept = _kernel_checked(metadata.source_kernel, input_path, jobs, strict=strict, tree=resumable)
+    check_jobs(metadata, settings, kept, overwrite=overwrite, resumable=resumable)
+    existing = existing_policy(overwrite, resumable)
+    return Request(output_path, jobs=kept, skipped=len(jobs) - len(kept), existing=existing, backend=backend)
+
+
+def check_jobs(
+    metadata: ModelMetadata,
+    settings: HarmonizeConfig,
+    jobs: list[SeriesJob],
+    *,
+    overwrite: bool,
+    resumable: bool,
+) -> None:
+    """Check a model's series jobs from their headers, before the model loads or any series is written.
+
+    (A tree's outputs to replace are checked by `jobs.check_replaceable_outputs`.)
+
+    Args:
+        metadata: the model file's metadata (its training spacing).
+        settings: how the model runs (resample, force).
+        jobs: the series and their outputs.
+        overwrite: an existing output of one series is to be replaced.
+        resumable: a tree or a share, whose existing complete outputs are kept; one series otherwise,
+            whose output is checked here.
+
+    Raises:
+        InputError: a series' headers do not make a volume, or its pixel spacing is refused.
+        OutputError: (one series) its output exists without `overwrite`, lies in the input, or holds
+            what radiomicgan did not write.
+    """
     # Headers only: a bad series fails before any other is written.
-    plans = [plan_series(job.series) for job in kept]
-    for job, plan in zip(kept, plans, strict=True):
+    plans = [plan_series(job.series) for job in jobs]
+    for job, plan in zip(jobs, plans, strict=True):
         spacing_mm = pixel_spacing(plan.geometry.spacing_zyx_mm)
         check_model_spacing(metadata, settings, job.series.folder, spacing_mm)
         if not resumable:  # its writer checks again; here, so a refused output fails before the model loads
             check_output(job.out, overwrite=overwrite, inputs=plan.folders, is_dir=True)
-    existing: Existing = "replace" if overwrite else "skip" if resumable else "error"
-    skipped = len(jobs) - len(kept)
-    return Request(output_path, jobs=kept, skipped=skipped, existing=existing, backend=backend)
 
 
 def run_request(harmonizer: Harmonizer, request: Request, *, progress: bool = True) -> list[Path]:

@@ -37,6 +37,8 @@ class PairedSlices:
         target_kernel: ConvolutionKernel of the target series ("" when unknown or mixed).
         geometry: the training scans' pixel spacing, slice spacing and field of view, as the model
             file records them (`radiomicgan.spacing` checks a series against them); None when unknown.
+        manufacturer: Manufacturer of the source series ("" when unknown or mixed): the scanner the
+            model learned to convert from, which the model registry matches series by.
     """
 
     source_hu: NDArray[np.float32]
@@ -45,6 +47,7 @@ class PairedSlices:
     source_kernel: str = ""
     target_kernel: str = ""
     geometry: TrainingGeometry | None = None
+    manufacturer: str = ""
 
     def __len__(self) -> int:
         return int(self.source_hu.shape[0])
@@ -58,6 +61,7 @@ class PairedSlices:
             self.source_kernel,
             self.target_kernel,
             self.geometry,
+            self.manufacturer,
         )
 
 
@@ -78,6 +82,7 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
     source_kernels: list[str] = []
     target_kernels: list[str] = []
     geometries: list[TrainingGeometry] = []
+    manufacturers: list[str] = []
     for scan, (source_path, target_path) in enumerate(pairs):
         source, target = read_volume(source_path), read_volume(target_path)
         pair = pair_volumes(source, target)
@@ -91,6 +96,7 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
         scans.append(np.full(len(src), scan, dtype=np.int64))
         source_kernels.append(source.meta.kernel)
         target_kernels.append(target.meta.kernel)
+        manufacturers.append(_manufacturer(source))
     log.info("training pairs: %d scans, %d matched slices", len(pairs), sum(len(s) for s in sources))
     return PairedSlices(
         np.concatenate(sources),
@@ -99,6 +105,7 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
         _single(source_kernels),
         _single(target_kernels),
         _mean_geometry(geometries),
+        _single_manufacturer(manufacturers),
     )
 
 
@@ -202,3 +209,20 @@ def sample_crops(
         sources[b] = crop
         targets[b] = data.target_hu[i, y : y + crop_y, x : x + crop_x]
     return sources, targets
+
+
+def _manufacturer(volume: Volume) -> str:
+    """The source series' Manufacturer (0008,0070), stripped; "" for NRRD/NIfTI or when absent."""
+    first = volume.datasets[0] if volume.datasets else None
+    return str(first.get("Manufacturer", "") or "").strip() if first is not None else ""
+
+
+def _single_manufacturer(manufacturers: list[str]) -> str:
+    """The manufacturer every source series shares (case ignored), "" when they differ or none is known.
+
+    A model trained on several vendors' scans is not tied to one: "" lets the registry match any.
+    """
+    if len({m.casefold() for m in manufacturers}) > 1:
+        log.info("training series come from several manufacturers: none is recorded")
+        return ""
+    return manufacturers[0] if manufacturers else ""

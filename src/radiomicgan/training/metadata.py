@@ -29,7 +29,7 @@ def model_metadata(
         config: the resolved configuration.
         weights: the encoder weights the generator started from.
         generator: the trained generator (its parameters are counted).
-        data: the training pairs (their kernels and geometry are recorded).
+        data: the training pairs (their kernels, manufacturer and geometry are recorded).
         final_window: the last epoch's training window, HU.
         history: the run's epochs; the last one's losses are a fitted method's choices.
         prefilter_info: what the prefilter's fit chose; empty without a prefilter.
@@ -44,6 +44,7 @@ def model_metadata(
         full_range_hu=config.window.full_range_hu,
         source_kernel=data.source_kernel,
         target_kernel=data.target_kernel,
+        manufacturer=data.manufacturer,
         epochs=len(history),
         training_geometry=data.geometry,
         extra={
