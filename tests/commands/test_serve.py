@@ -113,6 +113,9 @@ def test_bad_input_at_start_up_is_one_line_exit_2_and_no_spool(
           "--spool", str(tmp_path / "file" / "spool")], "spool is not writable"),
         (["serve", "--port", "0", "--spool", str(spool), "--forward", orthanc.forward], "--model"),
         ([*base, "--forward", orthanc.forward, "--ae-title", "A_TITLE_OF_17_CHAR"], "not a DICOM AE title"),
+        (["serve", "--model", "auto", "--registry", str(tmp_path / "empty"), "--port", "0",
+          "--spool", str(spool), "--forward", orthanc.forward], "no model is registered"),
+        ([*base, "--forward", orthanc.forward, "--registry", str(tmp_path)], "is for --model auto"),
     ]  # fmt: skip
     for argv, expected in cases:
         assert main(argv) == 2, argv

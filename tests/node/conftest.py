@@ -37,7 +37,8 @@ def running_node(
 
     @contextmanager
     def start(**overrides: Any) -> Iterator[Node]:
-        config = node_config(wiener_model, tmp_path / "spool", orthanc.forward, **overrides)
+        values = {"model": wiener_model, "forward": orthanc.forward} | overrides
+        config = node_config(spool=tmp_path / "spool", **values)
         node = Node.open(config)
         node.start()
         try:

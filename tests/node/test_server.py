@@ -14,6 +14,7 @@ import pytest
 from node.harness import Orthanc, finish, storescu, wait_until, write_series
 from radiomicgan.io import read_volume
 from radiomicgan.node import Node, series_key, spool_status
+from radiomicgan.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow
 Dciodvfy = Callable[[Path], tuple[list[str], str]]
@@ -114,3 +115,19 @@ def test_three_series_sent_at_once_all_arrive(
             orthanc.wait_for(series.study_uid, len(series.files))
     for series in several:
         assert orthanc.counts(series.study_uid) == (1, len(series.files))
+
+
+def test_model_auto_harmonizes_what_the_registry_converts_and_quarantines_the_rest(
+    running_node: StartNode, orthanc: Orthanc, wiener_model: Path, tmp_path: Path
+) -> None:
+    ModelRegistry(tmp_path / "registry").add(wiener_model, "smooth-to-sharp")
+    smooth = write_series(tmp_path / "in", "auto-smooth")
+    other = write_series(tmp_path / "in", "auto-b70f", ConvolutionKernel="B70f")
+    with running_node(model="auto", registry=str(tmp_path / "registry")) as node:
+        storescu(node.port, [*smooth.files, *other.files])
+        orthanc.wait_for(smooth.study_uid, len(smooth.files))
+        key = series_key(str(pydicom.dcmread(other.files[0]).SeriesInstanceUID))
+        reason = node.spool.root / "quarantine" / key / "reason.txt"
+        wait_until(reason.exists, 10, "the B70f series in quarantine")
+    assert reason.read_text().startswith("no registered model converts kernel B70f")
+    assert orthanc.counts(other.study_uid) == (0, 0)

@@ -24,6 +24,10 @@ under --strict, a damaged file) goes to SPOOL/quarantine/ with a reason.txt; a d
 down is tried again with a growing wait. SIGTERM (or Ctrl-C) stops accepting, lets open
 associations finish, and stops after the current series' step.
 
+--model auto takes, for each series, the registered model (radiomicgan models) whose source
+kernel and manufacturer match the series' ConvolutionKernel and Manufacturer; a series no model
+matches is quarantined. Models registered while the node runs count from the next series on.
+
 The rest of the node's settings (timeouts, retry times, the model's device and batch size under
 harmonize:) can be given in a YAML file (--config); options override it.
 
@@ -31,6 +35,7 @@ Examples:
   radiomicgan serve --model runs/rg --port 11112 --forward ORTHANC@pacs:4242 --spool /var/spool/rg
   radiomicgan serve --model runs/rg --port 11112 --spool spool/ \\
       --forward-dicomweb http://pacs:8042/dicom-web/studies --series-idle 60 --strict
+  radiomicgan serve --model auto --port 11112 --forward ORTHANC@pacs:4242 --spool /var/spool/rg
   radiomicgan serve --config node.yaml
   radiomicgan serve --status --spool /var/spool/rg
 """
@@ -38,7 +43,18 @@ Examples:
 
 def register(sub: SubParsers) -> None:
     parser = add_command(sub, "serve", "run a DICOM node that harmonizes series on arrival", DESCRIPTION)
-    parser.add_argument("--model", metavar="RUN_DIR|FILE", help="the trained model")
+    parser.add_argument(
+        "--model",
+        metavar="RUN_DIR|FILE|auto",
+        help="the trained model, or auto: per series, the registered model matching its kernel and "
+        "manufacturer",
+    )
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        metavar="DIR",
+        help="the model registry of --model auto (default: see models)",
+    )
     parser.add_argument("--port", type=int, help=f"DICOM port to listen on (default: {NodeConfig.port})")
     parser.add_argument(
         "--ae-title", metavar="AET", help=f"the node's AE title (default: {NodeConfig.ae_title})"
@@ -79,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     args.series_idle_s = args.series_idle
     args.spool = str(args.spool) if args.spool else None
-    names = ["model", "port", "ae_title", "forward", "forward_dicomweb", "spool", "series_idle_s", "strict"]
+    args.registry = str(args.registry) if args.registry else None
+    names = ["model", "registry", "port", "ae_title", "forward", "forward_dicomweb", "spool", "series_idle_s"]
+    names.append("strict")
     config = build(NodeConfig, *config_layers(args, names))
     # pynetdicom logs every association and message at INFO; the node logs one line per series.
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)

@@ -16,13 +16,16 @@ from types import FrameType
 from radiomicgan.config import NodeConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.node.forward import Destination, StorageSCU
-from radiomicgan.node.models import FixedModel, ModelChooser
+from radiomicgan.node.models import FixedModel, ModelChooser, RegistryModels
 from radiomicgan.node.scp import StorageSCP
 from radiomicgan.node.spool import Spool
 from radiomicgan.node.stow import StowRS
 from radiomicgan.node.worker import SeriesWorker
+from radiomicgan.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
+
+AUTO = "auto"  # --model auto: each series' model from the registry
 
 
 class Node:
@@ -122,7 +125,15 @@ def check_complete(config: NodeConfig) -> None:
 
 
 def choose_models(config: NodeConfig) -> ModelChooser:
-    """The model chooser `config.model` names: a run folder or model file."""
+    """The model chooser `config.model` names: a run folder or model file, or "auto", the registry.
+
+    Raises:
+        ConfigError: a registry named for a model given by path.
+    """
+    if config.model == AUTO:
+        return RegistryModels(ModelRegistry(config.registry or None), config.harmonize)
+    if config.registry:
+        raise ConfigError("serve: --registry is for --model auto; a model given by path needs none")
     return FixedModel(config.model, config.harmonize)
 
 
