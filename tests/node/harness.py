@@ -64,6 +64,7 @@ class Orthanc:
     dicom_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     aet: str = "ORTHANC"
+    settings: dict[str, Any] = field(default_factory=dict)  # more of Orthanc's configuration
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -94,6 +95,7 @@ class Orthanc:
             "SaveJobs": False,
             "Plugins": [str(DICOMWEB_PLUGIN)] if DICOMWEB_PLUGIN.exists() else [],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+            **self.settings,
         }
         (self.folder / "orthanc.json").write_text(json.dumps(config), encoding="utf-8")
         with (self.folder / "orthanc.log").open("ab") as log:
@@ -142,6 +144,11 @@ class Orthanc:
         """(series, instances) Orthanc holds for a study."""
         return len(self.find("Series", study_uid)), len(self.find("Instance", study_uid))
 
+    def stable(self, *study_uids: str) -> bool:
+        """Whether every series of the studies is stable (its OnStableSeries has run)."""
+        series = [s for study in study_uids for s in self.find("Series", study)]
+        return all(self.get(f"/series/{s}")["IsStable"] for s in series)
+
     def wait_for(self, study_uid: str, instances: int, timeout_s: float = 30) -> None:
         """Wait until Orthanc holds `instances` instances of the study."""
         wait_until(
@@ -185,12 +192,15 @@ def write_series(root: Path, name: str, *, slices: int = 6, size: int = 48, **at
     return Series(folder, files, source.meta.study_uid)
 
 
-def storescu(port: int, files: list[Path], *, wait: bool = True) -> subprocess.Popen[bytes]:
-    """Send files to the node with dcmtk's storescu, as a modality would; waits for it unless told not to."""
+def storescu(
+    port: int, files: list[Path], *, wait: bool = True, called: str = NODE_AET
+) -> subprocess.Popen[bytes]:
+    """Send files to the node (or `called`) with dcmtk's storescu, as a modality would; waits for it
+    unless told not to."""
     executable = shutil.which("storescu")
     if executable is None:
         pytest.fail("dcmtk's storescu is not installed: `make test` installs it (apt-get install dcmtk)")
-    command = [executable, "-aet", "MODALITY", "-aec", NODE_AET, "127.0.0.1", str(port), *map(str, files)]
+    command = [executable, "-aet", "MODALITY", "-aec", called, "127.0.0.1", str(port), *map(str, files)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if wait:
         finish(process)

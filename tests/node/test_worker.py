@@ -130,3 +130,16 @@ def test_a_restart_after_part_of_a_series_was_sent_sends_it_all_as_one_series(
         again.spool.close()
     assert "harmonizing" not in caplog.text and f"series {key}: 6 instances sent" in caplog.text
     assert orthanc.counts(series.study_uid) == (1, len(series.files))
+
+
+def test_a_series_we_harmonized_is_quarantined_not_harmonized_again(
+    make_worker: MakeWorker, orthanc: Orthanc, tmp_path: Path
+) -> None:
+    ours = "Harmonized from SMOOTH to SHARP by radiomicgan-wiener (method radiomicgan-wiener, model 0123abcd)"
+    series = write_series(tmp_path / "in", "looped", DerivationDescription=ours)
+    worker = make_worker()
+    key = receive(worker.spool, series.files)
+    step(worker)
+    reason = (worker.spool.root / "quarantine" / key / "reason.txt").read_text()
+    assert reason.startswith("already harmonized by radiomicgan")
+    assert orthanc.counts(series.study_uid) == (0, 0)

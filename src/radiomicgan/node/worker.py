@@ -3,7 +3,8 @@
 One series at a time, in one thread: a series is harmonized as `radiomicgan harmonize` does it
 (`inference.harmonize_path`: checked from its headers, then streamed batch by batch, so memory holds
 one batch), into `harmonized/<key>` in the spool; then sent. A series that cannot be harmonized (not
-CT, another kernel under --strict, a damaged file, no model for it) is quarantined with its reason;
+CT, another kernel under --strict, a damaged file, no model for it, one we harmonized already) is
+quarantined with its reason;
 one whose destination fails waits for the next try (`forward.backoff_s`) while the others go on.
 """
 
@@ -28,6 +29,7 @@ from radiomicgan.node.spool import Claim, Spool, instance_files
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.2  # how often an idle worker looks for a series that has gone quiet
+_OUR_DERIVATION = "(method radiomicgan-"  # in the DerivationDescription of what we derive (`io.derivation`)
 
 
 class SeriesWorker:
@@ -138,7 +140,7 @@ def _first_header(folder: Path) -> Dataset:
 
     Raises:
         InvalidSeriesError: the file cannot be read as DICOM.
-        InputError: the series is not CT.
+        InputError: the series is not CT, or is a series radiomicgan harmonized.
     """
     files = instance_files(folder)
     if not files:
@@ -150,4 +152,8 @@ def _first_header(folder: Path) -> Dataset:
     modality = str(header.get("Modality", "") or "")
     if modality != "CT":
         raise InputError(folder, f"Modality {modality or '(none)'}, not CT")
+    if _OUR_DERIVATION in str(header.get("DerivationDescription", "") or ""):
+        # A PACS rule that sends our own output back (its kernel is still the source's) would
+        # otherwise harmonize it again, and again.
+        raise InputError(folder, "already harmonized by radiomicgan (does a routing rule send results back?)")
     return header
