@@ -161,9 +161,17 @@ def test_no_identifier_in_messages_logs_or_outputs(
         ],
         capsys,
     )  # fmt: skip
+    registry = ["--registry", str(tmp_path / "models")]  # a model card: kernels, manufacturer, evaluation
+    printed += _run(
+        ["models", "add", str(run), "--name", "rg", "--evaluation", str(report), *registry], capsys
+    )
+    printed += _run(["models", "show", "rg", *registry], capsys) + _run(["models", "list", *registry], capsys)
+    auto = ["harmonize", "--model", "auto", *registry, str(scan.source.parent), str(tmp_path / "auto")]
+    printed += _run([*auto, "--quiet"], capsys)
+    assert f"{scan.target}: skipped: no registered model" in printed  # the target kernel is no model's source
     assert "read CT series" in printed  # the debug logs were on
     assert _leaks(printed.encode()) == [], printed
-    for root in (run, report, cache):
+    for root in (run, report, cache, tmp_path / "models"):
         assert _file_leaks(root) == {}
     derived = sorted(harmonized.iterdir())
     assert derived and all(path.suffix == ".dcm" for path in derived)  # nothing else to search there

@@ -17,7 +17,8 @@ import pytest
 from radiomicgan.config import HarmonizeConfig
 from radiomicgan.errors import InputError
 from radiomicgan.inference import harmonize_auto, harmonize_model
-from radiomicgan.io import read_volume, write_volume
+from radiomicgan.inference.jobs import part_of
+from radiomicgan.io import find_series, read_volume, write_volume
 from radiomicgan.modelfile import model_digest
 from radiomicgan.registry import ModelRegistry
 from registry.scans import Runs
@@ -126,3 +127,26 @@ def test_inputs_without_a_header_or_models_are_refused(
         harmonize_auto(empty, tree, tmp_path / "out", CPU, progress=False)
     assert info.value.path == tmp_path / "empty"
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.nrrd").exists()
+
+
+def test_a_rerun_keeps_complete_outputs_and_shares_cover_the_tree(
+    registry: ModelRegistry, tree: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    first = harmonize_auto(registry, tree, out, CPU, progress=False)
+    stamps = {path: path.stat().st_mtime_ns for path in out.rglob("*.dcm")}
+    with caplog.at_level(logging.INFO, logger="radiomicgan"):
+        assert harmonize_auto(registry, tree, out, CPU, progress=False) == first
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*.dcm")} == stamps
+    assert sum("complete output exists, kept" in r.getMessage() for r in caplog.records) == 2
+    # four shares, each run alone: together they cover the tree; share 1 holds only the series no model
+    # matches (by the UIDs' hashes), share 0 none: neither is an error
+    shares = [
+        harmonize_auto(registry, tree, tmp_path / "shares", CPU, progress=False, num_parts=4, part_id=k)
+        for k in range(4)
+    ]
+    assert shares[0] == shares[1] == []
+    assert part_of(find_series(tree / "sharp")[0].series_uid, 4) == 1
+    assert sorted(path for share in shares for path in share) == sorted(
+        tmp_path / "shares" / path.name for path in first
+    )

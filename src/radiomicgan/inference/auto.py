@@ -8,7 +8,8 @@ written. Then each model is loaded once and runs its group as `harmonize --model
 (`series.run_request`): resumable, shares, the local or Dask backend.
 
 A series that no model matches is skipped with one warning line naming its folder; one series on
-its own (or a tree in which nothing matches) is refused instead, as nothing would be written.
+its own (or a whole tree in which nothing matches) is refused instead, as nothing would be written.
+A share of a tree (`num_parts` > 1) that holds no matching series only warns: other shares may.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _plan(
             unmatched.append((job, _unmatched(kernel, manufacturer)))
         else:
             groups[model].append(job)
-    if unmatched and not groups:
+    if unmatched and not groups and num_parts == 1:  # a share of an array job may well hold none
         _refuse(input_path, unmatched)
     for job, reason in unmatched:
         log.warning("%s: skipped: %s", job.series.folder, reason)

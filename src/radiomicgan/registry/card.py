@@ -138,7 +138,7 @@ def card_markdown(data: dict[str, Any]) -> str:
         "| --- | --- |",
         f"| source kernel (as DICOM stores it) | `{data['source_kernel'] or 'unknown'}` |",
         f"| target kernel | `{data['target_kernel'] or 'unknown'}` |",
-        f"| manufacturer | {data['manufacturer'] or 'any (none recorded)'} ({data['manufacturer_from']}) |",
+        f"| manufacturer | {_manufacturer(data)} |",
         f"| method | {data['method']} (generator {model['generator']}, prefilter {model['prefilter']}) |",
         f"| parameters | {_shown(model['parameters'])} |",
         f"| model id | `{model['model_id']}` (named in every derived series' DerivationDescription) |",
@@ -164,6 +164,13 @@ def card_markdown(data: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _manufacturer(data: dict[str, Any]) -> str:
+    if data["manufacturer"]:
+        return f"{data['manufacturer']} ({data['manufacturer_from']})"
+    unknown = data["manufacturer_from"] == "unknown"
+    return "any (none recorded)" if unknown else "any (none, as given when registered)"
 
 
 def _training_lines(training: dict[str, Any], model: dict[str, Any]) -> list[str]:
@@ -194,7 +201,7 @@ def _budget_lines(training: dict[str, Any]) -> list[str]:
     lines = [f"- epochs: {training['epochs']}"]
     if training["steps"] is not None:
         lines.append(
-            f"- steps: {training['steps']} ({training['steps_per_epoch']} per epoch, batches of "
+            f"- steps configured: {training['steps']} ({training['steps_per_epoch']} per epoch, batches of "
             f"{_shown(training['batch_size'])} crops of {_shown(training['crop_px'])} px)"
         )
     wall = training["wall_seconds"]

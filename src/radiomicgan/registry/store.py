@@ -107,7 +107,8 @@ class ModelRegistry:
             try:
                 found.append(self._read_entry(folder))
             except InputError as exc:
-                log.warning("%s: not a registry entry, ignored (%s)", exc.path, exc.reason)
+                if folder.exists():  # not removed meanwhile (`remove` renames an entry away first)
+                    log.warning("%s: not a registry entry, ignored (%s)", exc.path, exc.reason)
         return found
 
     def show(self, name: str) -> RegisteredModel:
