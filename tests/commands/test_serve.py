@@ -94,7 +94,8 @@ def test_a_node_killed_after_the_last_c_store_sends_the_series_once_and_drains_o
     assert node.process.wait(timeout=30) == 0
     text = node.text()
     assert "SIGTERM received" in text and "node stopped (0 series left in the spool" in text
-    assert "Traceback" not in text and "1.2.826" not in text  # no UID in the log: series go by key
+    assert "Traceback" not in text
+    assert "1.2.826" not in text and "TEST01" not in text and "Phantom" not in text  # no UID, no patient
 
 
 def test_bad_input_at_start_up_is_one_line_exit_2_and_no_spool(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from radiomicgan.errors import OutputError
-from radiomicgan.node.spool import Spool, instance_files, instance_name, series_key, write_durably
+from radiomicgan.node.spool import Spool, instance_files, instance_name, series_key
 
 SERIES = "1.2.826.0.1.3680043.8.498.1"
 
@@ -23,14 +24,6 @@ def spool(tmp_path: Path) -> Iterator[Spool]:
     opened.close()
 
 
-def test_write_durably_replaces_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
-    path = tmp_path / "a.dcm"
-    write_durably(path, b"first")
-    write_durably(path, b"second")
-    assert path.read_bytes() == b"second"
-    assert [p.name for p in tmp_path.iterdir()] == ["a.dcm"]
-
-
 def test_an_instance_sent_twice_is_one_file_named_by_hashes(spool: Spool) -> None:
     key = spool.store(SERIES, "1.2.3.4", b"one")
     assert key == series_key(SERIES) and len(key) == 16 and SERIES not in key
@@ -40,6 +33,14 @@ def test_an_instance_sent_twice_is_one_file_named_by_hashes(spool: Spool) -> Non
     assert [p.name for p in files] == sorted([instance_name("1.2.3.4"), instance_name("1.2.3.5")])
     assert (spool.incoming(key) / instance_name("1.2.3.4")).read_bytes() == b"again"
     assert [p.name for p in spool.incoming(key).iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_store_that_fails_leaves_no_series_to_wait_for(spool: Spool) -> None:
+    shutil.rmtree(spool.root / "incoming")
+    (spool.root / "incoming").write_text("a file where the folder was")
+    with pytest.raises(OSError):
+        spool.store(SERIES, "1.2.3.4", b"x")
+    assert spool.pending() == 0 and spool.claim_ready(idle_s=0) is None
 
 
 def test_a_series_is_ready_only_after_the_idle_time(spool: Spool) -> None:

@@ -41,6 +41,7 @@ from typing import IO, Any
 
 from radiomicgan.errors import OutputError
 from radiomicgan.io.atomic import remove_partials, write_text_atomic
+from radiomicgan.node.durable import fsync_dir, fsync_file, write_durably
 
 log = logging.getLogger(__name__)
 
@@ -66,36 +67,6 @@ def instance_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix == ".dcm" and not p.name.startswith("."))
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that it survives a crash once this returns.
-
-    A hidden temporary sibling is written and fsynced, renamed onto `path`, and the folder fsynced, so
-    `path` holds the old bytes or the new ones, whole, whatever happens (power loss included).
-
-    Raises:
-        OSError: the file cannot be written (the temporary is removed).
-    """
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make the names in `folder` (created, renamed, removed) durable."""
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 @dataclass
@@ -217,10 +188,15 @@ class Spool:
             entry.last_arrival = now
         try:
             yield
-        finally:
+        except BaseException:
             with self._lock:
                 entry.in_flight -= 1
-                entry.last_arrival = time.monotonic()
+                if not (entry.in_flight or entry.busy or instance_files(self.incoming(key))):
+                    del self._entries[key]  # nothing of it on disk: no series to wait for
+            raise
+        with self._lock:
+            entry.in_flight -= 1
+            entry.last_arrival = time.monotonic()
 
     # --- the worker's side -------------------------------------------------------------------------
 
@@ -285,14 +261,15 @@ class Spool:
                 return False
             del self._entries[claim.key]
             source = self.incoming(claim.key)
-            if target.exists():  # the same series again: its files join those already there
-                for path in instance_files(source):
-                    os.replace(path, target / path.name)
-                self._to_trash(source)
-            else:
-                source.rename(target)
+            target.mkdir(exist_ok=True)
             fsync_dir(target.parent)
-        write_durably(target / REASON_FILE, f"{' '.join(reason.split())}\n".encode())
+            write_durably(target / REASON_FILE, f"{' '.join(reason.split())}\n".encode())
+            # file by file: the same series quarantined again joins the files already there, and a
+            # crash halfway leaves the rest in incoming/, quarantined again at the next start
+            for path in instance_files(source):
+                os.replace(path, target / path.name)
+            fsync_dir(target)
+            self._to_trash(source)
         self._remove_derived(claim.key)
         (self.root / RETRY / f"{claim.key}.json").unlink(missing_ok=True)
         self._empty_trash()
@@ -329,11 +306,7 @@ class Spool:
         files were lost with the page cache.
         """
         for path in instance_files(self.harmonized(key)):
-            descriptor = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            fsync_file(path)
         fsync_dir(self.harmonized(key))
         fsync_dir(self.root / HARMONIZED)
         write_durably(self.root / HARMONIZED / f"{key}.sources", str(sources).encode())

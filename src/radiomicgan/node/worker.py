@@ -64,8 +64,11 @@ class SeriesWorker:
             return False
         try:
             self.process(claim)
+        except Exception as exc:  # a bug must not end the worker while the SCP goes on acknowledging
+            log.exception("series %s: unexpected error", claim.key)
+            self._postpone(claim, f"unexpected error: {type(exc).__name__}: {exc}")
         except BaseException:
-            self.spool.release(claim)  # a bug or an interrupt: the series stays pending for the next start
+            self.spool.release(claim)  # an interrupt: the series stays pending for the next start
             raise
         return True
 
@@ -82,11 +85,7 @@ class SeriesWorker:
         try:
             sent = self.destination.send(derived)
         except ForwardError as exc:
-            delay = backoff_s(
-                self.spool.attempts(key) + 1, self.config.retry_initial_s, self.config.retry_max_s
-            )
-            failures = self.spool.postpone(claim, delay, str(exc))
-            log.warning("series %s: not sent (%s); try %d failed, next in %.1f s", key, exc, failures, delay)
+            self._postpone(claim, f"not sent ({exc})")
             return
         record = {"instances": sent, "destination": self.destination.describe()}
         removed = self.spool.finish(claim, record)
@@ -115,13 +114,7 @@ class SeriesWorker:
             self._quarantine(claim, exc.reason)
             return False
         except (OutputError, OSError) as exc:  # the spool's disk, not the series: try again later
-            delay = backoff_s(
-                self.spool.attempts(key) + 1, self.config.retry_initial_s, self.config.retry_max_s
-            )
-            self.spool.postpone(claim, delay, str(exc))
-            log.error(
-                "series %s: cannot write its harmonized series (%s); next try in %.1f s", key, exc, delay
-            )
+            self._postpone(claim, f"cannot write its harmonized series ({exc})")
             return False
         except Exception as exc:  # a bug must not stop the node: the series waits in quarantine
             log.exception("series %s: harmonizing failed", key)
@@ -129,6 +122,13 @@ class SeriesWorker:
             return False
         log.info("series %s: harmonized in %.1f s", key, time.monotonic() - started)
         return True
+
+    def _postpone(self, claim: Claim, problem: str) -> None:
+        """Try the series again later, after a wait that doubles with each failure in a row."""
+        config = self.config
+        delay = backoff_s(self.spool.attempts(claim.key) + 1, config.retry_initial_s, config.retry_max_s)
+        failures = self.spool.postpone(claim, delay, problem)
+        log.warning("series %s: %s; try %d failed, next in %.1f s", claim.key, problem, failures, delay)
 
     def _quarantine(self, claim: Claim, reason: str) -> None:
         if self.spool.quarantine(claim, reason):
