@@ -131,3 +131,16 @@ def test_model_auto_harmonizes_what_the_registry_converts_and_quarantines_the_re
         wait_until(reason.exists, 10, "the B70f series in quarantine")
     assert reason.read_text().startswith("no registered model converts kernel B70f")
     assert orthanc.counts(other.study_uid) == (0, 0)
+
+
+def test_a_node_forwarding_by_stow_rs_files_the_series_in_orthanc(
+    running_node: StartNode, orthanc: Orthanc, tmp_path: Path
+) -> None:
+    series = write_series(tmp_path / "in", "by-dicomweb")
+    with running_node(forward="", forward_dicomweb=orthanc.stow_url) as node:
+        storescu(node.port, series.files)
+        orthanc.wait_for(series.study_uid, len(series.files))
+        wait_until(lambda: any((node.spool.root / "sent").iterdir()), 10, "the sent record")
+    assert orthanc.counts(series.study_uid) == (1, len(series.files))
+    [sent] = [s for s in spool_status(tmp_path / "spool") if s.state == "sent"]
+    assert sent.detail == f"to {orthanc.stow_url}"
