@@ -21,13 +21,15 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 # dciodvfy validates the DICOM we write; chromium renders the HTML report in tests;
-# orthanc (a real PACS) and dcmtk (storescu, a real sender) face the DICOM node in its tests.
+# orthanc (a real PACS, with its DICOMweb plugin for STOW-RS) and dcmtk (storescu, a real sender) face
+# the DICOM node in its tests.
 system-tools:
 	@missing=""; \
 	command -v dciodvfy >/dev/null 2>&1 || missing="$$missing dicom3tools"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v Orthanc >/dev/null 2>&1 || missing="$$missing orthanc"; \
 	command -v storescu >/dev/null 2>&1 || missing="$$missing dcmtk"; \
+	test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so || missing="$$missing orthanc-dicomweb"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

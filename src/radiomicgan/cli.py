@@ -45,9 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"radiomicgan {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from radiomicgan.commands import demo, evaluate, features, harmonize, info, models, simulate, train
+    from radiomicgan.commands import (
+        demo,
+        evaluate,
+        features,
+        harmonize,
+        info,
+        models,
+        serve,
+        simulate,
+        train,
+    )
 
-    for module in (info, simulate, train, harmonize, evaluate, features, demo, models):
+    for module in (info, simulate, train, harmonize, evaluate, features, demo, models, serve):
         module.register(sub)
     return parser
 

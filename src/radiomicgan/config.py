@@ -586,6 +586,91 @@ class RegionFeatureConfig:
         return BackendConfig(name=self.backend, scheduler=self.scheduler, workers=self.jobs)
 
 
+# --- the DICOM node (`radiomicgan serve`; `radiomicgan.node`) --------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeConfig:
+    """How `radiomicgan serve` receives, harmonizes and forwards DICOM series (`radiomicgan.node`).
+
+    `model`, `spool` and one destination (`forward` or `forward_dicomweb`) have no default: the node
+    checks them when it opens (`node.server.Node.open`). The other values are the defaults of a
+    small research node; `harmonize` is how its model runs, as for `radiomicgan harmonize`.
+    """
+
+    model: str = ""  # a run folder, a model file, or "auto" (the registry picks one per series)
+    spool: str = ""  # where instances wait from their C-STORE until the destination has them
+    forward: str = ""  # AET@HOST:PORT, the Storage SCP (a PACS) the harmonized series go to
+    forward_dicomweb: str = ""  # or a STOW-RS URL, e.g. http://pacs:8042/dicom-web/studies
+    port: int = 11112  # DICOM's registered port; 0 takes a free one (tests)
+    host: str = ""  # the address to listen on; "" every interface
+    ae_title: str = "RADIOMICGAN"
+    # A series is complete once no instance came for this long. A router that forwards a stable series
+    # sends it without pauses; a scanner sending while it reconstructs can pause for tens of seconds
+    # (Orthanc waits 60 s, its StableAge, before it calls a series stable).
+    series_idle_s: float = 30.0
+    strict: bool = False  # quarantine a series whose kernel differs from the model's source kernel
+    registry: str = ""  # the model registry `auto` reads; "" its default folder
+    retry_initial_s: float = 5.0  # first wait after the destination failed; doubled per failure
+    retry_max_s: float = 300.0  # the longest wait between two tries
+    max_associations: int = 10  # at once; each holds one instance in memory while it arrives
+    timeout_s: float = 30.0  # network (ACSE, DIMSE, socket and HTTP) timeout
+    drain_s: float = 10.0  # on SIGTERM, how long open associations may take to finish
+    sent_records: int = 1000  # sent series remembered for --status (the oldest go first)
+    harmonize: HarmonizeConfig = dataclasses.field(default_factory=HarmonizeConfig)
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.port <= 65535, f"serve: port must lie in [0, 65535], got {self.port}")
+        check_ae_title(self.ae_title, "serve: ae_title")
+        if self.forward:
+            parse_ae_address(self.forward)
+        if self.forward_dicomweb:
+            _require(
+                self.forward_dicomweb.startswith(("http://", "https://")),
+                f"serve: forward_dicomweb must be an http(s) URL, got {self.forward_dicomweb!r}",
+            )
+        _require(
+            not (self.forward and self.forward_dicomweb),
+            "serve: give one destination, --forward or --forward-dicomweb, not both",
+        )
+        _require(self.series_idle_s > 0, "serve: series_idle_s must be > 0")
+        _require(
+            0 < self.retry_initial_s <= self.retry_max_s,
+            "serve: retry times need 0 < retry_initial_s <= retry_max_s",
+        )
+        _require(self.max_associations >= 1, "serve: max_associations must be >= 1")
+        _require(self.timeout_s > 0 and self.drain_s >= 0, "serve: timeout_s must be > 0, drain_s >= 0")
+        _require(self.sent_records >= 0, "serve: sent_records must be >= 0")
+
+
+def check_ae_title(title: str, what: str) -> None:
+    """Refuse what DICOM does not allow in an AE title: empty, over 16 characters, a backslash, a
+    control or non-ASCII character (PS3.5 6.2, VR AE).
+
+    Raises:
+        ConfigError: naming `what`.
+    """
+    allowed = bool(title.strip()) and len(title) <= 16 and title.isascii() and title.isprintable()
+    _require(
+        allowed and "\\" not in title, f"{what}: {title!r} is not a DICOM AE title (1-16 ASCII characters)"
+    )
+
+
+def parse_ae_address(text: str) -> tuple[str, str, int]:
+    """Split `AET@HOST:PORT` (an IPv6 host in brackets) into its AE title, host and port.
+
+    Raises:
+        ConfigError: another form, a bad AE title or a port outside 1-65535.
+    """
+    title, at, address = text.partition("@")
+    host, colon, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not (at and colon and host and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ConfigError(f"serve: {text!r} is not AET@HOST:PORT, e.g. ORTHANC@pacs.example.org:4242")
+    check_ae_title(title, f"serve: {text!r}")
+    return title, host, int(port)
+
+
 # --- where radiomicgan keeps what it can recompute (feature values, ONNX exports) -------------------
 # --- and what it cannot (the model registry) --------------------------------------------------------
 
