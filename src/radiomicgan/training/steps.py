@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
 
 import torch
@@ -36,7 +36,7 @@ class GanParts:
     opt_d: torch.optim.Optimizer
     l1_weight: float = 100.0
     batch_size: int = 4
-    spectrum_weight: float = 0.0
+    spectrum_weight: float = field(default=0.0, kw_only=True)  # keyword: subclasses' fields follow
 
     @classmethod
     def around(
@@ -53,7 +53,7 @@ class GanParts:
             adam(discriminator, config.lr, config.beta1),
             config.l1_weight,
             config.batch_size,
-            config.spectrum_weight,
+            spectrum_weight=config.spectrum_weight,
             **method_fields,
         )
 
