@@ -124,6 +124,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rois", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=0, help="feature/simulation processes (0: all cores)")
+    parser.add_argument("--json", help="write the figures here too")
     parser.add_argument("--fresh-run", action="store_true", help="retrain the runs that exist")
     parser.add_argument("--train-only", action="store_true", help="train, then stop (no evaluation)")
     args = parser.parse_args(argv)

@@ -38,13 +38,15 @@ spectral fit in one epoch. Every model harmonizes with `radiomicgan harmonize --
 --unpaired (config `unpaired: true`): the --source series (non-standard kernel) and the --target
 series (the standard kernel) come from different patients, studies or scanners, any number of
 each; nothing is paired. The target series must share one kernel. Every series is resampled to the
-first target series' pixel spacing (harmonize other spacings with --resample). Models: {_UNPAIRED};
-without --model, {UNPAIRED_DEFAULT} (two generators, G: source -> standard is the model file's).
+first target series' pixel spacing (harmonize other spacings with --resample).
+Models: {_UNPAIRED}; without --model, {UNPAIRED_DEFAULT} (two generators;
+G: source -> standard is the model file's), behind the spectral prefilter (--prefilter spectral).
 
 --prefilter wiener (ours, not the paper's; the default for radiomicgan) fits the least-squares
 linear kernel conversion on the training pairs and runs it on whole slices before the network, in
 training and in harmonize, so the network learns only what no linear filter can (README, Results);
---prefilter none trains the paper's network alone. The baselines default to none.
+--prefilter none trains the paper's network alone. The baselines default to none;
+--prefilter spectral runs the unpaired spectral filter there instead (cyclegan's default).
 
 Examples:
   radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
@@ -53,7 +55,7 @@ Examples:
   radiomicgan train --out runs/rg --resume --config train.yaml
   radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
   radiomicgan train --prefilter none --source pairs/smooth --target pairs/sharp --out runs/paper
-  radiomicgan train --unpaired --source siteA/b30f --source siteB/fc12 --target ref/b60f \
+  radiomicgan train --unpaired --source siteA/b30f --source siteB/fc12 --target ref/b60f \\
       --target ref2/b60f --out runs/cyclegan
   radiomicgan train --unpaired --model spectral --source siteA/b30f --target ref/b60f --out runs/nps
 

@@ -17,12 +17,16 @@ rate decaying linearly to 0 over the last `decay_fraction` of the run's steps (t
 second half). It trains on unpaired series (`train --unpaired`, its default there) and on pairs,
 whose pairing it ignores.
 
-The generator of both directions is `baselines.cyclegan.generator`, one of the registry's learned
-ones with its own `model` section; by default Choe et al.'s residual CNN (`model.choe`), which
-starts at the identity: the cycle and identity losses are met from the first step, and the
+Ours: the generator of both directions is `baselines.cyclegan.generator`, one of the registry's
+learned ones with its own `model` section; by default Choe et al.'s residual CNN (`model.choe`),
+which starts at the identity: the cycle and identity losses are met from the first step, and the
 adversarial terms move G and F from there. F starts as a copy of G (the same pretrained encoder,
-when the generator has one) and parts from it at the first step. It trains in the full range: the
-dynamic window phase reads the CAM of a discriminator conditioned on the input, which these are not.
+when the generator has one) and parts from it at the first step. The discriminators see each crop
+beside its texture map (`texture_gain`, STAN-CT's high-pass residual): kernels differ in noise of
+10-30 HU, which a plain PatchGAN barely told apart from anatomy. Its `model.prefilter: auto` is the
+spectral filter (`training.prefilter.spectral_prefilter_split`): G learns from the filter's output,
+so the GAN is left what no linear filter can do. It trains in the full range: the dynamic window
+phase reads the CAM of a discriminator conditioned on the input, which these are not.
 """
 
 from __future__ import annotations
