@@ -17,30 +17,39 @@ Rows:
   mean over seeds;
 - paired: the default paired model (benchmarks/configs/quality_prefilter.yaml) trained on the
   pairs of all training slices, the ceiling; or a finished run given by `--paired-run`;
+- wiener: the least-squares linear filter fitted on those pairs (quality.py's), the paired linear
+  ceiling (quality.py's scoring pairs every row's counts with it, repeat by repeat);
 - retest: the standard kernel from independent noise (a repeat scan).
 
 "recovered" is each unpaired row's gain over the input as a share of the paired model's, per HU
 range (reproducible counts) and for PSNR. Stages are cached in --work (simulation, halves, runs);
 --fresh-run retrains. Seconds per step are the runs' wall time over their steps, on this machine.
 
-The real run (20 minutes of training per seed and for the paired ceiling on 2 CPU cores):
+The real run: 20 minutes of CycleGAN training per seed on this machine's 2 cores (the default
+generator takes 1.3 s a step on 4 crops of 64 px with one torch thread, and 6 s with two while other
+work shares the cores: hence --threads 1), and the paired ceiling as quality.py trains it (--threads
+holds for it too, which slows it; or reuse a finished one of the same split, e.g. --paired-run
+/tmp/rg-quality/runs/prefilter):
 
-    B=".venv/bin/python benchmarks/unpaired.py --work /tmp/rg-unpaired"
-    $B --epochs 20 --steps-per-epoch 40 --crop 64 --seeds 3 --threads 2 \\
+    B=".venv/bin/python benchmarks/unpaired.py"
+    $B --work /tmp/rg-unpaired --epochs 20 --steps-per-epoch 40 --crop 64 --seeds 3 --threads 1 \
         --paired-epochs 20 --paired-steps-per-epoch 22 --json benchmarks/results/unpaired_lung1.json
-    $B --work /tmp/rg-unpaired-ir --scenario iterative --epochs 20 --steps-per-epoch 40 --crop 64 \\
-        --seeds 3 --threads 2 --json benchmarks/results/unpaired_lung1_iterative.json
+    $B --work /tmp/rg-unpaired-ir --scenario iterative --epochs 20 --steps-per-epoch 40 --crop 64 \
+        --seeds 3 --threads 1 --paired-epochs 20 --paired-steps-per-epoch 22 \
+        --json benchmarks/results/unpaired_lung1_iterative.json
 
-The tiny check it was run with (minutes; says that it works, not how well):
+The tiny check it was run with (10 minutes, the split copied from a quality.py work folder; it says
+that the script works, not how well anything does):
 
-    $B --work /tmp/rg-unpaired-tiny --epochs 2 --steps-per-epoch 5 --crop 64 --seeds 1 \\
-        --paired-epochs 1 --paired-steps-per-epoch 2 --rois 10 --repeats 2
+    $B --work /tmp/rg-unpaired-tiny --epochs 2 --steps-per-epoch 5 --crop 64 --seeds 1 --threads 1 \
+        --paired-epochs 1 --paired-steps-per-epoch 2 --rois 10 --repeats 2 --jobs 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, run in runs.items():
         harmonizer = Harmonizer.load(run, HarmonizeConfig(device="cpu", batch_size=2))
         candidates[name] = harmonizer(test[source], progress=True).hu
+    candidates["wiener"] = quality._wiener(split, source, test[source])  # the paired linear filter
     candidates["retest"] = test[quality.RETEST].hu
     scores = quality._score(test[quality.TARGET], candidates, args)
     report = {
@@ -187,8 +197,6 @@ def _train_runs(
 
 
 def _train(config: TrainConfig, run: Path) -> None:
-    import shutil
-
     shutil.rmtree(run, ignore_errors=True)
     start = time.perf_counter()
     train(config, progress=True)

@@ -529,9 +529,7 @@ class BaselinesConfig:
     ganai: GanaiConfig = dataclasses.field(default_factory=GanaiConfig)
     stanct: StanCTConfig = dataclasses.field(default_factory=StanCTConfig)
     wiener: WienerConfig = dataclasses.field(default_factory=WienerConfig)
-    cyclegan: CycleGANConfig = dataclasses.field(
-        default_factory=CycleGANConfig
-    )  # unpaired (train --unpaired)
+    cyclegan: CycleGANConfig = dataclasses.field(default_factory=CycleGANConfig)  # unpaired learned model
     spectral: SpectralConfig = dataclasses.field(default_factory=SpectralConfig)  # unpaired linear filter
 
 

@@ -24,7 +24,7 @@ from radiomicgan.config import (
 from radiomicgan.io import read_volume
 from radiomicgan.methods import resolve
 from radiomicgan.methods.cyclegan import CycleGANParts, ImagePool, build_cyclegan
-from radiomicgan.modelfile import load_model
+from radiomicgan.modelfile import load_model, load_prefilter
 from radiomicgan.nets import ResidualCNN, build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 
@@ -137,6 +137,7 @@ def test_unpaired_run_trains_resumes_and_harmonizes(
 
     model, metadata = load_model(whole)  # G alone: what harmonize applies
     assert isinstance(model, ResidualCNN) and metadata.method == "cyclegan"
+    assert metadata.model["prefilter"] == "spectral" and load_prefilter(whole, metadata) is not None
     assert metadata.extra["unpaired"] is True and metadata.source_kernel == "smooth"
     assert metadata.target_kernel == "sharp"
     assert float(model.head.weight.detach().abs().max()) > 0  # trained away from the identity it started at
