@@ -100,7 +100,7 @@ class SimulationConfig:
 # --- models (generator, discriminator, encoder weights) --------------------------------------------
 
 
-PREFILTERS = ("auto", "none", "wiener")  # model.prefilter; "auto": the method's own
+PREFILTERS = ("auto", "none", "wiener", "spectral")  # model.prefilter; "auto": the method's own
 NORMS = ("batch", "instance", "none")  # `radiomicgan.nets.common.norm_layer` builds each
 
 
@@ -190,7 +190,8 @@ class ModelConfig:
     # then learns what no linear filter can (`radiomicgan.training.prefilter`); "none": the network sees
     # the input; "auto": each method's own (`radiomicgan.methods`): wiener for RadiomicGAN, which with it
     # beat the tuned Wiener filter on the lung CT benchmark (README, Results), none for the baselines,
-    # which stay as their papers describe them.
+    # which stay as their papers describe them. "spectral" (ours): the unpaired linear filter
+    # (`methods.spectral`, `baselines.spectral` settings) in the same place: CycleGAN's own.
     prefilter: str = "auto"
     vgg_unet: VGGUNetConfig = dataclasses.field(default_factory=VGGUNetConfig)  # generator "radiomicgan"
     unet: UNetConfig = dataclasses.field(default_factory=UNetConfig)  # generator "unet"
@@ -198,7 +199,7 @@ class ModelConfig:
     patchgan: PatchGANConfig = dataclasses.field(default_factory=PatchGANConfig)  # discriminator "patchgan"
 
     def __post_init__(self) -> None:
-        _require(self.prefilter in PREFILTERS, "model: prefilter must be auto, none or wiener")
+        _require(self.prefilter in PREFILTERS, "model: prefilter must be auto, none, wiener or spectral")
 
 
 # Release 0.3.0 wrote the model section flat, one union of every network's knobs, and such sections
@@ -452,6 +453,75 @@ class WienerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CycleGANConfig:
+    """CycleGAN's objective (Zhu et al. 2017, Sec. 3-4) for unpaired training (`methods.cyclegan`)."""
+
+    # the generator of both directions (`radiomicgan.nets`; its section in `model` sets its width). Ours:
+    # Choe et al.'s residual CNN starts at the identity, where the cycle and identity losses are met. A
+    # CycleGAN step on 4 crops of 64 px takes 1.5 s with its 64 channels, 0.45 s with 32 (one thread of
+    # this machine's 2 cores); a forward and backward pass of the VGG-19 U-Net takes 3.3x the 64-channel
+    # CNN's, and a CycleGAN step makes six
+    generator: str = "choe"
+    cycle_weight: float = 10.0  # lambda of the cycle-consistency L1 (Zhu et al. Sec. 4: 10)
+    # identity L1 weight, x cycle_weight (Zhu et al. Sec. 5.2: 0.5 lambda). Without it G drifted: 600
+    # steps on the lung CT's unpaired halves took the test slices' PSNR from 42.6 dB to 32.6
+    identity_weight: float = 0.5
+    pool_size: int = 50  # earlier fakes the discriminators also see (Zhu et al. Sec. 4, Shrivastava et al.)
+    # the learning rate decays linearly to 0 over this last share of the run's steps (Zhu et al.: the
+    # second half, 100 of 200 epochs); 0 keeps it constant
+    decay_fraction: float = 0.5
+    # ours: the discriminators see each crop beside its texture map (STAN-CT's: the residual after a
+    # Gaussian blur of texture_sigma_px, times texture_gain). A kernel changes noise of 10-30 HU, 0.005-
+    # 0.015 windowed units, which a plain PatchGAN barely told apart from anatomy on the lung CT: in
+    # 200 steps its loss stayed near chance and G at the identity. 0: the crop alone, as Zhu et al.
+    texture_gain: float = 10.0
+    texture_sigma_px: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(bool(self.generator), "baselines.cyclegan: generator must name a generator")
+        _require(
+            self.cycle_weight >= 0 and self.identity_weight >= 0,
+            "baselines.cyclegan: cycle_weight and identity_weight must be >= 0",
+        )
+        _require(self.pool_size >= 0, "baselines.cyclegan: pool_size must be >= 0")
+        _require(0.0 <= self.decay_fraction <= 1.0, "baselines.cyclegan: decay_fraction must lie in [0, 1]")
+        _require(self.texture_gain >= 0, "baselines.cyclegan: texture_gain must be >= 0")
+        _require(0 < self.texture_sigma_px <= 10, "baselines.cyclegan: texture_sigma_px must lie in (0, 10]")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectralConfig:
+    """The unpaired linear filter sqrt(NPS_target / NPS_source) (`radiomicgan.noise_spectrum`; all ours)."""
+
+    patch_px: int = 32  # square patches the noise power spectrum is averaged over (22 mm at 0.7 mm)
+    tissue_range_hu: tuple[float, float] = (-200.0, 200.0)  # patches whose mean lies here (fat to muscle)
+    # of those, the flattest share (anatomy: SD after a plane and a blur) is kept, so that edges of
+    # anatomy add little power; chosen in each kernel's patches separately
+    uniform_fraction: float = 0.5
+    floor_db: float = -30.0  # a frequency is reliable where both spectra lie above their peak + floor_db
+    # the noise level ratio (dose, patient size: not a kernel's) is fitted on the band's rings below this
+    level_fit_cycles: float = 0.15
+    max_gain: float = 10.0  # the filter's gain is kept within [1 / max_gain, max_gain]
+    # width, in cycles per pixel, over which the gain returns to 1 beyond the reliable band's upper edge
+    taper_cycles: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tissue_range_hu", tuple(float(v) for v in self.tissue_range_hu))
+        _require(8 <= self.patch_px <= 512, "baselines.spectral: patch_px must lie in [8, 512]")
+        lo, hi = self.tissue_range_hu
+        _require(lo < hi, "baselines.spectral: tissue_range_hu needs lo < hi")
+        _require(
+            0.0 < self.uniform_fraction <= 1.0, "baselines.spectral: uniform_fraction must lie in (0, 1]"
+        )
+        _require(self.floor_db < 0, "baselines.spectral: floor_db must be < 0")
+        _require(self.max_gain > 1, "baselines.spectral: max_gain must be > 1")
+        _require(
+            0 < self.level_fit_cycles <= 0.5, "baselines.spectral: level_fit_cycles must lie in (0, 0.5]"
+        )
+        _require(0 < self.taper_cycles <= 0.5, "baselines.spectral: taper_cycles must lie in (0, 0.5]")
+
+
+@dataclasses.dataclass(frozen=True)
 class BaselinesConfig:
     """The knobs of each baseline that the published methods leave open (docs/baselines.md)."""
 
@@ -459,6 +529,8 @@ class BaselinesConfig:
     ganai: GanaiConfig = dataclasses.field(default_factory=GanaiConfig)
     stanct: StanCTConfig = dataclasses.field(default_factory=StanCTConfig)
     wiener: WienerConfig = dataclasses.field(default_factory=WienerConfig)
+    cyclegan: CycleGANConfig = dataclasses.field(default_factory=CycleGANConfig)  # unpaired learned model
+    spectral: SpectralConfig = dataclasses.field(default_factory=SpectralConfig)  # unpaired linear filter
 
 
 # --- training (paper Sec. 3.1: Adam, lr 1e-4, beta1 0.5, at most 30 epochs) -------------------------
@@ -469,7 +541,8 @@ class TrainConfig:
     """One training run: the data, the budget and the optimizer. `model`, `window`, `baselines` are sections.
 
     Each (source, target) pair is one scan: the same slices reconstructed with the non-standard and
-    the standard kernel.
+    the standard kernel. With `unpaired`, the source and target series come from different scans
+    (patients, studies, scanners), any number of each (`radiomicgan.training.unpaired_data`).
     """
 
     source: tuple[str, ...] = ()  # non-standard kernel series, one per scan
@@ -492,9 +565,13 @@ class TrainConfig:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     window: WindowConfig = dataclasses.field(default_factory=WindowConfig)
     baselines: BaselinesConfig = dataclasses.field(default_factory=BaselinesConfig)
+    unpaired: bool = False  # source and target series of different scans, not pairs (train --unpaired)
 
     def __post_init__(self) -> None:
-        _require(len(self.source) == len(self.target), "train: give one --target per --source")
+        _require(
+            self.unpaired or len(self.source) == len(self.target),
+            "train: give one --target per --source (or --unpaired)",
+        )
         _require(
             self.epochs >= 1 and self.steps_per_epoch >= 1, "train: epochs and steps_per_epoch must be >= 1"
         )

@@ -37,6 +37,7 @@ METADATA_KEY = "radiomicgan"
 MAX_HEADER_BYTES = 100_000_000  # safetensors refuses larger headers too
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")
 PREFILTER_PREFIX = "prefilter."
+PREFILTER_KINDS = ("wiener", "spectral")  # `model.prefilter` values whose file holds a FrequencyFilter
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def load_prefilter(
     Raises:
         InputError: the metadata names a prefilter the file does not hold.
     """
-    if metadata.model.get("prefilter") != "wiener":  # older files have no such key: no prefilter
+    if metadata.model.get("prefilter") not in PREFILTER_KINDS:  # older files have no such key: none
         return None
     target = resolve_model_path(path)
     try:

@@ -27,7 +27,8 @@ def train(
     progress: bool = True,
     distributed: DistributedContext | None = None,
 ) -> TrainResult:
-    """Train a harmonizer on paired series and write the run folder.
+    """Train a harmonizer on paired series (or, with `config.unpaired`, unpaired ones) and write the
+    run folder.
 
     Args:
         config: data, budget, method, model and window schedule; the method may override the
@@ -39,8 +40,10 @@ def train(
             trains in this process alone. Each rank takes `config.batch_size` crops per step.
 
     Raises:
-        ConfigError: an unknown method, or one that cannot train data-parallel, under torchrun.
-        InputError: unreadable or unpaired series, nothing to resume.
+        ConfigError: an unknown method, one that cannot train data-parallel under torchrun, or one
+            that trains on pairs only with `config.unpaired`.
+        InputError: unreadable series, series that are not pairs (or, unpaired, target series of
+            different kernels), nothing to resume.
         OutputError: the run folder exists and resume was not asked for.
     """
     method = methods.get(config.method)  # first: an unknown name fails before anything is read

@@ -55,6 +55,42 @@ def simulate_pairs(root: Path) -> Pairs:
     return Pairs(result.series_dirs["smooth"], result.series_dirs["sharp"])
 
 
+@dataclass(frozen=True)
+class Unpaired:
+    """Two simulated scans of different phantoms and studies: one smooth series, one sharp series."""
+
+    source: Path
+    target: Path
+
+
+def simulate_unpaired(root: Path) -> Unpaired:
+    """The smooth kernel of phantom seed 1 (64 px of 5.6 mm) and the sharp kernel of phantom seed 2
+    (64 px of 5.0 mm: unpaired training resamples the source to it), 4 slices each."""
+    smooth = SimulationConfig(
+        kernels=("smooth",), standard_kernel="smooth", size_px=64, slices=4, seed=1, jobs=1
+    )
+    sharp = SimulationConfig(kernels=("sharp",), size_px=64, slices=4, seed=2, pixel_mm=5.0, jobs=1)
+    source = simulate_to_folder("phantom", root / "site-a", smooth, progress=False)
+    target = simulate_to_folder("phantom", root / "site-b", sharp, progress=False)
+    return Unpaired(source.series_dirs["smooth"], target.series_dirs["sharp"])
+
+
+def tiny_unpaired_yaml(path: Path, cyclegan: str = "{}") -> Path:
+    """Tiny networks and budget (2 epochs of 2 steps of 2 crops of 32 px) as a --config file for
+    `train --unpaired`; the spectral filter measures 16 px patches (64 px slices hold few of 32).
+
+    Args:
+        cyclegan: the `baselines.cyclegan` section, as YAML flow text.
+    """
+    path.write_text(
+        "epochs: 2\nsteps_per_epoch: 2\nbatch_size: 2\ncrop_px: 32\nval_fraction: 0.25\ndevice: cpu\n"
+        "model:\n  choe: {channels: 4}\n  patchgan: {base_channels: 4}\n"
+        f"baselines:\n  spectral: {{patch_px: 16}}\n  cyclegan: {cyclegan}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def tiny_config(method: str, pairs: Pairs, out: Path, **overrides: Any) -> TrainConfig:
     """One epoch of 2 steps of 2 crops of 32 px on the CPU, one of the 3 slices held out."""
     config = TrainConfig(
@@ -90,7 +126,7 @@ def train_and_check(method: str, pairs: Pairs, out: Path, **overrides: Any) -> T
     return result
 
 
-def harmonize_and_check(run: Path, pairs: Pairs, out: Path, run_dciodvfy: Dciodvfy) -> np.ndarray:
+def harmonize_and_check(run: Path, pairs: Pairs | Unpaired, out: Path, run_dciodvfy: Dciodvfy) -> np.ndarray:
     """`radiomicgan harmonize --model RUN` on the source series: valid DICOM of the same geometry.
 
     Returns:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from radiomicgan.config import ModelConfig, TrainConfig, WindowConfig
+from radiomicgan.config import BaselinesConfig, CycleGANConfig, ModelConfig, TrainConfig, WindowConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.methods import METHODS, check_data_parallel, resolve
 from radiomicgan.nets import GENERATORS
@@ -29,15 +29,15 @@ def test_learned_baselines_train_their_generator_in_the_full_range(name: str) ->
     assert resolve(resolved) == resolved
 
 
-@pytest.mark.parametrize("name", ["histmatch", "wiener"])
+@pytest.mark.parametrize("name", ["histmatch", "wiener", "spectral"])
 def test_fitted_baselines_run_one_epoch(name: str) -> None:
     resolved = resolve(TrainConfig(method=name, epochs=7))
     assert resolved.epochs == 1 and resolved.model.generator == name
 
 
 def test_unknown_methods_are_refused_with_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown model 'cyclegan'.*pix2pix.*wiener"):
-        resolve(TrainConfig(method="cyclegan"))
+    with pytest.raises(ConfigError, match=r"unknown model 'cut'.*pix2pix.*wiener"):
+        resolve(TrainConfig(method="cut"))
 
 
 def test_a_baseline_u_net_is_made_no_deeper_than_its_crops() -> None:
@@ -53,7 +53,13 @@ def test_learned_methods_train_data_parallel(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "why"),
-    [("histmatch", "fitted in one pass"), ("wiener", "fitted in one pass"), ("ganai", "training phases")],
+    [
+        ("histmatch", "fitted in one pass"),
+        ("wiener", "fitted in one pass"),
+        ("spectral", "fitted in one pass"),
+        ("ganai", "training phases"),
+        ("cyclegan", "several times before one backward"),
+    ],
 )
 def test_fitted_methods_and_ganai_refuse_data_parallel(name: str, why: str) -> None:
     with pytest.raises(
@@ -63,9 +69,9 @@ def test_fitted_methods_and_ganai_refuse_data_parallel(name: str, why: str) -> N
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_prefilter_auto_is_wiener_for_radiomicgan_only(name: str) -> None:
+def test_prefilter_auto_is_wiener_for_radiomicgan_spectral_for_cyclegan(name: str) -> None:
     resolved = resolve(TrainConfig(method=name)).model.prefilter
-    assert resolved == ("wiener" if name == "radiomicgan" else "none")
+    assert resolved == {"radiomicgan": "wiener", "cyclegan": "spectral"}.get(name, "none")
 
 
 @pytest.mark.parametrize("choice", ["none", "wiener"])
@@ -73,3 +79,26 @@ def test_an_explicit_prefilter_is_kept(choice: str) -> None:
     for name in ("radiomicgan", "pix2pix"):
         config = TrainConfig(method=name, model=ModelConfig(prefilter=choice))
         assert resolve(config).model.prefilter == choice
+
+
+@pytest.mark.parametrize("name", ["radiomicgan", "pix2pix", "choe", "ganai", "stanct", "wiener"])
+def test_unpaired_series_are_refused_for_a_method_that_needs_pairs(name: str) -> None:
+    with pytest.raises(
+        ConfigError, match=f"--model {name} trains on paired scans.*histmatch, cyclegan, spectral"
+    ):
+        resolve(TrainConfig(method=name, unpaired=True))
+
+
+def test_cyclegan_trains_its_generator_setting_in_the_full_range() -> None:
+    resolved = resolve(TrainConfig(method="cyclegan", unpaired=True))
+    assert resolved.model.generator == "choe" and resolved.window.schedule == "minmax"
+    unet = BaselinesConfig(cyclegan=CycleGANConfig(generator="unet"))
+    resolved = resolve(TrainConfig(method="cyclegan", crop_px=64, baselines=unet))
+    assert resolved.model.generator == "unet" and resolved.model.unet.downs == 6  # no deeper than the crops
+
+
+@pytest.mark.parametrize("generator", ["wiener", "histmatch", "vgg"])
+def test_cyclegan_refuses_a_generator_with_nothing_to_learn(generator: str) -> None:
+    baselines = BaselinesConfig(cyclegan=CycleGANConfig(generator=generator))
+    with pytest.raises(ConfigError, match=f"cyclegan: generator '{generator}' is not a learned generator"):
+        resolve(TrainConfig(method="cyclegan", baselines=baselines))

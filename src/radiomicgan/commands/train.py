@@ -1,4 +1,4 @@
-"""`radiomicgan train`: train a harmonizer on paired series."""
+"""`radiomicgan train`: train a harmonizer on paired series, or (`--unpaired`) on unpaired ones."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
 from radiomicgan.config import PREFILTERS, TrainConfig, build, load_yaml
-from radiomicgan.methods import METHODS
+from radiomicgan.methods import METHODS, UNPAIRED_DEFAULT
 from radiomicgan.train import resume_config, train
 from radiomicgan.training.distributed import DistributedContext
 from radiomicgan.windowing import SCHEDULES
 
 _MODELS = "\n".join(f"  {name:<12} {method.help}" for name, method in METHODS.items())
 _SINGLE_PROCESS = ", ".join(name for name, method in METHODS.items() if not method.data_parallel)
+_UNPAIRED = ", ".join(name for name, method in METHODS.items() if method.unpaired)
 
 DESCRIPTION = f"""\
 Train RadiomicGAN (VGG-19 U-Net generator, PatchGAN discriminator, adversarial + 100*L1 loss)
@@ -31,13 +32,21 @@ Schedules: fixed+dynamic (the paper's RadiomicGAN), fixed (RadiomicGAN1), dynami
 
 --model picks the harmonizer (docs/baselines.md: what each takes from its paper):
 {_MODELS}
-The baselines train in the full range [-1024, 1000] HU (schedule minmax); histmatch and wiener
-fit in one epoch. Every model harmonizes with `radiomicgan harmonize --model RUN_DIR`.
+The baselines train in the full range [-1024, 1000] HU (schedule minmax); histmatch, wiener and
+spectral fit in one epoch. Every model harmonizes with `radiomicgan harmonize --model RUN_DIR`.
+
+--unpaired (config `unpaired: true`): the --source series (non-standard kernel) and the --target
+series (the standard kernel) come from different patients, studies or scanners, any number of
+each; nothing is paired. The target series must share one kernel. Every series is resampled to the
+first target series' pixel spacing (harmonize other spacings with --resample).
+Models: {_UNPAIRED}; without --model, {UNPAIRED_DEFAULT} (two generators;
+G: source -> standard is the model file's), behind the spectral prefilter (--prefilter spectral).
 
 --prefilter wiener (ours, not the paper's; the default for radiomicgan) fits the least-squares
 linear kernel conversion on the training pairs and runs it on whole slices before the network, in
 training and in harmonize, so the network learns only what no linear filter can (README, Results);
---prefilter none trains the paper's network alone. The baselines default to none.
+--prefilter none trains the paper's network alone. The baselines default to none;
+--prefilter spectral runs the unpaired spectral filter there instead (cyclegan's default).
 
 Examples:
   radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
@@ -46,6 +55,9 @@ Examples:
   radiomicgan train --out runs/rg --resume --config train.yaml
   radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
   radiomicgan train --prefilter none --source pairs/smooth --target pairs/sharp --out runs/paper
+  radiomicgan train --unpaired --source siteA/b30f --source siteB/fc12 --target ref/b60f \\
+      --target ref2/b60f --out runs/cyclegan
+  radiomicgan train --unpaired --model spectral --source siteA/b30f --target ref/b60f --out runs/nps
 
 Data-parallel training: started by torchrun, each of the N processes trains on its own random crops
 and DistributedDataParallel averages their gradients, so a step sees N x --batch-size crops (the
@@ -60,13 +72,20 @@ the losses in history.json are averaged over the processes. --resume works the s
 
 
 def register(sub: SubParsers) -> None:
-    parser = add_command(sub, "train", "train a harmonizer on paired series", DESCRIPTION)
+    parser = add_command(sub, "train", "train a harmonizer on paired (or unpaired) series", DESCRIPTION)
     d = TrainConfig()
     parser.add_argument(
         "--source", action="append", metavar="DIR", help="non-standard kernel series (repeatable)"
     )
     parser.add_argument(
         "--target", action="append", metavar="DIR", help="standard kernel series (repeatable)"
+    )
+    parser.add_argument(
+        "--unpaired",
+        action="store_true",
+        default=None,
+        help="source and target series of different scans, any number of each "
+        f"(default model: {UNPAIRED_DEFAULT})",
     )
     parser.add_argument("--out", metavar="RUN_DIR", help="the run folder to create (or to --resume)")
     parser.add_argument(
@@ -130,6 +149,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cli: dict[str, Any] = {name: getattr(args, name) for name in names}
     cli["source"] = tuple(args.source) if args.source else None
     cli["target"] = tuple(args.target) if args.target else None
+    cli["unpaired"] = args.unpaired
+    unpaired = args.unpaired or bool((config_file or {}).get("unpaired"))
+    if unpaired and not args.resume and args.method is None and "method" not in (config_file or {}):
+        cli["method"] = UNPAIRED_DEFAULT  # a resumed run keeps the method its config.yaml names
     cli["window"] = {"schedule": args.schedule}
     cli["model"] = {
         "prefilter": args.prefilter,

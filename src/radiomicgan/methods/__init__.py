@@ -5,7 +5,8 @@ rebuilds it from the model file) and builds its parts around it: a `Learner` (a 
 crops) or a `Fitter` (one pass over the training slices). Everything else, data, windows,
 validation, checkpoints and the run folder, is the shared loop's (`radiomicgan.training`).
 Adding a method is one module here, holding its parts and its `Method` record, and one line in
-`METHODS`.
+`METHODS`. Every method trains on paired series; those whose record says `unpaired` also on
+unpaired ones (`train --unpaired`): CycleGAN, the spectral filter and histogram matching.
 """
 
 from __future__ import annotations
@@ -14,9 +15,20 @@ import dataclasses
 import logging
 import math
 
-from radiomicgan.config import TrainConfig
+from radiomicgan.config import TrainConfig, WindowConfig
 from radiomicgan.errors import ConfigError
-from radiomicgan.methods import choe, ganai, histmatch, pix2pix, radiomicgan, stanct, wiener
+from radiomicgan.methods import (
+    choe,
+    cyclegan,
+    ganai,
+    histmatch,
+    pix2pix,
+    radiomicgan,
+    spectral,
+    stanct,
+    wiener,
+)
+from radiomicgan.nets import GENERATORS
 from radiomicgan.training.parts import Method
 
 log = logging.getLogger(__name__)
@@ -29,7 +41,10 @@ METHODS: dict[str, Method] = {
     "stanct": stanct.METHOD,
     "histmatch": histmatch.METHOD,
     "wiener": wiener.METHOD,
+    "cyclegan": cyclegan.METHOD,
+    "spectral": spectral.METHOD,
 }
+UNPAIRED_DEFAULT = "cyclegan"  # what `train --unpaired` trains without --model
 
 
 def get(name: str) -> Method:
@@ -55,7 +70,7 @@ def check_data_parallel(name: str) -> None:
     if method.fitted:
         why = "it is fitted in one pass, with no gradient to average"
     else:
-        why = "each process would switch training phases on its own batches"
+        why = method.single_process_why or "its step is not written for DistributedDataParallel"
     raise ConfigError(f"--model {name} cannot train data-parallel ({why}): run it without torchrun")
 
 
@@ -67,13 +82,23 @@ def resolve(config: TrainConfig) -> TrainConfig:
     What is overridden is logged, and the run folder's config.yaml records the resolved values.
 
     Raises:
-        ConfigError: `config.method` names no method.
+        ConfigError: `config.method` names no method; unpaired series (`config.unpaired`) for a
+            method that trains on pairs, or with the Wiener prefilter; a generator setting
+            (CycleGAN's) that names no learned generator.
     """
     method = get(config.method)
+    if config.unpaired and not method.unpaired:
+        unpaired = ", ".join(name for name, m in METHODS.items() if m.unpaired)
+        raise ConfigError(
+            f"train: --model {config.method} trains on paired scans; --unpaired trains {unpaired}"
+        )
+    generator = method.generator_of(config) if method.generator_of else method.generator
+    if method.generator_of:
+        _check_learned_generator(config.method, generator)
     model = config.model
-    if method.generator is not None and model.generator != method.generator:
-        model = dataclasses.replace(model, generator=method.generator)
-    if method.generator == "unet" and 2**model.unet.downs > config.crop_px:
+    if generator is not None and model.generator != generator:
+        model = dataclasses.replace(model, generator=generator)
+    if generator == "unet" and 2**model.unet.downs > config.crop_px:
         # pix2pix itself pairs its U-Net's depth with the image size (unet_256, unet_128): so do we
         downs = max(1, int(math.log2(config.crop_px)))
         log.info(
@@ -86,9 +111,23 @@ def resolve(config: TrainConfig) -> TrainConfig:
         model = dataclasses.replace(model, unet=dataclasses.replace(model.unet, downs=downs))
     if model.prefilter == "auto":
         model = dataclasses.replace(model, prefilter=method.prefilter)
+    if config.unpaired and model.prefilter == "wiener":
+        raise ConfigError("train: the Wiener prefilter is fitted on pairs; --unpaired needs --prefilter none")
     window = config.window
     if not method.window_training and window.schedule != "minmax":
-        log.info("%s trains in the full range: schedule minmax, not %s", config.method, window.schedule)
+        # said when a schedule was asked for; the default one is the paper's method's, not a request
+        level = logging.DEBUG if window.schedule == WindowConfig().schedule else logging.INFO
+        log.log(level, "%s trains in the full range: schedule minmax, not %s", config.method, window.schedule)
         window = dataclasses.replace(window, schedule="minmax")
     epochs = 1 if method.fitted else config.epochs
     return dataclasses.replace(config, model=model, window=window, epochs=epochs)
+
+
+def _check_learned_generator(method: str, generator: str | None) -> None:
+    """Refuse a generator setting that names no generator, or a fitted method's (nothing to learn)."""
+    fitted = {m.generator for m in METHODS.values() if m.fitted}
+    learned = [name for name in GENERATORS if name not in fitted]
+    if generator not in learned:
+        raise ConfigError(
+            f"{method}: generator {generator!r} is not a learned generator ({', '.join(learned)})"
+        )

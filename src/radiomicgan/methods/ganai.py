@@ -150,4 +150,5 @@ METHOD = Method(
     generator="unet",
     help="GANai (Liang et al. 2019): cGAN with alternating improvement",
     data_parallel=False,
+    single_process_why="each process would switch training phases on its own batches",
 )

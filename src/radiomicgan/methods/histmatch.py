@@ -5,7 +5,8 @@ table T = F_standard^-1 o F_source sends each value to the standard value of the
 where F_source and F_standard are the cumulative histograms of all training pixels of each kernel
 in the window. T is monotone by construction. It is fitted in the windowed [0, 1] domain the
 Harmonizer feeds the generator (the windowing is linear inside the window, so this is the same
-table as one fitted in HU, scaled), on the training split only.
+table as one fitted in HU, scaled), on the training split only. The two histograms need no pairs,
+so it trains on unpaired series too (`train --unpaired`).
 
 It changes the histogram, nothing spatial: it cannot sharpen or add the standard kernel's noise
 texture, which is the point of having it in the comparison.
@@ -22,8 +23,8 @@ from torch import nn
 
 from radiomicgan.config import TrainConfig
 from radiomicgan.nets import Generator, LookupTable
-from radiomicgan.training.data import PairedSlices
 from radiomicgan.training.parts import Method
+from radiomicgan.training.unpaired_data import TrainingSlices
 from radiomicgan.windowing import Window, to_unit
 
 
@@ -83,8 +84,11 @@ class HistogramMatching:
     def model(self) -> nn.Module:
         return self.table
 
-    def fit(self, train: PairedSlices, held_out: PairedSlices, window_hu: Window) -> dict[str, float]:
-        """Fit the table on the training pairs' histograms; `held_out` is not needed (nothing to tune)."""
+    def fit(self, train: TrainingSlices, held_out: TrainingSlices, window_hu: Window) -> dict[str, float]:
+        """Fit the table on the training slices' histograms; `held_out` is not needed (nothing to tune).
+
+        Paired or not: each kernel's histogram comes from its own slices.
+        """
         knots = self.table.table.numel()
         source, target = to_unit(train.source_hu, window_hu), to_unit(train.target_hu, window_hu)
         fitted = fit_lookup_table(source, target, knots)
@@ -108,4 +112,5 @@ METHOD = Method(
     help="histogram matching to the standard kernel (fitted in one pass)",
     fitted=True,
     data_parallel=False,
+    unpaired=True,  # two histograms: no pairs needed
 )

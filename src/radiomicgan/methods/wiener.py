@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from radiomicgan.config import TrainConfig, WienerConfig
+from radiomicgan.errors import ConfigError
 from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.nets import FrequencyFilter, Generator
 from radiomicgan.training.data import PairedSlices
 from radiomicgan.training.parts import Method
+from radiomicgan.training.unpaired_data import TrainingSlices
 from radiomicgan.windowing import Window, to_unit
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,14 @@ class WienerFitting:
     def model(self) -> nn.Module:
         return self.filter
 
-    def fit(self, train: PairedSlices, held_out: PairedSlices, window_hu: Window) -> dict[str, float]:
-        """Fit H on `train`, lambda on `held_out` (on `train` itself when nothing is held out)."""
+    def fit(self, train: TrainingSlices, held_out: TrainingSlices, window_hu: Window) -> dict[str, float]:
+        """Fit H on `train`, lambda on `held_out` (on `train` itself when nothing is held out).
+
+        Raises:
+            ConfigError: unpaired slices (`methods.resolve` refuses such a run before it starts).
+        """
+        if not (isinstance(train, PairedSlices) and isinstance(held_out, PairedSlices)):
+            raise ConfigError("wiener: the least-squares filter needs paired scans (not --unpaired)")
         if len(held_out) == 0:
             log.warning("no held-out slices (val_fraction 0): lambda is chosen on the training pairs")
             held_out = train

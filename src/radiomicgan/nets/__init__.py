@@ -72,6 +72,7 @@ GENERATORS: dict[str, Callable[[ModelConfig, EncoderWeights | None], Generator]]
     "choe": _choe,  # Choe et al. 2019: conv layers predicting the residual (model.choe)
     "histmatch": _lookup_table,  # histogram matching's monotone lookup table (fitted, no weights)
     "wiener": _frequency_filter,  # least-squares linear kernel conversion (fitted frequency response)
+    "spectral": _frequency_filter,  # zero-phase filter from two kernels' noise power spectra (unpaired)
 }
 DISCRIMINATORS: dict[str, Callable[[ModelConfig], PatchGAN]] = {
     "patchgan": _patchgan,  # pix2pix 70x70 PatchGAN, conditioned on the input

@@ -96,7 +96,7 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
         scans.append(np.full(len(src), scan, dtype=np.int64))
         source_kernels.append(source.meta.kernel)
         target_kernels.append(target.meta.kernel)
-        manufacturers.append(_manufacturer(source))
+        manufacturers.append(manufacturer_of(source))
     log.info("training pairs: %d scans, %d matched slices", len(pairs), sum(len(s) for s in sources))
     return PairedSlices(
         np.concatenate(sources),
@@ -105,7 +105,7 @@ def load_paired_slices(pairs: Sequence[tuple[Path, Path]]) -> PairedSlices:
         _single(source_kernels),
         _single(target_kernels),
         _mean_geometry(geometries),
-        _single_manufacturer(manufacturers),
+        shared_manufacturer(manufacturers),
     )
 
 
@@ -211,13 +211,13 @@ def sample_crops(
     return sources, targets
 
 
-def _manufacturer(volume: Volume) -> str:
+def manufacturer_of(volume: Volume) -> str:
     """The source series' Manufacturer (0008,0070), stripped; "" for NRRD/NIfTI or when absent."""
     first = volume.datasets[0] if volume.datasets else None
     return str(first.get("Manufacturer", "") or "").strip() if first is not None else ""
 
 
-def _single_manufacturer(manufacturers: list[str]) -> str:
+def shared_manufacturer(manufacturers: list[str]) -> str:
     """The manufacturer every source series shares (case ignored), "" when they differ or none is known.
 
     A model trained on several vendors' scans is not tied to one: "" lets the registry match any.

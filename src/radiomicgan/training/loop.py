@@ -4,6 +4,8 @@ Every method (`radiomicgan.methods`) runs through this loop, handed to it as a `
 record: RadiomicGAN and the learned baselines take steps on random crops, the classical ones fit in
 one epoch. The run folder's files are `radiomicgan.run_folder`'s. Under torchrun the learned methods
 train data-parallel (`radiomicgan.training.distributed`): rank 0 alone writes the folder.
+The configuration, not the method, says whether the series are pairs (`training.data`) or unpaired
+(`config.unpaired`, `training.unpaired_data`); `methods.resolve` has checked the method can take them.
 """
 
 from __future__ import annotations
@@ -32,11 +34,20 @@ from radiomicgan.training.dwt import cam_window
 from radiomicgan.training.figures import plot_cam, plot_window_history
 from radiomicgan.training.metadata import model_metadata
 from radiomicgan.training.parts import Fitter, Learner, Method
-from radiomicgan.training.prefilter import prefilter_split
+from radiomicgan.training.prefilter import prefilter_split, spectral_prefilter_split
 from radiomicgan.training.state import Progress, load_checkpoint, numpy_rng_from_state
 from radiomicgan.training.state import save_checkpoint as save_training_state
 from radiomicgan.training.steps import GanParts
-from radiomicgan.training.validation import validate, validation_subset
+from radiomicgan.training.unpaired_data import (
+    TrainingSlices,
+    UnpairedSlices,
+    UnpairedSplit,
+    load_unpaired_slices,
+    sample_unpaired_crops,
+    split_unpaired,
+    unpaired_validation_subset,
+)
+from radiomicgan.training.validation import validate, validate_unpaired, validation_subset
 from radiomicgan.windowing import EpochRecord, Window, WindowStep, needs_cams, next_window
 
 log = logging.getLogger(__name__)
@@ -56,7 +67,7 @@ class _Run:
 
     parts: Learner | Fitter
     learner: Learner | Fitter
-    split: Split
+    split: Split | UnpairedSplit
     config: TrainConfig
     rng: np.random.Generator
     device: torch.device
@@ -85,7 +96,7 @@ def run_training(
     progress: bool = True,
     distributed: DistributedContext | None = None,
 ) -> TrainResult:
-    """Train `method` on paired series and write the run folder.
+    """Train `method` on paired series (or, with `config.unpaired`, unpaired ones) and write the run folder.
 
     `radiomicgan.train.train` is the one-call entry: it looks the method up, checks that it may
     train data-parallel, and resolves the configuration before calling this.
@@ -100,7 +111,8 @@ def run_training(
             trains in this process alone. Each rank takes `config.batch_size` crops per step.
 
     Raises:
-        InputError: unreadable or unpaired series, nothing to resume.
+        InputError: unreadable series, series that are not pairs (or, unpaired, target series of
+            different kernels), nothing to resume.
         OutputError: the run folder exists and resume was not asked for, or lies inside an input.
     """
     start = time.perf_counter()
@@ -128,14 +140,16 @@ def _train(
         if config.model.generator == "radiomicgan"
         else NO_WEIGHTS
     )
-    data = load_paired_slices([(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)])
-    train_set, held_out = split_validation(data, config.val_fraction)
-    split = Split(train_set, held_out, validation_subset(held_out, config.val_slices_max))
+    data, split = _load_split(config)
     prefilter: torch.nn.Module | None = None
     prefilter_info: dict[str, float] = {}
-    if config.model.prefilter == "wiener":  # else "none" ("auto" is resolved by then)
+    if config.model.prefilter == "wiener":  # else "spectral" or "none" ("auto" is resolved by then)
+        if not isinstance(split, Split):  # `methods.resolve` refuses this before a file is read
+            raise ConfigError("model.prefilter wiener is fitted on pairs: it cannot train --unpaired")
         # fitted afresh on resume too: the fit is deterministic, so the same data gives the same filter
         split, prefilter, prefilter_info = prefilter_split(split, config.baselines.wiener, device)
+    elif config.model.prefilter == "spectral":  # unpaired or paired: each kernel's own spectrum
+        split, prefilter, prefilter_info = spectral_prefilter_split(split, config.baselines.spectral, device)
     generator = build_generator(config.model.generator, config.model, weights).to(device)
     parts = method.build(generator, config, device)
     _check_sizes(data, size_multiple(parts.model()), config)
@@ -159,6 +173,19 @@ def _train(
     )
     model_path = _save_model(run, metadata, state.history)
     return TrainResult(folder.path, model_path, state.history, final_window, time.perf_counter() - start)
+
+
+def _load_split(config: TrainConfig) -> tuple[TrainingSlices, Split | UnpairedSplit]:
+    """The run's slices and their split, paired or (`config.unpaired`) not."""
+    if config.unpaired:
+        sources, targets = [Path(s) for s in config.source], [Path(t) for t in config.target]
+        unpaired = load_unpaired_slices(sources, targets)
+        train_set, held_out = split_unpaired(unpaired, config.val_fraction)
+        val = unpaired_validation_subset(held_out, config.val_slices_max)
+        return unpaired, UnpairedSplit(train_set, held_out, val)
+    data = load_paired_slices([(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)])
+    train, held = split_validation(data, config.val_fraction)
+    return data, Split(train, held, validation_subset(held, config.val_slices_max))
 
 
 def _starting_point(
@@ -200,13 +227,16 @@ def _check_run_folder(config: TrainConfig, resume: bool) -> RunFolder:
     folder = RunFolder(Path(config.out))
     if resume:
         folder.check_resumable()
+    if config.unpaired and not (config.source and config.target):
+        missing = "--source" if not config.source else "--target"
+        raise InputError(".", f"unpaired training needs at least one {missing} series ({missing} DIR)")
     if not config.source:
         raise InputError(".", "no training pairs given (--source DIR --target DIR)")
     folder.check_writable([Path(p) for p in (*config.source, *config.target)], resume=resume)
     return folder
 
 
-def _check_sizes(data: PairedSlices, multiple: int, config: TrainConfig) -> None:
+def _check_sizes(data: TrainingSlices, multiple: int, config: TrainConfig) -> None:
     height, width = data.source_hu.shape[1:]
     if min(height, width) < multiple:
         raise InputError(
@@ -245,7 +275,10 @@ def _evaluate_epoch(
     """Validate, select the CAM window when the schedule needs one, and draw it: the epoch's entry."""
     config, parts, device = run.config, run.parts, run.device
     model = parts.model()
-    metrics = validate(model, run.split.val, step.window_hu, size_multiple(model), device)
+    if isinstance(run.split.val, UnpairedSlices):
+        metrics = validate_unpaired(model, run.split.val, step.window_hu, size_multiple(model), device)
+    else:
+        metrics = validate(model, run.split.val, step.window_hu, size_multiple(model), device)
     accuracy = metrics.get(config.window.accuracy_metric)
     entry: dict[str, Any] = {
         "epoch": epoch + 1,
@@ -258,13 +291,17 @@ def _evaluate_epoch(
     }
     finished = [*records, EpochRecord(step.window_hu, step.phase, accuracy)]
     if needs_cams(config.window.schedule, finished, config.window):
-        if not isinstance(parts, GanParts) or not isinstance(parts.discriminator, PatchGAN):
+        train = run.split.train
+        if not (
+            isinstance(parts, GanParts) and isinstance(parts.discriminator, PatchGAN)
+            and isinstance(train, PairedSlices)
+        ):  # fmt: skip
             raise ConfigError(
-                f"dynamic windows need a GAN with a PatchGAN discriminator, not {config.method} with "
-                f"{config.model.discriminator}"
+                f"dynamic windows need a GAN with a PatchGAN discriminator on paired scans, not "
+                f"{config.method} with {config.model.discriminator}"
             )
         selection = cam_window(
-            parts.generator, parts.discriminator, run.split.train, step.window_hu, config.window,
+            parts.generator, parts.discriminator, train, step.window_hu, config.window,
             config.cam_crop_px, run.rng, device,
         )  # fmt: skip
         entry["cam_window_hu"] = list(selection.window_hu) if selection.window_hu else None
@@ -283,7 +320,11 @@ def _train_steps(run: _Run, learner: Learner, window_hu: Window, epoch: int) -> 
     multiple = size_multiple(run.parts.model())  # of the plain generator: a DDP replica is no Generator
 
     def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        source_hu, target_hu = sample_crops(run.split.train, n, config.crop_px, rng, multiple=multiple)
+        train = run.split.train
+        if isinstance(train, UnpairedSlices):  # each kernel's crops drawn on their own
+            source_hu, target_hu = sample_unpaired_crops(train, n, config.crop_px, rng, multiple=multiple)
+        else:
+            source_hu, target_hu = sample_crops(train, n, config.crop_px, rng, multiple=multiple)
         return windowed_tensor(source_hu, window_hu, device), windowed_tensor(target_hu, window_hu, device)
 
     totals: dict[str, float] = {}

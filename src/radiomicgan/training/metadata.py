@@ -10,7 +10,7 @@ from radiomicgan.config import TrainConfig, as_dict
 from radiomicgan.modelfile import ModelMetadata
 from radiomicgan.nets import resolve_freeze
 from radiomicgan.nets.encoder_weights import EncoderWeights
-from radiomicgan.training.data import PairedSlices
+from radiomicgan.training.unpaired_data import TrainingSlices, UnpairedSlices
 from radiomicgan.windowing import Window
 
 
@@ -18,7 +18,7 @@ def model_metadata(
     config: TrainConfig,
     weights: EncoderWeights,
     generator: torch.nn.Module,
-    data: PairedSlices,
+    data: TrainingSlices,
     final_window: Window,
     history: list[dict[str, Any]],
     prefilter_info: dict[str, float],
@@ -29,7 +29,7 @@ def model_metadata(
         config: the resolved configuration.
         weights: the encoder weights the generator started from.
         generator: the trained generator (its parameters are counted).
-        data: the training pairs (their kernels, manufacturer and geometry are recorded).
+        data: the training slices, paired or not (their kernels, manufacturer and geometry are recorded).
         final_window: the last epoch's training window, HU.
         history: the run's epochs; the last one's losses are a fitted method's choices.
         prefilter_info: what the prefilter's fit chose; empty without a prefilter.
@@ -52,5 +52,6 @@ def model_metadata(
             "parameters": sum(p.numel() for p in generator.parameters()),
             "final_losses": history[-1]["losses"],  # a fitted method's choices (e.g. the Wiener lambda)
             **({"prefilter": prefilter_info} if prefilter_info else {}),
+            **({"unpaired": True} if isinstance(data, UnpairedSlices) else {}),  # train --unpaired
         },
     )

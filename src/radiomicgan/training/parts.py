@@ -19,10 +19,11 @@ from torch import nn
 
 from radiomicgan.config import TrainConfig
 from radiomicgan.nets import Generator
-from radiomicgan.training.data import PairedSlices
+from radiomicgan.training.unpaired_data import TrainingSlices
 from radiomicgan.windowing import Window
 
-# n -> (source, target): n co-located random crops, windowed to [0, 1], [n, 1, crop, crop] on the device
+# n -> (source, target): n random crops of each kernel, windowed to [0, 1], [n, 1, crop, crop] on the
+# device; co-located in paired training, drawn independently in unpaired training (`config.unpaired`)
 SampleFn = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -55,8 +56,12 @@ class Learner(Parts, Protocol):
 class Fitter(Parts, Protocol):
     """A classical method fitted in one pass, without an optimizer."""
 
-    def fit(self, train: PairedSlices, held_out: PairedSlices, window_hu: Window) -> dict[str, float]:
-        """Fit on the training slices (`held_out` may tune a hyperparameter); returns what was chosen."""
+    def fit(self, train: TrainingSlices, held_out: TrainingSlices, window_hu: Window) -> dict[str, float]:
+        """Fit on the training slices (`held_out` may tune a hyperparameter); returns what was chosen.
+
+        The slices are paired (`PairedSlices`) unless the method's record says it trains unpaired and
+        the run is (`UnpairedSlices`).
+        """
         ...
 
 
@@ -75,7 +80,12 @@ class Method:
             others train in the full range, the "minmax" schedule.
         fitted: fitted in one pass (one epoch, no optimizer) rather than learned by steps.
         data_parallel: whether torchrun can train it on several processes (`training.distributed`).
+        single_process_why: why a learned method cannot (for the error torchrun gets).
         prefilter: what `model.prefilter: auto` means for it (`radiomicgan.training.prefilter`).
+        unpaired: whether it can train on unpaired series (`config.unpaired`, `train --unpaired`);
+            every method trains on pairs.
+        generator_of: for a method whose generator is one of its settings (CycleGAN's), the
+            configuration -> the generator's name; it takes the place of `generator`.
     """
 
     build: BuildFn
@@ -84,4 +94,7 @@ class Method:
     window_training: bool = False
     fitted: bool = False
     data_parallel: bool = True
+    single_process_why: str = ""
     prefilter: str = "none"
+    unpaired: bool = False
+    generator_of: Callable[[TrainConfig], str] | None = None

@@ -1,4 +1,5 @@
-"""A linear pre-conversion ahead of the network: the Wiener filter, fitted on the training pairs.
+"""A linear pre-conversion ahead of the network: the Wiener filter, fitted on the training pairs
+(or, `model.prefilter: spectral`, the unpaired spectral filter, fitted on each kernel's slices).
 
 `model.prefilter: wiener` (ours, not the paper's). Two reconstructions of one scan differ mostly by
 a linear shift-invariant filter, the ratio of their kernels, and the least-squares filter of
@@ -25,11 +26,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from radiomicgan.config import WienerConfig
+from radiomicgan.config import SpectralConfig, WienerConfig
+from radiomicgan.errors import ConfigError
 from radiomicgan.inference.prefilter import AIR_FLOOR_HU, prefilter_slices
 from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.nets.frequency_filter import FrequencyFilter
+from radiomicgan.noise_spectrum import fit_spectral_gain
 from radiomicgan.training.data import PairedSlices, Split
+from radiomicgan.training.unpaired_data import UnpairedSplit
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,40 @@ def fit_prefilter(
 def prefilter_pairs(slices: PairedSlices, prefilter: nn.Module, device: torch.device) -> PairedSlices:
     """The same pairs with their non-standard slices through the prefilter."""
     return dataclasses.replace(slices, source_hu=prefilter_slices(prefilter, slices.source_hu, device))
+
+
+def spectral_prefilter_split(
+    split: Split | UnpairedSplit, settings: SpectralConfig, device: torch.device
+) -> tuple[Split | UnpairedSplit, FrequencyFilter, dict[str, float]]:
+    """`model.prefilter: spectral`: the unpaired linear filter (`methods.spectral`'s) fitted on the
+    training slices of each kernel, paired or not, and the split's non-standard slices put through it.
+
+    A CycleGAN behind it starts from the filter's output, a domain already near the standard one:
+    its generators start at the identity, where every loss but the adversarial ones is met, and learn
+    what the linear filter leaves.
+
+    Raises:
+        ConfigError: no patch of the body, or no reliable frequency (`baselines.spectral`).
+    """
+    train = split.train
+    try:
+        gain, info = fit_spectral_gain(np.maximum(train.source_hu, AIR_FLOOR_HU), train.target_hu, settings)
+    except ValueError as exc:
+        raise ConfigError(f"prefilter spectral: {exc} (baselines.spectral)") from None
+    prefilter = FrequencyFilter()
+    prefilter.set_response(torch.from_numpy(gain.response(train.source_hu.shape[1:])))
+    prefilter.to(device)
+    log.info("prefilter: spectral filter, noise level ratio %.2f, gain %.2f-%.2f", *(
+        info[k] for k in ("noise_level_ratio", "min_gain", "max_gain")
+    ))  # fmt: skip
+    if isinstance(split, Split):
+        parts = (split.train, split.held_out, split.val)
+        return Split(*(prefilter_pairs(p, prefilter, device) for p in parts)), prefilter, info
+    unpaired = [
+        dataclasses.replace(part, source_hu=prefilter_slices(prefilter, part.source_hu, device))
+        for part in (split.train, split.held_out, split.val)
+    ]
+    return UnpairedSplit(*unpaired), prefilter, info
 
 
 def prefilter_split(
