@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
 
 from radiomicgan.config import SpectralConfig, TrainConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.nets import FrequencyFilter, Generator
 from radiomicgan.noise_spectrum import fit_spectral_gain
-from radiomicgan.training.parts import Method
+from radiomicgan.training.parts import FilterFitting, Method
 from radiomicgan.training.unpaired_data import TrainingSlices
 from radiomicgan.windowing import Window
 
@@ -35,20 +34,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class SpectralFitting:
+class SpectralFitting(FilterFitting):
     """A zero-phase frequency response fitted from two noise power spectra (a `Fitter`)."""
 
-    filter: FrequencyFilter
     settings: SpectralConfig = field(default_factory=SpectralConfig)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.filter}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {}
-
-    def model(self) -> nn.Module:
-        return self.filter
 
     def fit(self, train: TrainingSlices, held_out: TrainingSlices, window_hu: Window) -> dict[str, float]:
         """Fit the response on the training slices of each kernel (`held_out` is not needed).

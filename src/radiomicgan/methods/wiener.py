@@ -19,14 +19,13 @@ import logging
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from radiomicgan.config import TrainConfig, WienerConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.nets import FrequencyFilter, Generator
 from radiomicgan.training.data import PairedSlices
-from radiomicgan.training.parts import Method
+from radiomicgan.training.parts import FilterFitting, Method
 from radiomicgan.training.unpaired_data import TrainingSlices
 from radiomicgan.windowing import Window, to_unit
 
@@ -34,20 +33,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class WienerFitting:
+class WienerFitting(FilterFitting):
     """A frequency response fitted in one pass (a `Fitter`)."""
 
-    filter: FrequencyFilter
     settings: WienerConfig = field(default_factory=WienerConfig)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.filter}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {}
-
-    def model(self) -> nn.Module:
-        return self.filter
 
     def fit(self, train: TrainingSlices, held_out: TrainingSlices, window_hu: Window) -> dict[str, float]:
         """Fit H on `train`, lambda on `held_out` (on `train` itself when nothing is held out).

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from radiomicgan.config import TrainConfig
-from radiomicgan.nets import Generator
+from radiomicgan.nets import FrequencyFilter, Generator
 from radiomicgan.training.unpaired_data import TrainingSlices
 from radiomicgan.windowing import Window
 
@@ -66,6 +66,25 @@ class Fitter(Parts, Protocol):
 
 
 BuildFn = Callable[[Generator, TrainConfig, torch.device], Learner | Fitter]
+
+
+@dataclass
+class FilterFitting:
+    """What every fitted linear filter shares as a `Fitter` (its `fit` is the subclass's).
+
+    The filter is the model and the only network; nothing is optimized by gradient.
+    """
+
+    filter: FrequencyFilter
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.filter}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {}
+
+    def model(self) -> nn.Module:
+        return self.filter
 
 
 @dataclass(frozen=True)
