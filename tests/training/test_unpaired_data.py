@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import SyntheticSeries
 
-from conftest import SyntheticSeries
 from radiomicgan.errors import InputError
 from radiomicgan.spacing import resample_slices
 from radiomicgan.training.unpaired_data import (
