@@ -14,8 +14,8 @@ from radiomicgan.training.distributed import DistributedContext
 
 
 def test_an_unknown_method_is_refused_before_anything_is_read(tmp_path: Path) -> None:
-    config = TrainConfig(method="cyclegan", out=str(tmp_path / "run"))
-    with pytest.raises(ConfigError, match=r"unknown model 'cyclegan'.*radiomicgan.*wiener"):
+    config = TrainConfig(method="stargan", out=str(tmp_path / "run"))
+    with pytest.raises(ConfigError, match=r"unknown model 'stargan'.*radiomicgan.*wiener"):
         train(config, progress=False)
     assert not (tmp_path / "run").exists()
 
