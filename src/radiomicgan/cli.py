@@ -31,6 +31,9 @@ Typical session:
   radiomicgan harmonize --model runs/rg scans/smooth harmonized/
   radiomicgan evaluate --reference pairs/sharp --candidate input=pairs/smooth \\
       --candidate radiomicgan=harmonized/ --out report/
+  radiomicgan features harmonized/ --mask tumour_seg.dcm --out features.csv   # the user's lesions
+  radiomicgan models add runs/rg --name br40-to-b70   # a registry picks the model by kernel
+  radiomicgan serve --model auto --port 11112 --forward PACS@pacs:4242 --spool spool/   # a DICOM node
 Run `radiomicgan COMMAND --help` for each command's options.
 """
 
