@@ -137,14 +137,23 @@ def _resave_implicit(path: Path) -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Caches the library keeps under $XDG_CACHE_HOME (ONNX exports) go to a temporary folder."""
-    previous = os.environ.get("XDG_CACHE_HOME")
+    """Caches the library keeps under $XDG_CACHE_HOME (ONNX exports) go to a temporary folder.
+
+    Matplotlib's font cache stays where it is: it lives under $XDG_CACHE_HOME too, and a command
+    run as a subprocess would otherwise build it afresh and say so on stderr, one line more than a
+    test of the command's one-line errors expects (whichever such test happened to run first).
+    """
+    import matplotlib.font_manager  # builds the font cache in its usual place if it is missing
+
+    previous = {name: os.environ.get(name) for name in ("XDG_CACHE_HOME", "MPLCONFIGDIR")}
+    os.environ["MPLCONFIGDIR"] = matplotlib.get_cachedir()
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
     yield
-    if previous is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
