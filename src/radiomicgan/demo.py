@@ -34,13 +34,13 @@ from radiomicgan.config import (
     WindowConfig,
 )
 from radiomicgan.errors import OutputError
-from radiomicgan.evaluate.cohort import evaluate_cohort
+from radiomicgan.evaluate.cohort import CANDIDATE_PREFIX, evaluate_cohort
 from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
 from radiomicgan.io.atomic import write_text_atomic
 from radiomicgan.io.ownership import check_replaceable, write_marker
 from radiomicgan.methods import METHODS
 from radiomicgan.simulate import simulate_to_folder
-from radiomicgan.simulate.nodules import Nodule, simulate_nodules
+from radiomicgan.simulate.nodules import LABELS_NAME, Nodule, simulate_nodules
 from radiomicgan.train import train
 
 log = logging.getLogger(__name__)
@@ -182,15 +182,13 @@ def _simulate_patients(folder: Path, budget: DemoBudget, progress: bool) -> list
 
 def _write_manifest(path: Path, patients: list[Path], harmonized: dict[str, Path]) -> Path:
     """The cohort manifest `evaluate --manifest` reads: one row per patient, paths relative to it."""
-    header = ["id", "reference", "mask", "candidate:input", *(f"candidate:{m}" for m in harmonized)]
-    rows = []
+    names = ["input", *harmonized, "retest"]
+    lines = [",".join(["id", "reference", "mask", *(f"{CANDIDATE_PREFIX}{name}" for name in names)])]
     for patient in patients:
-        test = patient.relative_to(path.parent)
-        cells = [patient.name, test / STANDARD_KERNEL, test / "nodules.nrrd", test / SOURCE_KERNEL]
-        cells += [(harmonized[m] / patient.name).relative_to(path.parent) for m in harmonized]
-        rows.append([*cells, test / f"{STANDARD_KERNEL}_retest"])
-    header.append("candidate:retest")
-    lines = [",".join(header), *(",".join(str(cell) for cell in row) for row in rows)]
+        series = {"input": patient / SOURCE_KERNEL, "retest": patient / f"{STANDARD_KERNEL}_retest"}
+        series |= {method: folder / patient.name for method, folder in harmonized.items()}
+        cells = [patient / STANDARD_KERNEL, patient / LABELS_NAME, *(series[name] for name in names)]
+        lines.append(",".join([patient.name, *(str(c.relative_to(path.parent)) for c in cells)]))
     write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
