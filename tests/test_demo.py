@@ -1,4 +1,5 @@
-"""The demo: one quick end-to-end run, and its refusal to replace folders it did not write."""
+"""The demo: one quick end-to-end run (with its nodule cohort's lesion level), and its refusal to
+replace folders it did not write."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from radiomicgan.demo import run_demo
+from radiomicgan.demo import QUICK, run_demo
 from radiomicgan.errors import OutputError
 from radiomicgan.io.ownership import write_marker
 
@@ -44,8 +45,21 @@ def test_quick_demo_trains_harmonizes_and_reports(tmp_path: Path, one_torch_thre
     # trained on one simulated scan, evaluated on another seed's: no false "trained on evaluated data"
     assert results["training_runs"]["radiomicgan"]["trained_on_evaluated"] == []
     assert not any("trained on evaluated data" in w for w in results["warnings"])
+    # the test patients' inserted nodules make the lesion level, every candidate measured on each
+    lesions = results["lesions"]
+    assert lesions["n_cases"] == QUICK.patients and lesions["n_lesions"] == 2 * QUICK.patients
+    assert lesions["excluded"] == [] and set(lesions["candidates"]) == set(results["candidates"])
+    # the same kernel on fresh noise keeps more lesion features than the other kernel does
+    assert lesions["candidates"]["retest"]["reproducible"] > lesions["candidates"]["input"]["reproducible"]
+    manifest = (result.out_dir / "cohort.csv").read_text().splitlines()
+    assert manifest[0] == (
+        "id,reference,mask,candidate:input,candidate:radiomicgan,candidate:wiener,"
+        "candidate:histmatch,candidate:retest"
+    )
+    assert len(manifest) == 1 + QUICK.patients
     page = result.report.read_text()
-    assert "radiomicgan" in page and "retest" in page
+    assert "radiomicgan" in page and "retest" in page and 'id="lesions"' in page
+    assert (result.report.parent / "lesion_ccc.csv").is_file()
     # a second run replaces the first only when asked
     with pytest.raises(OutputError):
         run_demo(result.out_dir, quick=True, progress=False)

@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +32,11 @@ from radiomicgan.evaluate.inputs import Scan, SeriesInfo
 from radiomicgan.evaluate.lesion_level import LesionCase, lesion_reproducibility
 from radiomicgan.evaluate.protocol import Extraction, ReproducibilityProtocol
 from radiomicgan.evaluate.region_features import describe_extraction, region_settings
+from radiomicgan.evaluate.report import training_figures
 from radiomicgan.evaluate.roi_level import roi_reproducibility
 from radiomicgan.evaluate.session import EvaluationOutcome, Levels, check_names, conclude, whole_image_or_none
 from radiomicgan.evaluate.settings import load_settings
+from radiomicgan.evaluate.training_runs import read_run
 from radiomicgan.io.atomic import check_output
 from radiomicgan.io.masks import read_regions
 from radiomicgan.io.masks.grid import Grid
@@ -151,6 +154,7 @@ def evaluate_cohort(
     config: EvaluationConfig,
     lesions: RegionFeatureConfig | None = None,
     *,
+    training_runs: Mapping[str, Path] | None = None,
     overwrite: bool = False,
     progress: bool = True,
     cache: bool = True,
@@ -165,6 +169,7 @@ def evaluate_cohort(
             extracted (`features.jobs`, `features.backend`, which the lesion level uses too).
         lesions: the lesion level's 3-D settings file, regions to keep, --resample and margins;
             its jobs and backend are taken from `config.features`.
+        training_runs: candidate name -> the training run folder it came from (as for `evaluate`).
         overwrite: replace an existing `out` (radiomicgan's own). progress: progress bars.
         cache: reuse and store the ROI levels' features in the cache folder.
 
@@ -177,10 +182,15 @@ def evaluate_cohort(
     start = time.perf_counter()
     manifest, out = Path(manifest), Path(out)
     cases = read_cohort(manifest)
-    check_names(list(cases[0].candidates), [], combat=False)
+    runs = {name: Path(path) for name, path in (training_runs or {}).items()}
+    check_names(list(cases[0].candidates), list(runs), combat=False)
+    for run_dir in runs.values():
+        training_figures(run_dir)  # a missing run folder fails now, not after the extraction
+    run_records = {name: read_run(run_dir) for name, run_dir in runs.items()}
     # The series and masks, not the manifest: a list of paths, never read back as a series, may sit
     # beside the report it asks for.
     inputs = [p for c in cases for p in (c.reference, c.mask, *c.candidates.values())]
+    inputs += list(runs.values())
     check_output(out, overwrite=overwrite, inputs=inputs, is_dir=True)
     features = config.features
     lesions = dataclasses.replace(
@@ -215,4 +225,7 @@ def evaluate_cohort(
             raise InputError(manifest, str(exc)) from exc
     described = describe_extraction(lesion_settings, lesions, len(lesion.feature_names))
     levels = Levels(scans, roi, whole, lesion, described)
-    return conclude(levels, out, config, describe_settings(settings), feature_cache, start)
+    return conclude(
+        levels, out, config, describe_settings(settings), feature_cache, start,
+        runs=runs, run_records=run_records,
+    )  # fmt: skip
