@@ -25,6 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -160,13 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
     }
-    text = json.dumps(figures, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    command = f"python benchmarks/features.py --rois {args.rois} --roi-size {args.roi_size}"
-    print(f"reproduce: {command}" + (f" --json {args.json}" if args.json else ""), file=sys.stderr)
-    return 0
+    return _report(figures, f"--rois {args.rois} --roi-size {args.roi_size}", args.json)
 
 
 def regions_main(args: argparse.Namespace) -> int:
@@ -178,12 +173,17 @@ def regions_main(args: argparse.Namespace) -> int:
         "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
     }
+    return _report(figures, f"--regions {args.regions}", args.json)
+
+
+def _report(figures: dict[str, Any], options: str, json_path: Path | None) -> int:
+    """Print the figures as JSON (and write them to `json_path`), then the command that reproduces them."""
     text = json.dumps(figures, indent=2)
     print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
-    command = f"python benchmarks/features.py --regions {args.regions}"
-    print(f"reproduce: {command}" + (f" --json {args.json}" if args.json else ""), file=sys.stderr)
+    if json_path:
+        json_path.write_text(text + "\n", encoding="utf-8")
+    command = f"python benchmarks/features.py {options}"
+    print(f"reproduce: {command}" + (f" --json {json_path}" if json_path else ""), file=sys.stderr)
     return 0
 
 
