@@ -162,6 +162,22 @@ class ResidualCNNConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ResidualUNetConfig:
+    """A small residual U-Net (ours), the "residual_unet" generator (`radiomicgan.nets.residual_unet`)."""
+
+    base_channels: int = 16  # first level's width; each level down doubles it
+    levels: int = 3  # stride-2 downsamplings: H and W multiples of 2**levels
+    convs: int = 2  # 3x3 convs per level and side
+    norm: str = "none"  # none: a crop and a whole slice are the same function (no batch statistics)
+
+    def __post_init__(self) -> None:
+        _require(self.base_channels >= 1, "model.residual_unet: base_channels must be >= 1")
+        _require(1 <= self.levels <= 6, "model.residual_unet: levels must lie in [1, 6]")
+        _require(self.convs >= 1, "model.residual_unet: convs must be >= 1")
+        _require(self.norm in NORMS, "model.residual_unet: norm must be batch, instance or none")
+
+
+@dataclasses.dataclass(frozen=True)
 class PatchGANConfig:
     """pix2pix's PatchGAN discriminator (`radiomicgan.nets.patchgan`; also STAN-CT's 3-channel one)."""
 
@@ -196,6 +212,7 @@ class ModelConfig:
     vgg_unet: VGGUNetConfig = dataclasses.field(default_factory=VGGUNetConfig)  # generator "radiomicgan"
     unet: UNetConfig = dataclasses.field(default_factory=UNetConfig)  # generator "unet"
     choe: ResidualCNNConfig = dataclasses.field(default_factory=ResidualCNNConfig)  # generator "choe"
+    residual_unet: ResidualUNetConfig = dataclasses.field(default_factory=ResidualUNetConfig)
     patchgan: PatchGANConfig = dataclasses.field(default_factory=PatchGANConfig)  # discriminator "patchgan"
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from radiomicgan.nets.frequency_filter import FrequencyFilter
 from radiomicgan.nets.lookup_table import LookupTable
 from radiomicgan.nets.patchgan import PatchGAN
 from radiomicgan.nets.residual_cnn import ResidualCNN
+from radiomicgan.nets.residual_unet import ResidualUNet
 from radiomicgan.nets.unet import UNet
 from radiomicgan.nets.vgg_unet import VGGUNet
 
@@ -29,6 +30,7 @@ __all__ = [
     "LookupTable",
     "PatchGAN",
     "ResidualCNN",
+    "ResidualUNet",
     "UNet",
     "VGGUNet",
     "build_discriminator",
@@ -54,6 +56,10 @@ def _choe(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
     return ResidualCNN(config.choe)
 
 
+def _residual_unet(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
+    return ResidualUNet(config.residual_unet)
+
+
 def _lookup_table(config: ModelConfig, weights: EncoderWeights | None) -> Generator:
     return LookupTable()
 
@@ -70,6 +76,7 @@ GENERATORS: dict[str, Callable[[ModelConfig, EncoderWeights | None], Generator]]
     "radiomicgan": _radiomicgan,  # VGG-19 U-Net (paper Sec. 2.1)
     "unet": _unet,  # pix2pix U-Net from scratch (pix2pix, GANai and STAN-CT baselines)
     "choe": _choe,  # Choe et al. 2019: conv layers predicting the residual (model.choe)
+    "residual_unet": _residual_unet,  # ours: a small U-Net predicting the residual (model.residual_unet)
     "histmatch": _lookup_table,  # histogram matching's monotone lookup table (fitted, no weights)
     "wiener": _frequency_filter,  # least-squares linear kernel conversion (fitted frequency response)
     "spectral": _frequency_filter,  # zero-phase filter from two kernels' noise power spectra (unpaired)
