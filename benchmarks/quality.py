@@ -53,10 +53,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
 
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, WindowConfig, build, load_yaml
 from radiomicgan.evaluate import (
     Extraction,
+    FeatureCache,
     ReproducibilityProtocol,
     Scan,
     image_quality,
@@ -69,11 +72,14 @@ from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import Volume, read_volume, write_volume
 from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.methods.histmatch import fit_lookup_table
+from radiomicgan.modelfile import load_model
 from radiomicgan.nets.lookup_table import KNOTS as HISTMATCH_KNOTS
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train
 from radiomicgan.windowing import from_unit, to_unit
 
+# the model section's sub-section each generator reads (`radiomicgan.nets`)
+SECTION_OF = {"radiomicgan": "vgg_unet", "unet": "unet", "choe": "choe", "residual_unet": "residual_unet"}
 LUNG_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "lung1_image.nrrd"
 TEST_SLICES = range(0, 14)  # the cranial part of the volume
 TRAIN_SLICES = range(16, 48)  # the rest, two slices (10 mm) apart from the test block
@@ -104,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         "histmatch": _histmatch(split, source, test[source]),
     }
     runs = {}
-    for run in sorted(p.parent for p in (work / "runs").glob("*/model.safetensors")):
+    modes = (("full", ""),) if args.full_window_only else (("full", ""), ("training", " (training window)"))
+    for run in _runs_to_evaluate(work / "runs", args.runs):
         runs[run.name] = _describe_run(run)
-        for mode, suffix in (("full", ""), ("training", " (training window)")):
+        for mode, suffix in modes:
             settings = HarmonizeConfig(device="cpu", window_mode=mode, batch_size=2)
             harmonizer = Harmonizer.load(run, settings)
             candidates[run.name + suffix] = harmonizer(test[source], progress=True).hu
@@ -129,15 +136,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _runs_to_evaluate(folder: Path, names: list[str] | None) -> list[Path]:
+    trained = sorted(p.parent for p in folder.glob("*/model.safetensors"))
+    if names is None:
+        return trained
+    missing = sorted(set(names) - {run.name for run in trained})
+    if missing:
+        raise SystemExit(f"quality.py: no trained run {', '.join(missing)} in {folder}")
+    return [run for run in trained if run.name in names]
+
+
 def _describe_run(run: Path) -> dict[str, Any]:
     history = json.loads((run / "history.json").read_text())
     seconds_file = run / "train_seconds.txt"
+    generator, metadata = load_model(run)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        generator(torch.zeros(1, 1, 512, 512))
     return {
+        "generator": metadata.model["generator"],
+        "generator_settings": metadata.model.get(SECTION_OF.get(metadata.model["generator"], ""), {}),
+        "gflop_per_512_slice": round(counter.get_total_flops() / 1e9, 2),
+        "steps": len(history) * _steps_per_epoch(run),
         "train_seconds": float(seconds_file.read_text()) if seconds_file.is_file() else None,
         "epochs": len(history),
         "windows_hu": [entry["window_hu"] for entry in history],
         "final_validation": history[-1]["validation"],
     }
+
+
+def _steps_per_epoch(run: Path) -> int:
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    return int(config["steps_per_epoch"])
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -161,6 +190,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fresh-run", action="store_true", help="retrain even if the run exists")
     parser.add_argument("--train-only", action="store_true", help="train, then stop (no evaluation)")
     parser.add_argument("--evaluate-only", action="store_true", help="evaluate the runs there are")
+    parser.add_argument("--runs", nargs="+", help="evaluate only these runs of WORK/runs (default: all)")
+    parser.add_argument(
+        "--full-window-only", action="store_true", help="skip each run's training-window variant"
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="extract every ROI afresh (default: cached in WORK/features)"
+    )
     return parser.parse_args(argv)
 
 
@@ -229,9 +265,12 @@ def _score(reference: Volume, candidates: dict[str, np.ndarray], args: argparse.
     config = EvaluationConfig(n_rois=args.rois, repeats=args.repeats)
     spacing = (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
     scan = Scan.from_volumes(reference.hu, candidates, spacing)
+    # the ROIs of input, filters, retest and runs already scored are the same: only new ones extract
+    cache = None if args.no_cache else FeatureCache(Path(args.work) / "features")
+    extraction = Extraction(jobs=args.jobs, progress=True, cache=cache)
     # shared_seed: the ROIs the recorded benchmarks/results were measured on
     result = roi_reproducibility(
-        [scan], ReproducibilityProtocol.from_config(config), Extraction(jobs=args.jobs, progress=True),
+        [scan], ReproducibilityProtocol.from_config(config), extraction,
         combat=args.combat, seed_of=shared_seed,
     )  # fmt: skip
     quality = image_quality([scan], config.quality_range_hu)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from radiomicgan.cli import main
+from radiomicgan.io import read_volume
 from radiomicgan.modelfile import load_prefilter, read_metadata
 from training.pairs import Scan, tiny_config_yaml
 
@@ -112,4 +115,30 @@ def test_torchrun_refuses_a_fitted_method_before_starting(
     run = tmp_path / "run"
     assert main([*_args(scan, tmp_path, run), "--model", "wiener"]) == 2
     _one_line_error(capsys, "--model wiener cannot train data-parallel", "without torchrun")
+    assert not run.exists()
+
+
+def test_generator_option_trains_the_small_residual_unet_and_harmonize_runs_it(
+    scan: Scan, tmp_path: Path, run_dciodvfy: Callable[[Path], tuple[list[str], str]]
+) -> None:
+    run = tmp_path / "run"
+    assert main([*_args(scan, tmp_path, run), "--generator", "residual_unet", "--epochs", "1"]) == 0
+    model = read_metadata(run).model
+    assert model["generator"] == "residual_unet" and model["prefilter"] == "wiener"
+    outputs = {}
+    for engine in ("torch", "onnx"):  # the model file rebuilds it, and ONNX Runtime exports it
+        out = tmp_path / engine
+        harmonize = ["harmonize", "--model", str(run), str(scan.source), str(out), "--engine", engine]
+        assert main([*harmonize, "--device", "cpu", "--quiet"]) == 0
+        assert run_dciodvfy(out)[0] == []
+        outputs[engine] = read_volume(out).hu
+    assert np.abs(outputs["onnx"] - outputs["torch"]).max() <= 1.0
+
+
+def test_generator_option_is_refused_for_a_baseline_with_its_own(
+    scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    assert main([*_args(scan, tmp_path, run), "--model", "choe", "--generator", "residual_unet"]) == 2
+    _one_line_error(capsys, "--generator residual_unet", "choe")
     assert not run.exists()

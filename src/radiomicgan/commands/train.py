@@ -9,7 +9,8 @@ from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
 from radiomicgan.config import PREFILTERS, TrainConfig, build, load_yaml
-from radiomicgan.methods import METHODS, UNPAIRED_DEFAULT
+from radiomicgan.errors import ConfigError
+from radiomicgan.methods import LEARNED_GENERATORS, METHODS, UNPAIRED_DEFAULT
 from radiomicgan.train import resume_config, train
 from radiomicgan.training.distributed import DistributedContext
 from radiomicgan.windowing import SCHEDULES
@@ -110,6 +111,12 @@ def register(sub: SubParsers) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
     parser.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
     parser.add_argument(
+        "--generator",
+        choices=LEARNED_GENERATORS,
+        help="the network radiomicgan trains, model.generator (default: radiomicgan, the VGG-19 U-Net); "
+        "the baselines train their papers' own",
+    )
+    parser.add_argument(
         "--encoder-weights",
         metavar="auto|imagenet|none|PATH",
         help="VGG-19 encoder weights, model.vgg_unet.encoder_weights (default: auto)",
@@ -155,12 +162,24 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         cli["method"] = UNPAIRED_DEFAULT  # a resumed run keeps the method its config.yaml names
     cli["window"] = {"schedule": args.schedule}
     cli["model"] = {
+        "generator": args.generator,
         "prefilter": args.prefilter,
         "vgg_unet": {"encoder_weights": args.encoder_weights, "freeze_encoder": args.freeze_encoder},
     }
-    if args.resume and args.out:
-        return resume_config(args.out, cli, config_file=config_file)
-    return build(TrainConfig, config_file, cli)
+    config = (
+        resume_config(args.out, cli, config_file=config_file)
+        if args.resume and args.out
+        else build(TrainConfig, config_file, cli)
+    )
+    _check_generator_option(args.generator, config.method)
+    return config
+
+
+def _check_generator_option(generator: str | None, method: str) -> None:
+    """Refuse --generator for a baseline, which trains its paper's own network whatever it says."""
+    own = METHODS[method].generator if method in METHODS else None
+    if generator is not None and own is not None and own != generator:
+        raise ConfigError(f"--generator {generator}: --model {method} trains its own generator, {own}")
 
 
 def run(args: argparse.Namespace) -> int:

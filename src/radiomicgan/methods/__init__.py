@@ -45,6 +45,10 @@ METHODS: dict[str, Method] = {
     "spectral": spectral.METHOD,
 }
 UNPAIRED_DEFAULT = "cyclegan"  # what `train --unpaired` trains without --model
+# the generators a method can learn: the registry's, less those a fitted method fits in one pass
+LEARNED_GENERATORS = tuple(
+    name for name in GENERATORS if name not in {m.generator for m in METHODS.values() if m.fitted}
+)
 
 
 def get(name: str) -> Method:
@@ -125,9 +129,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
 
 def _check_learned_generator(method: str, generator: str | None) -> None:
     """Refuse a generator setting that names no generator, or a fitted method's (nothing to learn)."""
-    fitted = {m.generator for m in METHODS.values() if m.fitted}
-    learned = [name for name in GENERATORS if name not in fitted]
-    if generator not in learned:
+    if generator not in LEARNED_GENERATORS:
         raise ConfigError(
-            f"{method}: generator {generator!r} is not a learned generator ({', '.join(learned)})"
+            f"{method}: generator {generator!r} is not a learned generator ({', '.join(LEARNED_GENERATORS)})"
         )
