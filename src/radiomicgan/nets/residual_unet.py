@@ -8,9 +8,9 @@ does not overlap, so it makes no checkerboard; each decoder level fuses the enco
 resolution. The 1x1 head starts at zero, so training starts from the identity, as the VGG U-Net's
 residual head and Choe et al.'s CNN do.
 
-The slice arrives windowed to [0, 1] and is seen as HU over 2,024, as Choe et al.'s CNN sees it
-(`residual_cnn`): the ReLUs then cut where they would on raw HU, whatever the training window.
-Without norm layers by default: each output pixel depends on its neighbourhood only, not on the
+The slice arrives windowed to [0, 1] and is shifted as Choe et al.'s CNN shifts it (`residual_cnn`):
+in the full range [-1024, 1000] the network sees HU over 2,024, so its ReLUs start by cutting where
+they would on raw HU. Without norm layers by default: each output pixel depends on its neighbourhood only, not on the
 batch or the slice, so a crop in training and a whole slice in `harmonize` are the same function.
 
 Cost per 512x512 slice (torch.utils.flop_counter): about 18 GFLOP at base 16 with 3 levels,

@@ -1,0 +1,155 @@
+"""Quality per FLOP (issue 21): reproducible features and PSNR of each trained generator against its cost.
+
+Reads the JSON of `benchmarks/quality.py` runs, one per scenario (each run's generator and its GFLOP
+per 512² slice are recorded there), and optionally `benchmarks/harmonize_speed.py`'s JSON for the
+command line's slices/s of each generator. It draws one row of panels per scenario: reproducible
+features per HU range and PSNR against GFLOP per slice (log scale), with the tuned Wiener filter and
+the retest as lines, and it names the cheapest run within the best run's spread:
+
+- the best run of a scenario has the most reproducible features summed over the ranges;
+- a run is within its spread when, in every range, its mean count is at least the best's mean less
+  one SD (over the ROI resamplings), and its PSNR is within 0.2 dB of the best's;
+- the choice is the cheapest run within the spread in every scenario (runs are matched by name).
+
+    .venv/bin/python benchmarks/quality_per_flop.py \\
+        --quality benchmarks/results/quality_lung1_iterative_generators.json \\
+                  benchmarks/results/quality_lung1_fbp_generators.json \\
+        [--speed benchmarks/results/harmonize_speed_cpu.json] \\
+        --figure docs/quality_per_flop.png --json benchmarks/results/quality_per_flop.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchkit import command_line, emit
+
+PSNR_MARGIN_DB = 0.2  # issue 21: "PSNR within 0.2 dB"
+LINES = {"wiener": ("tuned Wiener filter", "tab:gray"), "retest": ("retest", "tab:green")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    scenarios = {}
+    for path in args.quality:
+        report = json.loads(Path(path).read_text())
+        scenarios[report["scenario"]["name"]] = report
+    speed = _cli_rates(Path(args.speed)) if args.speed else {}
+    within = {name: within_spread(report) for name, report in scenarios.items()}
+    shared = set.intersection(*(set(w) for w in within.values()))
+    costs = {run: next(iter(scenarios.values()))["runs"][run]["gflop_per_512_slice"] for run in shared}
+    figures = {
+        "command": command_line(__file__, argv),
+        "within_best_spread": {name: sorted(w) for name, w in within.items()},
+        "cheapest_within_spread_everywhere": min(costs, key=costs.__getitem__) if costs else None,
+        "runs": {name: _rows(report, speed) for name, report in scenarios.items()},
+    }
+    _plot(scenarios, Path(args.figure))
+    emit(figures, Path(args.json) if args.json else None)
+    return 0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quality", nargs="+", required=True, help="benchmarks/quality.py JSON, one per scenario"
+    )
+    parser.add_argument("--speed", help="benchmarks/harmonize_speed.py JSON (CLI slices/s per generator)")
+    parser.add_argument("--figure", required=True, help="the PNG to write")
+    parser.add_argument("--json", help="write the figures here too")
+    return parser.parse_args(argv)
+
+
+def within_spread(report: dict[str, Any]) -> set[str]:
+    """The runs of one scenario whose counts and PSNR lie within the best run's spread."""
+    rows = {run: report["candidates"][run] for run in report["runs"]}
+    best = max(rows, key=lambda run: sum(s["mean"] for s in rows[run]["reproducible"].values()))
+    floor = {r: s["mean"] - s["sd"] for r, s in rows[best]["reproducible"].items()}
+    psnr_floor = rows[best]["psnr"]["mean"] - PSNR_MARGIN_DB
+    return {
+        run
+        for run, row in rows.items()
+        if all(row["reproducible"][r]["mean"] >= floor[r] for r in floor)
+        and row["psnr"]["mean"] >= psnr_floor
+    }
+
+
+def _cli_rates(path: Path) -> dict[str, float]:
+    """slices/s of `radiomicgan harmonize` per generator, keyed by the generator's GFLOP per slice."""
+    report = json.loads(path.read_text())
+    return {
+        f"{row['gflop_per_slice']:.1f}": row["slices_per_s"]
+        for row in report["models"].values()
+        if "gflop_per_slice" in row and "slices_per_s" in row
+    }
+
+
+def _rows(report: dict[str, Any], speed: dict[str, float]) -> dict[str, Any]:
+    rows = {}
+    for run, described in report["runs"].items():
+        row = report["candidates"][run]
+        gflop = described["gflop_per_512_slice"]
+        rows[run] = {
+            "generator": described["generator"],
+            "settings": described.get("generator_settings"),
+            "gflop_per_512_slice": gflop,
+            "steps": described.get("steps"),
+            "train_seconds": described["train_seconds"],
+            "reproducible": {r: s["mean"] for r, s in row["reproducible"].items()},
+            "psnr": row["psnr"]["mean"],
+            "cli_slices_per_s": speed.get(f"{gflop:.1f}"),
+        }
+    return rows
+
+
+def _plot(scenarios: dict[str, dict[str, Any]], path: Path) -> None:
+    ranges = list(next(iter(next(iter(scenarios.values()))["candidates"].values()))["reproducible"])
+    columns = len(ranges) + 1
+    fig, axes = plt.subplots(
+        len(scenarios), columns, figsize=(3.2 * columns, 3.0 * len(scenarios)), squeeze=False
+    )
+    for row_axes, (scenario, report) in zip(axes, scenarios.items(), strict=True):
+        runs = report["runs"]
+        x = [runs[run]["gflop_per_512_slice"] for run in runs]
+        for ax, key in zip(row_axes, [*ranges, "psnr"], strict=True):
+            ys, sds = zip(*(_value(report["candidates"][run], key) for run in runs), strict=True)
+            ax.errorbar(x, ys, yerr=sds, fmt="o", color="tab:blue", capsize=3)
+            for run, xi, yi in zip(runs, x, ys, strict=True):
+                ax.annotate(run, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            for name, (label, color) in LINES.items():
+                if name in report["candidates"] and (key != "psnr" or "psnr" in report["candidates"][name]):
+                    ax.axhline(_value(report["candidates"][name], key)[0], color=color, ls="--", label=label)
+            ax.set_xscale("log")
+            ax.set_xlim(2, 1000)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel("GFLOP per 512² slice")
+            ax.set_title(f"{scenario}: {key if key == 'psnr' else key + ' HU'}", fontsize=8)
+        row_axes[0].set_ylabel("reproducible features")
+        row_axes[-1].set_ylabel("PSNR (dB)")
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _value(row: dict[str, Any], key: str) -> tuple[float, float]:
+    stats = row["psnr"] if key == "psnr" else row["reproducible"][key]
+    return float(stats["mean"]), float(stats["sd"] or 0.0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
