@@ -10,8 +10,9 @@ residual head and Choe et al.'s CNN do.
 
 The slice arrives windowed to [0, 1] and is shifted as Choe et al.'s CNN shifts it (`residual_cnn`):
 in the full range [-1024, 1000] the network sees HU over 2,024, so its ReLUs start by cutting where
-they would on raw HU. Without norm layers by default: each output pixel depends on its neighbourhood only, not on the
-batch or the slice, so a crop in training and a whole slice in `harmonize` are the same function.
+they would on raw HU. Without norm layers by default: each output pixel depends on its neighbourhood
+only, not on the batch or the slice, so a crop in training and a whole slice in `harmonize` are the
+same function.
 
 Cost per 512x512 slice (torch.utils.flop_counter): about 18 GFLOP at base 16 with 3 levels,
 4.6 at base 8 and 72 at base 32, against the VGG-19 U-Net's 429 (benchmarks/generators.py).
