@@ -166,9 +166,11 @@ class ResidualUNetConfig:
     """A small residual U-Net (ours), the "residual_unet" generator (`radiomicgan.nets.residual_unet`)."""
 
     base_channels: int = 16  # first level's width; each level down doubles it
-    levels: int = 3  # stride-2 downsamplings: H and W multiples of 2**levels
+    levels: int = 5  # stride-2 downsamplings: H and W multiples of 2**levels
     convs: int = 2  # 3x3 convs per level and side
-    norm: str = "none"  # none: a crop and a whole slice are the same function (no batch statistics)
+    # batch: measured on the lung CT's iterative scenario (README, Quality per FLOP), without a norm
+    # the network barely left the identity in 20 x 22 steps, with batch norm it learned as the VGG's
+    norm: str = "batch"
 
     def __post_init__(self) -> None:
         _require(self.base_channels >= 1, "model.residual_unet: base_channels must be >= 1")
