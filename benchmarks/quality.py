@@ -149,6 +149,7 @@ def _runs_to_evaluate(folder: Path, names: list[str] | None) -> list[Path]:
 def _describe_run(run: Path) -> dict[str, Any]:
     history = json.loads((run / "history.json").read_text())
     seconds_file = run / "train_seconds.txt"
+    config = _run_config(run)
     generator, metadata = load_model(run)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         generator(torch.zeros(1, 1, 512, 512))
@@ -156,7 +157,8 @@ def _describe_run(run: Path) -> dict[str, Any]:
         "generator": metadata.model["generator"],
         "generator_settings": metadata.model.get(SECTION_OF.get(metadata.model["generator"], ""), {}),
         "gflop_per_512_slice": round(counter.get_total_flops() / 1e9, 2),
-        "steps": len(history) * _steps_per_epoch(run),
+        "steps": len(history) * int(config["steps_per_epoch"]),
+        "seed": config["seed"],
         "train_seconds": float(seconds_file.read_text()) if seconds_file.is_file() else None,
         "epochs": len(history),
         "windows_hu": [entry["window_hu"] for entry in history],
@@ -164,9 +166,8 @@ def _describe_run(run: Path) -> dict[str, Any]:
     }
 
 
-def _steps_per_epoch(run: Path) -> int:
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    return int(config["steps_per_epoch"])
+def _run_config(run: Path) -> dict[str, Any]:
+    return dict(yaml.safe_load((run / "config.yaml").read_text()))
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -187,6 +188,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=0, help="feature/simulation processes (0: all cores)")
     parser.add_argument("--run-name", default="radiomicgan", help="trains into WORK/runs/NAME")
+    parser.add_argument("--seed", type=int, default=0, help="the training run's seed")
     parser.add_argument("--fresh-run", action="store_true", help="retrain even if the run exists")
     parser.add_argument("--train-only", action="store_true", help="train, then stop (no evaluation)")
     parser.add_argument("--evaluate-only", action="store_true", help="evaluate the runs there are")
@@ -232,6 +234,7 @@ def _train(split: Path, run_dir: Path, args: argparse.Namespace, source: str) ->
             "batch_size": args.batch_size,
             "crop_px": args.crop,
             "device": "cpu",
+            "seed": args.seed,
             "window": {"schedule": args.schedule},
         },
     )
