@@ -114,7 +114,7 @@ def register(sub: SubParsers) -> None:
         "--generator",
         choices=LEARNED_GENERATORS,
         help="the network radiomicgan trains, model.generator (default: radiomicgan, the VGG-19 U-Net); "
-        "the baselines train their papers' own",
+        "the baselines train their papers' own, cyclegan its baselines.cyclegan.generator",
     )
     parser.add_argument(
         "--encoder-weights",
@@ -171,15 +171,19 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if args.resume and args.out
         else build(TrainConfig, config_file, cli)
     )
-    _check_generator_option(args.generator, config.method)
+    _check_generator_option(args.generator, config)
     return config
 
 
-def _check_generator_option(generator: str | None, method: str) -> None:
-    """Refuse --generator for a baseline, which trains its paper's own network whatever it says."""
-    own = METHODS[method].generator if method in METHODS else None
-    if generator is not None and own is not None and own != generator:
-        raise ConfigError(f"--generator {generator}: --model {method} trains its own generator, {own}")
+def _check_generator_option(generator: str | None, config: TrainConfig) -> None:
+    """Refuse --generator for a method that trains another network whatever it says: a baseline's
+    paper's own, or CycleGAN's `baselines.cyclegan.generator`."""
+    method = METHODS.get(config.method)
+    if generator is None or method is None:
+        return  # an unknown method is refused, naming the known ones, by `methods.resolve`
+    own = method.generator_of(config) if method.generator_of else method.generator
+    if own is not None and own != generator:
+        raise ConfigError(f"--generator {generator}: --model {config.method} trains {own}, its own generator")
 
 
 def run(args: argparse.Namespace) -> int:
