@@ -10,7 +10,7 @@ from typing import Any
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
 from radiomicgan.config import PREFILTERS, TrainConfig, build, load_yaml
 from radiomicgan.errors import ConfigError
-from radiomicgan.methods import LEARNED_GENERATORS, METHODS, UNPAIRED_DEFAULT
+from radiomicgan.methods import LEARNED_GENERATORS, METHODS, UNPAIRED_DEFAULT, own_generator
 from radiomicgan.train import resume_config, train
 from radiomicgan.training.distributed import DistributedContext
 from radiomicgan.windowing import SCHEDULES
@@ -178,10 +178,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def _check_generator_option(generator: str | None, config: TrainConfig) -> None:
     """Refuse --generator for a method that trains another network whatever it says: a baseline's
     paper's own, or CycleGAN's `baselines.cyclegan.generator`."""
-    method = METHODS.get(config.method)
-    if generator is None or method is None:
+    if generator is None or config.method not in METHODS:
         return  # an unknown method is refused, naming the known ones, by `methods.resolve`
-    own = method.generator_of(config) if method.generator_of else method.generator
+    own = own_generator(config)
     if own is not None and own != generator:
         raise ConfigError(f"--generator {generator}: --model {config.method} trains {own}, its own generator")
 

@@ -96,7 +96,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         raise ConfigError(
             f"train: --model {config.method} trains on paired scans; --unpaired trains {unpaired}"
         )
-    generator = method.generator_of(config) if method.generator_of else method.generator
+    generator = own_generator(config)
     if method.generator_of:
         _check_learned_generator(config.method, generator)
     model = config.model
@@ -125,6 +125,18 @@ def resolve(config: TrainConfig) -> TrainConfig:
         window = dataclasses.replace(window, schedule="minmax")
     epochs = 1 if method.fitted else config.epochs
     return dataclasses.replace(config, model=model, window=window, epochs=epochs)
+
+
+def own_generator(config: TrainConfig) -> str | None:
+    """The generator `config.method` trains whatever `model.generator` says: a baseline's paper's
+    own, or its setting's (CycleGAN's `baselines.cyclegan.generator`); None for RadiomicGAN, which
+    trains the configured one.
+
+    Raises:
+        ConfigError: `config.method` names no method.
+    """
+    method = get(config.method)
+    return method.generator_of(config) if method.generator_of else method.generator
 
 
 def _check_learned_generator(method: str, generator: str | None) -> None:
