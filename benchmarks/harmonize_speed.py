@@ -52,6 +52,7 @@ from torch import nn
 
 from radiomicgan.config import ModelConfig, TrainConfig, VGGUNetConfig
 from radiomicgan.modelfile import load_model, load_prefilter, save_model
+from radiomicgan.nets import GENERATOR_SECTIONS
 from radiomicgan.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +63,7 @@ from node import SOURCE_KERNEL, TARGET_KERNEL, write_series
 WIENER = "wiener"
 TARGET_RATIO = 3.0  # issue 21: the default model's harmonize within 3x the Wiener filter's
 PAIR_SLICES = 6
-# what NAME:WIDTH sets, per generator: its ModelConfig section and field
+# what NAME:WIDTH sets, per generator: the field of its ModelConfig section (nets.GENERATOR_SECTIONS)
 WIDTHS = {"residual_unet": "base_channels", "choe": "channels", "unet": "base_channels"}
 GENERATORS = (*WIDTHS, "radiomicgan")
 ENGINE_LINE = re.compile(r"harmonizing .* on (\w+), (\w+), (ONNX Runtime|torch)$", re.MULTILINE)
@@ -139,8 +140,9 @@ def _candidate(spec: str, args: argparse.Namespace) -> Candidate:
         )
     model = ModelConfig(generator=name, vgg_unet=VGGUNetConfig(encoder_weights="none"))
     if width:
-        section = dataclasses.replace(getattr(model, name), **{WIDTHS[name]: int(width)})
-        model = dataclasses.replace(model, **{name: section})
+        section = GENERATOR_SECTIONS[name]
+        widened = dataclasses.replace(getattr(model, section), **{WIDTHS[name]: int(width)})
+        model = dataclasses.replace(model, **{section: widened})
     repeats = args.repeats_of.get(spec, args.repeats_of.get(name, args.repeats))
     return Candidate(spec, "radiomicgan", model, repeats)
 

@@ -73,13 +73,12 @@ from radiomicgan.io import Volume, read_volume, write_volume
 from radiomicgan.linear_filter import fit_wiener
 from radiomicgan.methods.histmatch import fit_lookup_table
 from radiomicgan.modelfile import load_model
+from radiomicgan.nets import GENERATOR_SECTIONS
 from radiomicgan.nets.lookup_table import KNOTS as HISTMATCH_KNOTS
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train
 from radiomicgan.windowing import from_unit, to_unit
 
-# the model section's sub-section each generator reads (`radiomicgan.nets`)
-SECTION_OF = {"radiomicgan": "vgg_unet", "unet": "unet", "choe": "choe", "residual_unet": "residual_unet"}
 LUNG_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "lung1_image.nrrd"
 TEST_SLICES = range(0, 14)  # the cranial part of the volume
 TRAIN_SLICES = range(16, 48)  # the rest, two slices (10 mm) apart from the test block
@@ -155,7 +154,7 @@ def _describe_run(run: Path) -> dict[str, Any]:
         generator(torch.zeros(1, 1, 512, 512))
     return {
         "generator": metadata.model["generator"],
-        "generator_settings": metadata.model.get(SECTION_OF.get(metadata.model["generator"], ""), {}),
+        "generator_settings": metadata.model.get(GENERATOR_SECTIONS.get(metadata.model["generator"], ""), {}),
         "gflop_per_512_slice": round(counter.get_total_flops() / 1e9, 2),
         "steps": len(history) * int(config["steps_per_epoch"]),
         "seed": config["seed"],

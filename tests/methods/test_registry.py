@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from radiomicgan.config import BaselinesConfig, CycleGANConfig, ModelConfig, TrainConfig, WindowConfig
 from radiomicgan.errors import ConfigError
-from radiomicgan.methods import METHODS, check_data_parallel, resolve
-from radiomicgan.nets import GENERATORS
+from radiomicgan.methods import LEARNED_GENERATORS, METHODS, check_data_parallel, resolve
+from radiomicgan.nets import GENERATOR_SECTIONS, GENERATORS
 
 
 def test_every_method_names_a_generator_that_exists() -> None:
@@ -102,3 +104,9 @@ def test_cyclegan_refuses_a_generator_with_nothing_to_learn(generator: str) -> N
     baselines = BaselinesConfig(cyclegan=CycleGANConfig(generator=generator))
     with pytest.raises(ConfigError, match=f"cyclegan: generator '{generator}' is not a learned generator"):
         resolve(TrainConfig(method="cyclegan", baselines=baselines))
+
+
+def test_every_learned_generator_names_the_model_section_it_reads() -> None:
+    assert set(GENERATOR_SECTIONS) == set(LEARNED_GENERATORS)
+    sections = {field.name for field in dataclasses.fields(ModelConfig)}
+    assert set(GENERATOR_SECTIONS.values()) <= sections
