@@ -53,8 +53,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
-from torch.utils.flop_counter import FlopCounterMode
 
 from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, WindowConfig, build, load_yaml
 from radiomicgan.evaluate import (
@@ -75,9 +73,13 @@ from radiomicgan.methods.histmatch import fit_lookup_table
 from radiomicgan.modelfile import load_model
 from radiomicgan.nets import GENERATOR_SECTIONS
 from radiomicgan.nets.lookup_table import KNOTS as HISTMATCH_KNOTS
+from radiomicgan.run_folder import RunFolder
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train
 from radiomicgan.windowing import from_unit, to_unit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inference import gflop_per_slice
 
 LUNG_CT = Path(__file__).resolve().parents[2] / "shared" / "data" / "lung1_image.nrrd"
 TEST_SLICES = range(0, 14)  # the cranial part of the volume
@@ -146,16 +148,14 @@ def _runs_to_evaluate(folder: Path, names: list[str] | None) -> list[Path]:
 
 
 def _describe_run(run: Path) -> dict[str, Any]:
-    history = json.loads((run / "history.json").read_text())
+    folder = RunFolder(run)
+    history, config = folder.read_history(), folder.read_config()
     seconds_file = run / "train_seconds.txt"
-    config = _run_config(run)
     generator, metadata = load_model(run)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        generator(torch.zeros(1, 1, 512, 512))
     return {
         "generator": metadata.model["generator"],
         "generator_settings": metadata.model.get(GENERATOR_SECTIONS.get(metadata.model["generator"], ""), {}),
-        "gflop_per_512_slice": round(counter.get_total_flops() / 1e9, 2),
+        "gflop_per_512_slice": round(gflop_per_slice(generator, 512, torch.device("cpu")), 2),
         "steps": len(history) * int(config["steps_per_epoch"]),
         "seed": config["seed"],
         "train_seconds": float(seconds_file.read_text()) if seconds_file.is_file() else None,
@@ -163,10 +163,6 @@ def _describe_run(run: Path) -> dict[str, Any]:
         "windows_hu": [entry["window_hu"] for entry in history],
         "final_validation": history[-1]["validation"],
     }
-
-
-def _run_config(run: Path) -> dict[str, Any]:
-    return dict(yaml.safe_load((run / "config.yaml").read_text()))
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
