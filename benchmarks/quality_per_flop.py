@@ -4,7 +4,9 @@ Reads the JSON of `benchmarks/quality.py` runs, one per scenario (each run's gen
 per 512² slice are recorded there), and optionally `benchmarks/harmonize_speed.py`'s JSON for the
 command line's slices/s of each generator. It draws one row of panels per scenario: reproducible
 features per HU range and PSNR against GFLOP per slice (log scale), with the tuned Wiener filter and
-the retest as lines, and it names the cheapest run within the best run's spread:
+the retest as lines; with the speed JSON, one more row per scenario against the command line's
+slices/s (runs matched to a timed model by their GFLOP). It names the cheapest run within the best
+run's spread:
 
 - a run is within a best run's spread when, in every range, its mean count is at least the best's
   mean less one SD (over the ROI resamplings), and its PSNR is within 0.2 dB of the best's;
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         **{reading: _choice(scenarios, reading) for reading in BEST_READINGS},
         "runs": {name: _rows(report, speed) for name, report in scenarios.items()},
     }
-    _plot(scenarios, Path(args.figure))
+    _plot(scenarios, speed, Path(args.figure))
     emit(figures, Path(args.json) if args.json else None)
     return 0
 
@@ -134,28 +136,19 @@ def _rows(report: dict[str, Any], speed: dict[str, float]) -> dict[str, Any]:
     return rows
 
 
-def _plot(scenarios: dict[str, dict[str, Any]], path: Path) -> None:
+def _plot(scenarios: dict[str, dict[str, Any]], speed: dict[str, float], path: Path) -> None:
+    """One row per scenario against GFLOP per slice; with `speed`, one more against CLI slices/s."""
     ranges = list(next(iter(next(iter(scenarios.values()))["candidates"].values()))["reproducible"])
-    columns = len(ranges) + 1
+    keys = [*ranges, "psnr"]
+    rows = [(name, report, "gflop") for name, report in scenarios.items()]
+    if speed:
+        rows += [(name, report, "speed") for name, report in scenarios.items()]
     fig, axes = plt.subplots(
-        len(scenarios), columns, figsize=(3.2 * columns, 3.0 * len(scenarios)), squeeze=False
+        len(rows), len(keys), figsize=(3.2 * len(keys), 3.0 * len(rows)), squeeze=False
     )
-    for row_axes, (scenario, report) in zip(axes, scenarios.items(), strict=True):
-        runs = report["runs"]
-        x = [runs[run]["gflop_per_512_slice"] for run in runs]
-        for ax, key in zip(row_axes, [*ranges, "psnr"], strict=True):
-            ys, sds = zip(*(_value(report["candidates"][run], key) for run in runs), strict=True)
-            ax.errorbar(x, ys, yerr=sds, fmt="o", color="tab:blue", capsize=3)
-            for run, xi, yi in zip(runs, x, ys, strict=True):
-                ax.annotate(run, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
-            for name, (label, color) in LINES.items():
-                if name in report["candidates"] and (key != "psnr" or "psnr" in report["candidates"][name]):
-                    ax.axhline(_value(report["candidates"][name], key)[0], color=color, ls="--", label=label)
-            ax.set_xscale("log")
-            ax.set_xlim(2, 1000)
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlabel("GFLOP per 512² slice")
+    for row_axes, (scenario, report, x_axis) in zip(axes, rows, strict=True):
+        for ax, key in zip(row_axes, keys, strict=True):
+            _plot_panel(ax, report, key, _x_of(report, x_axis, speed))
             ax.set_title(f"{scenario}: {key if key == 'psnr' else key + ' HU'}", fontsize=8)
         row_axes[0].set_ylabel("reproducible features")
         row_axes[-1].set_ylabel("PSNR (dB)")
@@ -163,6 +156,32 @@ def _plot(scenarios: dict[str, dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _x_of(report: dict[str, Any], x_axis: str, speed: dict[str, float]) -> tuple[dict[str, float], str]:
+    """Each run's position on the x axis (runs without a speed measured are left out) and its label."""
+    runs = report["runs"]
+    if x_axis == "gflop":
+        return {run: runs[run]["gflop_per_512_slice"] for run in runs}, "GFLOP per 512² slice"
+    rates = {run: speed.get(f"{runs[run]['gflop_per_512_slice']:.1f}") for run in runs}
+    rates["wiener"] = speed.get(f"{0.0:.1f}")  # the filter model's own rate: the target's reference
+    return {run: rate for run, rate in rates.items() if rate}, "radiomicgan harmonize, slices/s (CPU)"
+
+
+def _plot_panel(ax: Any, report: dict[str, Any], key: str, x: tuple[dict[str, float], str]) -> None:
+    positions, label = x
+    ys, sds = zip(*(_value(report["candidates"][run], key) for run in positions), strict=True)
+    ax.errorbar(list(positions.values()), ys, yerr=sds, fmt="o", color="tab:blue", capsize=3)
+    for run, xi, yi in zip(positions, positions.values(), ys, strict=True):
+        ax.annotate(run, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    for name, (line_label, color) in LINES.items():
+        if name in report["candidates"] and (key != "psnr" or "psnr" in report["candidates"][name]):
+            ax.axhline(_value(report["candidates"][name], key)[0], color=color, ls="--", label=line_label)
+    ax.set_xscale("log")
+    ax.set_xlim(*((2, 1000) if label.startswith("GFLOP") else (0.3, 20)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(label)
 
 
 def _value(row: dict[str, Any], key: str) -> tuple[float, float]:
