@@ -147,6 +147,21 @@ def test_bad_baseline_values_are_config_errors(section: dict[str, object], messa
         build(TrainConfig, {"baselines": section})
 
 
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ({"model": {"residual_unet": {"lr": 0}}}, r"model\.residual_unet: lr must lie in \(0, 1\)"),
+        ({"model": {"vgg_unet": {"lr": 2.0}}}, r"model\.vgg_unet: lr"),
+        ({"lr": -1e-4}, "train: lr must be > 0"),
+    ],
+)
+def test_bad_learning_rates_are_config_errors(layer: dict[str, object], message: str) -> None:
+    from radiomicgan.config import TrainConfig
+
+    with pytest.raises(ConfigError, match=message):
+        build(TrainConfig, layer)
+
+
 def test_a_run_config_without_the_baselines_section_still_loads() -> None:
     from radiomicgan.config import BaselinesConfig, TrainConfig
 
@@ -256,7 +271,7 @@ def test_the_model_section_is_written_nested_and_reads_back() -> None:
 
     written = as_dict(ModelConfig(generator="choe"))
     assert not FLAT_MODEL_KEYS.keys() & written.keys()
-    assert written["choe"] == {"channels": 64, "layers": 6} and written["unet"]["downs"] == 8
+    assert written["choe"] == {"channels": 64, "layers": 6, "lr": 1e-4} and written["unet"]["downs"] == 8
     assert build(ModelConfig, written) == ModelConfig(generator="choe")
 
 

@@ -26,3 +26,12 @@ def test_schedule_choices_are_the_registry_s() -> None:
         assert (
             config_from_args(build_parser().parse_args(["train", "--schedule", name])).window.schedule == name
         )
+
+
+def test_lr_option_overrides_the_config_file_and_unset_leaves_the_generators_own(tmp_path: Path) -> None:
+    file = tmp_path / "train.yaml"
+    file.write_text("lr: 0.002\nmodel: {generator: residual_unet}\n")
+    config = config_from_args(build_parser().parse_args(["train", "--config", str(file), "--lr", "5e-4"]))
+    assert config.lr == 5e-4
+    unset = config_from_args(build_parser().parse_args(["train", "--generator", "residual_unet"]))
+    assert unset.lr is None and unset.learning_rate == unset.model.residual_unet.lr

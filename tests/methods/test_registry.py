@@ -6,7 +6,16 @@ import dataclasses
 
 import pytest
 
-from radiomicgan.config import BaselinesConfig, CycleGANConfig, ModelConfig, TrainConfig, WindowConfig
+from radiomicgan.config import (
+    BaselinesConfig,
+    CycleGANConfig,
+    ModelConfig,
+    ResidualCNNConfig,
+    ResidualUNetConfig,
+    TrainConfig,
+    VGGUNetConfig,
+    WindowConfig,
+)
 from radiomicgan.errors import ConfigError
 from radiomicgan.methods import LEARNED_GENERATORS, METHODS, check_data_parallel, resolve
 from radiomicgan.nets import GENERATOR_SECTIONS, GENERATORS
@@ -20,7 +29,7 @@ def test_every_method_names_a_generator_that_exists() -> None:
 def test_radiomicgan_keeps_the_configured_generator_and_schedule() -> None:
     model = ModelConfig(generator="unet", prefilter="none")
     config = TrainConfig(model=model, window=WindowConfig(schedule="fixed"), epochs=7)
-    assert resolve(config) == config
+    assert resolve(config) == dataclasses.replace(config, lr=model.unet.lr)
 
 
 @pytest.mark.parametrize("name", ["pix2pix", "choe", "ganai", "stanct"])
@@ -110,3 +119,45 @@ def test_every_learned_generator_names_the_model_section_it_reads() -> None:
     assert set(GENERATOR_SECTIONS) == set(LEARNED_GENERATORS)
     sections = {field.name for field in dataclasses.fields(ModelConfig)}
     assert set(GENERATOR_SECTIONS.values()) <= sections
+
+
+# every section's rate set apart, so that each case can only pass by reading the right one
+RATES = ModelConfig(
+    vgg_unet=VGGUNetConfig(lr=1e-5),
+    choe=ResidualCNNConfig(lr=2e-5),
+    residual_unet=ResidualUNetConfig(lr=3e-3),
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "generator", "cyclegan_generator", "lr"),
+    [
+        ("radiomicgan", "radiomicgan", "choe", 1e-5),
+        ("radiomicgan", "residual_unet", "choe", 3e-3),
+        ("choe", "residual_unet", "choe", 2e-5),  # Choe et al.'s network, whatever model.generator says
+        ("cyclegan", "radiomicgan", "residual_unet", 3e-3),  # the generator CycleGAN really trains
+    ],
+)
+def test_an_unset_lr_becomes_the_trained_generators_own(
+    method: str, generator: str, cyclegan_generator: str, lr: float
+) -> None:
+    config = TrainConfig(
+        method=method,
+        model=dataclasses.replace(RATES, generator=generator),
+        baselines=BaselinesConfig(cyclegan=CycleGANConfig(generator=cyclegan_generator)),
+    )
+    assert resolve(config).lr == lr
+    assert resolve(dataclasses.replace(config, lr=0.25)).lr == 0.25  # a rate asked for is kept
+
+
+def test_a_fitted_method_keeps_lr_unset_and_has_no_rate() -> None:
+    resolved = resolve(TrainConfig(method="wiener"))
+    assert resolved.lr is None
+    with pytest.raises(ConfigError, match="generator 'wiener' is fitted"):
+        _ = resolved.learning_rate
+
+
+def test_the_shipped_rates_are_the_papers_and_the_measured_one() -> None:
+    # 1e-4: the paper's (Sec. 3.1), kept for the baselines; 1e-3: measured for the small U-Net (README)
+    rates = {name: resolve(TrainConfig(model=ModelConfig(generator=name))).lr for name in GENERATOR_SECTIONS}
+    assert rates == {"radiomicgan": 1e-4, "unet": 1e-4, "choe": 1e-4, "residual_unet": 1e-3}

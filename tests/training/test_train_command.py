@@ -125,6 +125,7 @@ def test_generator_option_trains_the_small_residual_unet_and_harmonize_runs_it(
     assert main([*_args(scan, tmp_path, run), "--generator", "residual_unet", "--epochs", "1"]) == 0
     model = read_metadata(run).model
     assert model["generator"] == "residual_unet" and model["prefilter"] == "wiener"
+    assert yaml.safe_load((run / "config.yaml").read_text())["lr"] == model["residual_unet"]["lr"]  # its own
     outputs = {}
     for engine in ("torch", "onnx"):  # the model file rebuilds it, and ONNX Runtime exports it
         out = tmp_path / engine

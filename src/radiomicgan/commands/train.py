@@ -111,6 +111,12 @@ def register(sub: SubParsers) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default: auto)")
     parser.add_argument("--seed", type=int, help=f"random seed (default: {d.seed})")
     parser.add_argument(
+        "--lr",
+        type=float,
+        help="Adam's learning rate (default: the trained generator's own, its model section's lr: "
+        "1e-4 for the VGG-19 U-Net and the baselines' networks, 1e-3 for residual_unet)",
+    )
+    parser.add_argument(
         "--generator",
         choices=LEARNED_GENERATORS,
         help="the network radiomicgan trains, model.generator (default: radiomicgan, the VGG-19 U-Net); "
@@ -152,6 +158,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         "val_fraction",
         "device",
         "seed",
+        "lr",
     )
     cli: dict[str, Any] = {name: getattr(args, name) for name in names}
     cli["source"] = tuple(args.source) if args.source else None

@@ -79,10 +79,11 @@ def check_data_parallel(name: str) -> None:
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """The configuration a method really trains with: its generator, its schedule, its epochs.
+    """The configuration a method really trains with: its generator, its schedule, its epochs, its rate.
 
     A baseline trains in the full range (schedule "minmax"); a fitted one in one epoch; a baseline
-    U-Net is made no deeper than its crops allow; `model.prefilter: auto` becomes the method's own.
+    U-Net is made no deeper than its crops allow; `model.prefilter: auto` becomes the method's own;
+    an unset `lr` becomes the trained generator's (`TrainConfig.learning_rate`).
     What is overridden is logged, and the run folder's config.yaml records the resolved values.
 
     Raises:
@@ -124,7 +125,10 @@ def resolve(config: TrainConfig) -> TrainConfig:
         log.log(level, "%s trains in the full range: schedule minmax, not %s", config.method, window.schedule)
         window = dataclasses.replace(window, schedule="minmax")
     epochs = 1 if method.fitted else config.epochs
-    return dataclasses.replace(config, model=model, window=window, epochs=epochs)
+    resolved = dataclasses.replace(config, model=model, window=window, epochs=epochs)
+    if method.fitted:
+        return resolved
+    return dataclasses.replace(resolved, lr=resolved.learning_rate)
 
 
 def own_generator(config: TrainConfig) -> str | None:

@@ -50,9 +50,9 @@ class ChoeParts:
 
 
 def build_choe(generator: Generator, config: TrainConfig, device: torch.device) -> ChoeParts:
-    """Choe et al.'s network (the "choe" generator) with Adam at `config.lr`, `baselines.choe` beta1."""
+    """Choe et al.'s network (the "choe" generator) with Adam at its rate, `baselines.choe` beta1."""
     beta1 = config.baselines.choe.adam_beta1
-    optimizer = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(beta1, 0.999))
+    optimizer = torch.optim.Adam(generator.parameters(), lr=config.learning_rate, betas=(beta1, 0.999))
     return ChoeParts(generator, optimizer, config.batch_size)
 
 

@@ -246,10 +246,10 @@ def build_cyclegan(generator: Generator, config: TrainConfig, device: torch.devi
         backward,
         d_t,
         d_s,
-        adam(nn.ModuleList([generator, backward]), config.lr, config.beta1),
-        adam(nn.ModuleList([d_t, d_s]), config.lr, config.beta1),
+        adam(nn.ModuleList([generator, backward]), config.learning_rate, config.beta1),
+        adam(nn.ModuleList([d_t, d_s]), config.learning_rate, config.beta1),
         config.baselines.cyclegan,
-        config.lr,
+        config.learning_rate,
         config.epochs * config.steps_per_epoch,
         config.batch_size,
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from radiomicgan.config import ModelConfig
+from radiomicgan.config import GENERATOR_SECTIONS, ModelConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import EncoderWeights, load_encoder_weights, resolve_freeze
@@ -81,13 +81,6 @@ GENERATORS: dict[str, Callable[[ModelConfig, EncoderWeights | None], Generator]]
     "histmatch": _lookup_table,  # histogram matching's monotone lookup table (fitted, no weights)
     "wiener": _frequency_filter,  # least-squares linear kernel conversion (fitted frequency response)
     "spectral": _frequency_filter,  # zero-phase filter from two kernels' noise power spectra (unpaired)
-}
-# the `ModelConfig` section each learned generator's builder reads (the fitted ones read none)
-GENERATOR_SECTIONS = {
-    "radiomicgan": "vgg_unet",
-    "unet": "unet",
-    "choe": "choe",
-    "residual_unet": "residual_unet",
 }
 DISCRIMINATORS: dict[str, Callable[[ModelConfig], PatchGAN]] = {
     "patchgan": _patchgan,  # pix2pix 70x70 PatchGAN, conditioned on the input

@@ -49,8 +49,8 @@ class GanParts:
         return cls(
             generator,
             discriminator,
-            adam(generator, config.lr, config.beta1),
-            adam(discriminator, config.lr, config.beta1),
+            adam(generator, config.learning_rate, config.beta1),
+            adam(discriminator, config.learning_rate, config.beta1),
             config.l1_weight,
             config.batch_size,
             spectrum_weight=config.spectrum_weight,
