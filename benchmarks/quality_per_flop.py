@@ -143,9 +143,7 @@ def _plot(scenarios: dict[str, dict[str, Any]], speed: dict[str, float], path: P
     rows = [(name, report, "gflop") for name, report in scenarios.items()]
     if speed:
         rows += [(name, report, "speed") for name, report in scenarios.items()]
-    fig, axes = plt.subplots(
-        len(rows), len(keys), figsize=(3.2 * len(keys), 3.0 * len(rows)), squeeze=False
-    )
+    fig, axes = plt.subplots(len(rows), len(keys), figsize=(3.2 * len(keys), 3.0 * len(rows)), squeeze=False)
     for row_axes, (scenario, report, x_axis) in zip(axes, rows, strict=True):
         for ax, key in zip(row_axes, keys, strict=True):
             _plot_panel(ax, report, key, _x_of(report, x_axis, speed))
