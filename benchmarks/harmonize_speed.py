@@ -24,7 +24,9 @@ included, measured back to back. In one run this script:
   `target_met` (ratio <= 3) per candidate.
 
 A generator is NAME or NAME:WIDTH: `residual_unet[:base_channels]`, `choe[:channels]`,
-`unet[:base_channels]`, `radiomicgan` (the VGG-19 U-Net, no width). `--repeats-of NAME=N` gives one
+`unet[:base_channels]`, `radiomicgan` (the VGG-19 U-Net, no width). A suffix `@torch` or `@onnx`
+runs it with `harmonize --engine` set so (issue 21: "ONNX Runtime or torch, whichever is faster
+within 1 HU"): e.g. `residual_unet@torch residual_unet@onnx`. `--repeats-of NAME=N` gives one
 generator its own number of rounds (the VGG U-Net takes minutes a run on a 2-core CPU).
 
     .venv/bin/python benchmarks/harmonize_speed.py --json benchmarks/results/harmonize_speed_cpu.json \
@@ -50,9 +52,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from radiomicgan.config import ModelConfig, TrainConfig, VGGUNetConfig
+from radiomicgan.config import ENGINES, GENERATOR_SECTIONS, ModelConfig, TrainConfig, VGGUNetConfig
 from radiomicgan.modelfile import load_model, load_prefilter, save_model
-from radiomicgan.nets import GENERATOR_SECTIONS
 from radiomicgan.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -78,6 +79,7 @@ class Candidate:
     method: str
     model: ModelConfig
     repeats: int
+    engine: str = "auto"  # harmonize --engine
     run: Path = Path()
     times: list[float] = dataclasses.field(default_factory=list)
     logs: list[str] = dataclasses.field(default_factory=list)
@@ -132,19 +134,23 @@ def _pair(text: str, parser: argparse.ArgumentParser) -> tuple[str, int]:
 
 
 def _candidate(spec: str, args: argparse.Namespace) -> Candidate:
-    """The model a --generators entry names: NAME or NAME:WIDTH, behind the Wiener prefilter."""
-    name, _, width = spec.partition(":")
+    """The model a --generators entry names: NAME or NAME:WIDTH, behind the Wiener prefilter, and
+    optionally @ENGINE."""
+    generator, _, engine = spec.partition("@")
+    name, _, width = generator.partition(":")
     if name not in GENERATORS or (width and (name not in WIDTHS or not width.isdigit())):
         raise SystemExit(
             f"--generators: {spec!r} is not NAME or NAME:WIDTH of {', '.join(GENERATORS)} (VGG: no width)"
         )
+    if engine not in ("", *ENGINES):
+        raise SystemExit(f"--generators: {spec!r}: the engine after @ is one of {', '.join(ENGINES)}")
     model = ModelConfig(generator=name, vgg_unet=VGGUNetConfig(encoder_weights="none"))
     if width:
         section = GENERATOR_SECTIONS[name]
         widened = dataclasses.replace(getattr(model, section), **{WIDTHS[name]: int(width)})
         model = dataclasses.replace(model, **{section: widened})
     repeats = args.repeats_of.get(spec, args.repeats_of.get(name, args.repeats))
-    return Candidate(spec, "radiomicgan", model, repeats)
+    return Candidate(spec, "radiomicgan", model, repeats, engine or "auto")
 
 
 def write_pair(folder: Path, size: int) -> tuple[Path, Path]:
@@ -159,7 +165,7 @@ def train_candidate(
     candidate: Candidate, pair: tuple[Path, Path], runs: Path, args: argparse.Namespace
 ) -> Path:
     """Train (or fit) the candidate's model for 1 epoch of `args.steps` steps; its run folder."""
-    out = runs / candidate.label.replace(":", "-")
+    out = runs / _folder_name(candidate.label)
     config = TrainConfig(
         source=(str(pair[0]),), target=(str(pair[1]),), out=str(out), method=candidate.method,
         epochs=1, steps_per_epoch=args.steps, batch_size=2, crop_px=min(128, args.size),
@@ -171,6 +177,10 @@ def train_candidate(
     if candidate.method != WIENER:
         perturb_head(out)
     return out
+
+
+def _folder_name(label: str) -> str:
+    return label.replace(":", "-").replace("@", "-")
 
 
 def perturb_head(run: Path) -> None:
@@ -199,19 +209,19 @@ def time_back_to_back(
     for round_ in range(max(c.repeats for c in candidates) + 1):
         for candidate in candidates:
             if round_ <= candidate.repeats:
-                out = root / "out" / f"{candidate.label.replace(':', '-')}-{round_}"
-                seconds, log = harmonize_once(candidate.run, series, out, environment, args.device)
+                out = root / "out" / f"{_folder_name(candidate.label)}-{round_}"
+                seconds, log = harmonize_once(candidate, series, out, environment, args.device)
                 candidate.times.append(seconds)
                 candidate.logs.append(log)
                 print(f"{candidate.label} run {round_}: {seconds:.1f} s", file=sys.stderr)
 
 
 def harmonize_once(
-    run: Path, series: Path, out: Path, environment: dict[str, str], device: str
+    candidate: Candidate, series: Path, out: Path, environment: dict[str, str], device: str
 ) -> tuple[float, str]:
     """`radiomicgan harmonize` in a child process: its wall time (s) and its log (stderr)."""
-    command = [sys.executable, "-m", "radiomicgan", "harmonize", "--model", str(run), str(series), str(out),
-               "--quiet", "--device", device]  # fmt: skip
+    command = [sys.executable, "-m", "radiomicgan", "harmonize", "--model", str(candidate.run), str(series),
+               str(out), "--quiet", "--device", device, "--engine", candidate.engine]  # fmt: skip
     start = time.perf_counter()
     result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
