@@ -137,6 +137,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="write the figures here too")
     parser.add_argument("--fresh-run", action="store_true", help="retrain the runs that exist")
     parser.add_argument("--train-only", action="store_true", help="train, then stop (no evaluation)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="extract every candidate's features (no WORK/features cache)"
+    )
     args = parser.parse_args(argv)
     args.combat = False  # quality._score's option
     return args
