@@ -41,6 +41,7 @@ from benchkit import command_line, emit
 
 PSNR_MARGIN_DB = 0.2  # issue 21: "PSNR within 0.2 dB"
 BEST_READINGS = ("by_features", "by_psnr")
+XAxis = tuple[dict[str, float], str, tuple[float, float]]  # positions by run, label, limits
 LINES = {"wiener": ("tuned Wiener filter", "tab:gray"), "retest": ("retest", "tab:green")}
 
 
@@ -112,10 +113,15 @@ def _cli_rates(path: Path) -> dict[str, float]:
     """slices/s of `radiomicgan harmonize` per generator, keyed by the generator's GFLOP per slice."""
     report = json.loads(path.read_text())
     return {
-        f"{row['gflop_per_slice']:.1f}": row["slices_per_s"]
+        _speed_key(row["gflop_per_slice"]): row["slices_per_s"]
         for row in report["models"].values()
         if "gflop_per_slice" in row and "slices_per_s" in row
     }
+
+
+def _speed_key(gflop: float) -> str:
+    """How a quality run finds its timed model: the same architecture costs the same GFLOP."""
+    return f"{gflop:.1f}"
 
 
 def _rows(report: dict[str, Any], speed: dict[str, float]) -> dict[str, Any]:
@@ -131,7 +137,7 @@ def _rows(report: dict[str, Any], speed: dict[str, float]) -> dict[str, Any]:
             "train_seconds": described["train_seconds"],
             "reproducible": {r: s["mean"] for r, s in row["reproducible"].items()},
             "psnr": row["psnr"]["mean"],
-            "cli_slices_per_s": speed.get(f"{gflop:.1f}"),
+            "cli_slices_per_s": speed.get(_speed_key(gflop)),
         }
     return rows
 
@@ -156,18 +162,20 @@ def _plot(scenarios: dict[str, dict[str, Any]], speed: dict[str, float], path: P
     plt.close(fig)
 
 
-def _x_of(report: dict[str, Any], x_axis: str, speed: dict[str, float]) -> tuple[dict[str, float], str]:
-    """Each run's position on the x axis (runs without a speed measured are left out) and its label."""
+def _x_of(report: dict[str, Any], x_axis: str, speed: dict[str, float]) -> XAxis:
+    """Each run's position on the x axis (runs without a speed measured are left out), its label and
+    its limits."""
     runs = report["runs"]
     if x_axis == "gflop":
-        return {run: runs[run]["gflop_per_512_slice"] for run in runs}, "GFLOP per 512² slice"
-    rates = {run: speed.get(f"{runs[run]['gflop_per_512_slice']:.1f}") for run in runs}
-    rates["wiener"] = speed.get(f"{0.0:.1f}")  # the filter model's own rate: the target's reference
-    return {run: rate for run, rate in rates.items() if rate}, "radiomicgan harmonize, slices/s (CPU)"
+        return {run: runs[run]["gflop_per_512_slice"] for run in runs}, "GFLOP per 512² slice", (2, 1000)
+    rates = {run: speed.get(_speed_key(runs[run]["gflop_per_512_slice"])) for run in runs}
+    rates["wiener"] = speed.get(_speed_key(0.0))  # the filter model's own rate: the target's reference
+    positions = {run: rate for run, rate in rates.items() if rate}
+    return positions, "radiomicgan harmonize, slices/s (CPU)", (0.3, 20)
 
 
-def _plot_panel(ax: Any, report: dict[str, Any], key: str, x: tuple[dict[str, float], str]) -> None:
-    positions, label = x
+def _plot_panel(ax: Any, report: dict[str, Any], key: str, x: XAxis) -> None:
+    positions, label, limits = x
     ys, sds = zip(*(_value(report["candidates"][run], key) for run in positions), strict=True)
     ax.errorbar(list(positions.values()), ys, yerr=sds, fmt="o", color="tab:blue", capsize=3)
     for run, xi, yi in zip(positions, positions.values(), ys, strict=True):
@@ -176,7 +184,7 @@ def _plot_panel(ax: Any, report: dict[str, Any], key: str, x: tuple[dict[str, fl
         if name in report["candidates"] and (key != "psnr" or "psnr" in report["candidates"][name]):
             ax.axhline(_value(report["candidates"][name], key)[0], color=color, ls="--", label=line_label)
     ax.set_xscale("log")
-    ax.set_xlim(*((2, 1000) if label.startswith("GFLOP") else (0.3, 20)))
+    ax.set_xlim(*limits)
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(label)
