@@ -47,6 +47,7 @@ import platform
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             harmonizer = Harmonizer.load(run, settings)
             candidates[run.name + suffix] = harmonizer(test[source], progress=True).hu
     candidates["retest"] = test[RETEST].hu
-    scores = _score(test[TARGET], candidates, args)
+    scores = score(test[TARGET], candidates, _scoring(args))
     report = {
         "command": "benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "scenario": {"name": args.scenario, "source": source, "dose": dose, "standard": TARGET},
@@ -259,17 +260,38 @@ def _histmatch(split: Path, source_name: str, test_source: Volume) -> np.ndarray
     return np.clip(np.rint(np.where(outside, test_source.hu, matched)), -1024, 3071).astype(np.float32)
 
 
-def _score(reference: Volume, candidates: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
-    config = EvaluationConfig(n_rois=args.rois, repeats=args.repeats)
+@dataclass(frozen=True)
+class Scoring:
+    """How `score` scores the candidates: the ROI protocol's size, the feature processes, ComBat and
+    the feature cache (this script's and unpaired.py's options)."""
+
+    rois: int
+    repeats: int
+    jobs: int  # 0: all cores
+    combat: bool = False  # also score each candidate after ComBat to the reference
+    # the ROIs of input, filters, retest and runs already scored are the same: only new ones extract
+    cache_dir: Path | None = None
+
+
+def _scoring(args: argparse.Namespace) -> Scoring:
+    cache_dir = None if args.no_cache else Path(args.work) / "features"
+    return Scoring(
+        rois=args.rois, repeats=args.repeats, jobs=args.jobs, combat=args.combat, cache_dir=cache_dir
+    )
+
+
+def score(reference: Volume, candidates: dict[str, np.ndarray], scoring: Scoring) -> dict[str, Any]:
+    """Each candidate against the reference: reproducible features per HU range (mean and SD over the
+    ROI repeats, paired with the Wiener filter's repeat by repeat), PSNR/SSIM and the local bias."""
+    config = EvaluationConfig(n_rois=scoring.rois, repeats=scoring.repeats)
     spacing = (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
     scan = Scan.from_volumes(reference.hu, candidates, spacing)
-    # the ROIs of input, filters, retest and runs already scored are the same: only new ones extract
-    cache = None if args.no_cache else FeatureCache(Path(args.work) / "features")
-    extraction = Extraction(jobs=args.jobs, progress=True, cache=cache)
+    cache = None if scoring.cache_dir is None else FeatureCache(scoring.cache_dir)
+    extraction = Extraction(jobs=scoring.jobs, progress=True, cache=cache)
     # shared_seed: the ROIs the recorded benchmarks/results were measured on
     result = roi_reproducibility(
         [scan], ReproducibilityProtocol.from_config(config), extraction,
-        combat=args.combat, seed_of=shared_seed,
+        combat=scoring.combat, seed_of=shared_seed,
     )  # fmt: skip
     quality = image_quality([scan], config.quality_range_hu)
     summary = result.summary()

@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         candidates[name] = harmonizer(test[source], progress=True).hu
     candidates["wiener"] = quality._wiener(split, source, test[source])  # the paired linear filter
     candidates["retest"] = test[quality.RETEST].hu
-    scores = quality._score(test[quality.TARGET], candidates, args)
+    cache_dir = None if args.no_cache else work / "features"
+    scoring = quality.Scoring(rois=args.rois, repeats=args.repeats, jobs=args.jobs, cache_dir=cache_dir)
+    scores = quality.score(test[quality.TARGET], candidates, scoring)
     report = {
         "command": command_line(__file__, argv),
         "scenario": {"name": args.scenario, "source": source, "dose": dose, "standard": quality.TARGET},
@@ -140,9 +142,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-cache", action="store_true", help="extract every candidate's features (no WORK/features cache)"
     )
-    args = parser.parse_args(argv)
-    args.combat = False  # quality._score's option
-    return args
+    return parser.parse_args(argv)
 
 
 def _unpaired_halves(split: Path, root: Path, source: str) -> dict[str, Any]:
