@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     source, reference = read_volume(split / "smooth"), read_volume(split / "sharp")
     low, high = float(source.hu.min()), float(source.hu.max())
     candidates: dict[str, np.ndarray] = {}
-    changed: dict[str, dict[str, float]] = {}
+    changed: dict[str, dict[str, Any]] = {}
     for run in args.runs:
         harmonizer = Harmonizer.load(
             Path(args.work) / "runs" / run, HarmonizeConfig(device="cpu", batch_size=2)

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     context_px = EvaluationConfig.context_px
     cores = os.cpu_count() or 1
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # "one core" means one thread too
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # type: ignore[no-untyped-call]  # one core: one thread
     warm = make_tasks(2, args.roi_size, context_px, seed=99)
     extract_many(warm, jobs=1)  # imports, extractor construction, first-call costs
     one = args.rois / seconds(make_tasks(args.rois, args.roi_size, context_px, seed=1), jobs=1)
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def regions_main(args: argparse.Namespace) -> int:
     cores = os.cpu_count() or 1
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # "one core" means one thread too
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # type: ignore[no-untyped-call]  # one core: one thread
     figures = {
         **region_figures(args.regions, cores),
         "pyradiomics": PYRADIOMICS_VERSION,

@@ -173,7 +173,8 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(*args.child, args.batch_size, args.path[0])))
+        model, series, out = args.child
+        print(json.dumps(child(model, series, out, args.batch_size, args.path[0])))
         return
     results = []
     with tempfile.TemporaryDirectory(prefix="harmonize-memory-") as tmp:

@@ -174,7 +174,8 @@ def _resize(hu: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     if hu.shape[-1] == size:
         return hu
     scaled = torch.nn.functional.interpolate(torch.from_numpy(hu)[:, None], size=(size, size), mode="area")
-    return np.rint(scaled[:, 0].numpy()).astype(np.float32)
+    resized: NDArray[np.float32] = np.rint(scaled[:, 0].numpy()).astype(np.float32)
+    return resized
 
 
 def gflop_per_slice(generator: nn.Module, size: int, device: torch.device) -> float:
@@ -277,14 +278,18 @@ def bf16_encoder_copy(generator: nn.Module, device: torch.device) -> nn.Module:
     import copy
 
     mixed = copy.deepcopy(generator)
-    mixed.encoder = _Bf16(mixed.encoder, device)
+    encoder = mixed.encoder
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"{type(generator).__name__} has no encoder module to run in bf16")
+    mixed.encoder = _Bf16(encoder, device)
     return mixed
 
 
 def _channels_last_copy(generator: nn.Module) -> nn.Module:
     import copy
 
-    return copy.deepcopy(generator).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    copied: nn.Module = copy.deepcopy(generator)
+    return copied.to(memory_format=torch.channels_last)  # type: ignore[call-overload,no-any-return]
 
 
 def _autocast(forward: Forward, device: torch.device, dtype: torch.dtype = torch.bfloat16) -> Forward:
@@ -373,7 +378,7 @@ def _cli_figures(args: argparse.Namespace, generator: nn.Module, benchmark_rate:
 def _save_generator(generator: nn.Module, path: Path) -> Path:
     metadata = ModelMetadata(
         method="radiomicgan",
-        model=as_dict(ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights="none"))),
+        model=as_dict(ModelConfig(generator="radiomicgan", vgg_unet=VGGUNetConfig(encoder_weights="none"))),
         encoder_weights=NO_WEIGHTS.record(),
         encoder_frozen=False,
         training_window_hu=WINDOW_HU,

@@ -112,7 +112,7 @@ def mtf(mean_image: FloatImage, size: int, pixel_mm: float, sign: float) -> tupl
     spectrum = np.abs(np.fft.rfft(lsf, n=4 * len(lsf)))
     freq = np.fft.rfftfreq(4 * len(lsf), d=step * pixel_mm)
     keep = freq <= 0.5 / pixel_mm
-    return freq[keep], spectrum[keep] / spectrum[0]
+    return freq[keep].astype(np.float64), (spectrum[keep] / spectrum[0]).astype(np.float64)
 
 
 def crossing(freq: FloatImage, curve: FloatImage, level: float) -> float:
@@ -123,9 +123,12 @@ def crossing(freq: FloatImage, curve: FloatImage, level: float) -> float:
     return float(np.interp(level, [curve[i], curve[i - 1]], [freq[i], freq[i - 1]]))
 
 
+Curves = dict[str, dict[str, tuple[FloatImage, FloatImage]]]  # preset -> "nps" / "mtf_<contrast>" -> (f, y)
+
+
 def measure(
     presets: tuple[str, ...], size: int, realizations: int, photons: float
-) -> tuple[dict[str, dict[str, object]], dict]:
+) -> tuple[dict[str, dict[str, object]], Curves]:
     pixel_mm = PHANTOM_FOV_MM / size
     hu = cylinder(size, pixel_mm)
     images = np.stack(
@@ -136,7 +139,7 @@ def measure(
         axis=1,
     ).astype(np.float64)  # [presets, realizations, y, x]
     figures: dict[str, dict[str, object]] = {}
-    curves: dict = {}
+    curves: Curves = {}
     for preset, stack in zip(presets, images, strict=True):
         mean = stack.mean(axis=0)
         noise = (stack - mean) * np.sqrt(realizations / (realizations - 1))
@@ -157,7 +160,7 @@ def measure(
     return figures, curves
 
 
-def plot(curves: dict, path: Path) -> None:
+def plot(curves: Curves, path: Path) -> None:
     figure = Figure(figsize=(13, 4), dpi=110)
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, 3)

@@ -35,20 +35,25 @@ from radiomicgan.train import train
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # the lung CT split is the quality benchmark one
 
-# name in the tables -> (method, schedule, model.prefilter). "RadiomicGAN" and its ablations are the
-# paper's network (no prefilter), differing by schedule only; the Wiener prefilter row is our default.
-METHODS: dict[str, tuple[str, str, str]] = {
-    "RadiomicGAN": ("radiomicgan", "fixed+dynamic", "none"),
-    "RadiomicGAN + Wiener prefilter (default)": ("radiomicgan", "fixed+dynamic", "wiener"),
-    "RadiomicGAN1 (fixed)": ("radiomicgan", "fixed", "none"),
-    "RadiomicGAN2 (dynamic)": ("radiomicgan", "dynamic", "none"),
-    "RadiomicGAN (minmax)": ("radiomicgan", "minmax", "none"),
-    "pix2pix": ("pix2pix", "minmax", "none"),
-    "Choe et al.": ("choe", "minmax", "none"),
-    "GANai": ("ganai", "minmax", "none"),
-    "STAN-CT": ("stanct", "minmax", "none"),
-    "histogram matching": ("histmatch", "minmax", "none"),
-    "Wiener filter": ("wiener", "minmax", "none"),
+SOURCE, DOSE = quality.SCENARIOS["fbp"]  # the paper's tables pair two FBP kernels at one dose
+VGG = "radiomicgan"  # the paper's generator, the VGG-19 U-Net
+# name in the tables -> (method, schedule, model.prefilter, model.generator). "RadiomicGAN" and its
+# ablations are the paper's network (no prefilter), differing by schedule only; then ours: the
+# paper's network behind the Wiener prefilter, and the small residual U-Net behind it.
+# The baselines train their papers' own networks whatever model.generator says.
+METHODS: dict[str, tuple[str, str, str, str]] = {
+    "RadiomicGAN": ("radiomicgan", "fixed+dynamic", "none", VGG),
+    "RadiomicGAN + Wiener prefilter": ("radiomicgan", "fixed+dynamic", "wiener", VGG),
+    "residual U-Net + Wiener prefilter": ("radiomicgan", "fixed+dynamic", "wiener", "residual_unet"),
+    "RadiomicGAN1 (fixed)": ("radiomicgan", "fixed", "none", VGG),
+    "RadiomicGAN2 (dynamic)": ("radiomicgan", "dynamic", "none", VGG),
+    "RadiomicGAN (minmax)": ("radiomicgan", "minmax", "none", VGG),
+    "pix2pix": ("pix2pix", "minmax", "none", VGG),
+    "Choe et al.": ("choe", "minmax", "none", VGG),
+    "GANai": ("ganai", "minmax", "none", VGG),
+    "STAN-CT": ("stanct", "minmax", "none", VGG),
+    "histogram matching": ("histmatch", "minmax", "none", VGG),
+    "Wiener filter": ("wiener", "minmax", "none", VGG),
 }
 
 
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     datasets = {"phantom": _phantom_split(work / "phantom", args.jobs)}
     if quality.LUNG_CT.is_file() and not args.phantom_only:
-        datasets["lung CT"] = quality._simulate_and_split(work / "lung", args.jobs)
+        datasets["lung CT"] = quality._simulate_and_split(work / "lung", args.jobs, SOURCE, DOSE)
     tables: dict[str, Any] = {}
     for name, split in datasets.items():
         folder = work / name.replace(" ", "_")
@@ -98,7 +103,7 @@ def _phantom_split(folder: Path, jobs: int) -> Path:
     for split, seed, retest in (("train", 1, False), ("test", 2, True)):
         if not (folder / split).is_dir():
             config = SimulationConfig(
-                kernels=(quality.SOURCE, quality.TARGET),
+                kernels=(SOURCE, quality.TARGET),
                 size_px=256,
                 slices=12,
                 seed=seed,
@@ -110,16 +115,16 @@ def _phantom_split(folder: Path, jobs: int) -> Path:
 
 
 def _train_and_harmonize(split: Path, folder: Path, args: argparse.Namespace) -> dict[str, Path]:
-    candidates = {"input": split / "test" / quality.SOURCE}
+    candidates = {"input": split / "test" / SOURCE}
     steps = max(1, round(args.steps_per_epoch * args.budget_scale))
-    for label, (method, schedule, prefilter) in METHODS.items():
+    for label, (method, schedule, prefilter, generator) in METHODS.items():
         key = _slug(label)
         run_dir, harmonized = folder / "runs" / key, folder / "harmonized" / key
         if not (run_dir / "model.safetensors").is_file():
             config = build(
                 TrainConfig,
                 {
-                    "source": [str(split / "train" / quality.SOURCE)],
+                    "source": [str(split / "train" / SOURCE)],
                     "target": [str(split / "train" / quality.TARGET)],
                     "out": str(run_dir),
                     "method": method,
@@ -129,7 +134,7 @@ def _train_and_harmonize(split: Path, folder: Path, args: argparse.Namespace) ->
                     "device": args.device,
                     "val_slices_max": 3,
                     "window": {"schedule": schedule, "th_eta": 1},
-                    "model": {"prefilter": prefilter},
+                    "model": {"prefilter": prefilter, "generator": generator},
                 },
             )
             start = time.perf_counter()
@@ -137,7 +142,7 @@ def _train_and_harmonize(split: Path, folder: Path, args: argparse.Namespace) ->
             (run_dir / "train_seconds.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
         if not harmonized.is_dir():
             harmonizer = Harmonizer.load(run_dir, HarmonizeConfig(device=args.device))
-            harmonize_path(harmonizer, split / "test" / quality.SOURCE, harmonized)
+            harmonize_path(harmonizer, split / "test" / SOURCE, harmonized)
         candidates[label] = harmonized
     candidates["retest"] = split / "test" / quality.RETEST
     return candidates

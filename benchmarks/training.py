@@ -33,6 +33,7 @@ from radiomicgan.inference.slices import size_multiple, windowed_tensor
 from radiomicgan.methods import METHODS, resolve
 from radiomicgan.nets import build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
+from radiomicgan.nets.patchgan import PatchGAN
 from radiomicgan.training.data import PairedSlices, sample_crops
 from radiomicgan.training.dwt import cam_window
 from radiomicgan.training.steps import GanParts
@@ -134,8 +135,8 @@ def _time_steps(parts: Any, sample: Any, steps: int, device: torch.device) -> fl
 def _time_gradcam(
     parts: Any, pairs: PairedSlices, config: TrainConfig, rng: np.random.Generator, device: torch.device
 ) -> float:
-    if not isinstance(parts, GanParts):
-        return 0.0  # no discriminator: no dynamic windows
+    if not isinstance(parts, GanParts) or not isinstance(parts.discriminator, PatchGAN):
+        return 0.0  # no PatchGAN discriminator: no dynamic windows
     return _time(
         lambda: cam_window(
             parts.generator, parts.discriminator, pairs, WINDOW_HU, config.window, config.cam_crop_px,
