@@ -40,6 +40,7 @@ from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 GENERATORS = {
     # the paper's VGG U-Net
     "radiomicgan": ModelConfig(generator="radiomicgan", vgg_unet=VGGUNetConfig(encoder_weights="none")),
+    "residual_unet": ModelConfig(generator="residual_unet"),  # the default generator
     "small": ModelConfig(generator="unet", unet=UNetConfig(base_channels=8, downs=4)),
 }
 SOURCE_KERNEL, TARGET_KERNEL = "SMOOTH", "SHARP"

@@ -9,9 +9,10 @@ Two runs:
 - `wiener`: a Wiener model (fitted here in seconds on a synthetic pair) harmonizes `--series` series
   of `--slices` slices, all sent at once by as many storescu processes. Timed from the first C-STORE
   to the last instance Orthanc holds; the node's peak resident memory (VmHWM) is read at the end.
-- `default`: the default model (RadiomicGAN's VGG-19 U-Net) with random weights (speed and memory do
-  not depend on the weights; `harmonize_memory.write_model`), on `--default-slices` slices only: on a
-  2-core CPU it takes seconds a slice, so a 300-slice series would take most of an hour. Its
+- `default`: the default generator (`model.generator`, the small residual U-Net; `--default-generator
+  radiomicgan` for the paper's VGG-19 U-Net) with random weights (speed and memory do not depend on
+  the weights; `harmonize_memory.write_model`), on `--default-slices` slices: the VGG-19 U-Net takes
+  seconds a slice on a 2-core CPU, so a 300-slice series would take most of an hour. Its
   series-per-minute figure for `--slices`-slice series is extrapolated from its seconds per slice
   harmonizing and sending, plus the series-idle time.
 
@@ -20,6 +21,7 @@ know a series is complete before it has waited it out. The node's log gives, per
 harmonizing and sending; they are reported too.
 
     .venv/bin/python benchmarks/node.py [--series 3] [--slices 300] [--size 512] [--default-slices 6]
+        [--default-generator residual_unet|radiomicgan]
         [--series-idle 2] [--json benchmarks/results/node_cpu.json]
 """
 
@@ -45,8 +47,8 @@ import torch
 from scipy import ndimage
 
 from benchkit import command_line, device_name, emit
-from harmonize_memory import synthetic_slices, write_model
-from radiomicgan.config import TrainConfig
+from harmonize_memory import GENERATORS, synthetic_slices, write_model
+from radiomicgan.config import ModelConfig, TrainConfig
 from radiomicgan.io import SeriesMeta, Volume, deterministic_uid, dicom_series_writer, new_ct_datasets
 from radiomicgan.train import train
 
@@ -212,6 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slices", type=int, default=300, help="slices of each of those series")
     parser.add_argument("--size", type=int, default=512, help="rows and columns of every slice")
     parser.add_argument("--default-slices", type=int, default=6, help="slices of the default model's series")
+    parser.add_argument(
+        "--default-generator", choices=sorted(GENERATORS), default=ModelConfig().generator,
+        help="the generator of the default run (default: model.generator's default)",
+    )  # fmt: skip
     parser.add_argument("--series-idle", type=float, default=2.0, help="the node's --series-idle")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -251,7 +257,7 @@ def wiener_run(root: Path, orthanc: Orthanc, args: argparse.Namespace) -> dict[s
 
 def default_run(root: Path, orthanc: Orthanc, args: argparse.Namespace) -> dict[str, Any]:
     (root / "default-model").mkdir()
-    model = write_model(root / "default-model", "radiomicgan")
+    model = write_model(root / "default-model", args.default_generator)
     folder = root / "default-in"
     series = [(folder, write_series(folder, "default", args.default_slices, args.size))]
     run = through_node(root / "default-node", orthanc, model, series, args.series_idle)
@@ -264,7 +270,8 @@ def default_run(root: Path, orthanc: Orthanc, args: argparse.Namespace) -> dict[
         "note": "series-idle time plus the measured harmonize and send seconds per slice, times the "
         "slices: the default model's series was short",
     }
-    return {"model": "radiomicgan's VGG-19 U-Net, random weights (speed does not depend on them)", **run}
+    name = args.default_generator
+    return {"model": f"generator {name}, random weights (speed does not depend on them)", **run}
 
 
 if __name__ == "__main__":

@@ -214,6 +214,18 @@ def test_each_flat_key_reaches_every_network_that_read_it_in_0_3_0() -> None:
     assert build(ModelConfig, {"norm": None}) == ModelConfig()  # None sets nothing, flat or nested
 
 
+def test_a_flat_layer_without_a_generator_builds_0_3_0_s_default_the_vgg_unet() -> None:
+    from radiomicgan.config import ModelConfig
+
+    assert ModelConfig().generator == "residual_unet"
+    assert build(ModelConfig, {"output": "sigmoid"}).generator == "radiomicgan"
+    assert build(ModelConfig, {"output": "sigmoid", "generator": "unet"}).generator == "unet"
+    # a later layer's generator wins over the flat layer's implied one, as any key does
+    assert build(ModelConfig, {"skip_width": 0.5}, {"generator": "choe"}).generator == "choe"
+    # a nested layer is today's: its unset generator is today's default
+    assert build(ModelConfig, {"vgg_unet": {"output": "sigmoid"}}).generator == "residual_unet"
+
+
 def test_a_0_3_0_config_file_with_flat_model_keys_builds_the_same_networks(tmp_path: Path) -> None:
     from radiomicgan.config import TrainConfig
     from training.pairs import TINY_MODEL, tiny_config_yaml

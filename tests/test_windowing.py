@@ -83,7 +83,7 @@ def test_fixed_grows_after_th_eta_epochs_when_accuracy_stays_low() -> None:
     steps = run("fixed", [0.5] * 6, config=WindowConfig(th_eta=3))
     assert [s.window_hu[1] for s in steps] == [-769, -769, -769, -513, -513, -513, -257]
     # Unmeasured accuracy counts as not reached; reaching th_acc early cuts the wait.
-    steps = run("fixed", [None, 0.2, 0.91, 0.3])
+    steps = run("fixed", [None, 0.2, 0.91, 0.3], config=WindowConfig(th_eta=2))
     assert [s.window_hu[1] for s in steps] == [-769, -769, -513, -257, -257]
 
 

@@ -3,7 +3,7 @@
 No download and no GPU. Training and test scans are simulated from the phantom with different seeds
 (different anatomy and noise), so the test scan was never seen in training; the test scan also has a
 retest of the standard kernel, the reproducibility a repeat scan reaches. RadiomicGAN (the default
-model: its Wiener prefilter, then the VGG U-Net) trains with Dynamic Window-based Training on a
+model: its Wiener prefilter, then the small residual U-Net) trains with Dynamic Window-based Training on a
 budget that fits the demo's time; the classical baselines that
 fit in seconds (least-squares filter, histogram matching) are fitted on the same pairs. The test
 patients (seeds 2, 3, ...) have two nodules each of known diameter and density inserted into their

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from radiomicgan.cli import build_parser
 from radiomicgan.commands.train import config_from_args
+from radiomicgan.errors import ConfigError
 from radiomicgan.windowing import SCHEDULES
 
 
@@ -18,6 +21,7 @@ def test_encoder_options_land_in_the_vgg_unet_section_over_a_0_3_0_config_file(t
     model = config_from_args(build_parser().parse_args(argv)).model
     assert model.vgg_unet.encoder_weights == "none" and model.vgg_unet.freeze_encoder is False
     assert model.vgg_unet.skip_width == 0.5 and model.unet.norm == model.patchgan.norm == "instance"
+    assert model.generator == "radiomicgan", "a 0.3.0 file without a generator meant 0.3.0's default"
     assert config_from_args(build_parser().parse_args(["train"])).model.vgg_unet.encoder_weights == "auto"
 
 
@@ -35,3 +39,15 @@ def test_lr_option_overrides_the_config_file_and_unset_leaves_the_generators_own
     assert config.lr == 5e-4
     unset = config_from_args(build_parser().parse_args(["train", "--generator", "residual_unet"]))
     assert unset.lr is None and unset.learning_rate == unset.model.residual_unet.lr
+
+
+def test_encoder_options_need_the_vgg_unet_and_are_refused_for_the_default_generator() -> None:
+    assert config_from_args(build_parser().parse_args(["train"])).model.generator == "residual_unet"
+    for option in (["--encoder-weights", "imagenet"], ["--freeze-encoder"], ["--no-freeze-encoder"]):
+        with pytest.raises(ConfigError, match="this run trains residual_unet: add --generator radiomicgan"):
+            config_from_args(build_parser().parse_args(["train", *option]))
+        with pytest.raises(ConfigError, match="this run trains unet"):  # pix2pix trains its own U-Net
+            config_from_args(build_parser().parse_args(["train", "--model", "pix2pix", *option]))
+    vgg = ["train", "--generator", "radiomicgan", "--encoder-weights", "none", "--freeze-encoder"]
+    model = config_from_args(build_parser().parse_args(vgg)).model
+    assert model.vgg_unet.encoder_weights == "none" and model.vgg_unet.freeze_encoder is True

@@ -153,7 +153,7 @@ def test_radiomicgan_generator_keeps_the_pretrained_encoder_frozen(
 ) -> None:
     window = WindowConfig(schedule="minmax")
     vgg_unet = VGGUNetConfig(encoder_weights=str(vgg_checkpoint), skip_width=0.125)
-    model = ModelConfig(vgg_unet=vgg_unet, patchgan=PatchGANConfig(base_channels=8))
+    model = ModelConfig(generator="radiomicgan", vgg_unet=vgg_unet, patchgan=PatchGANConfig(base_channels=8))
     config = tiny_config(scan, tmp_path / "run", window=window, model=model)
     result = train(config, progress=False)
 

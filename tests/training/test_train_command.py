@@ -35,7 +35,7 @@ def test_train_command_writes_a_run(scan: Scan, tmp_path: Path, capsys: pytest.C
     run = tmp_path / "run"
     assert main([*_args(scan, tmp_path, run), "--schedule", "fixed"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"model: {run / 'model.safetensors'}") and "final window [-1024, -769] HU" in out
+    assert out.startswith(f"model: {run / 'model.safetensors'}") and "final window [-1024, -513] HU" in out
     assert {p.name for p in run.iterdir()} >= {"config.yaml", "history.json", "model.safetensors", "figures"}
     # resuming a finished run trains nothing more and keeps the model
     before = (run / "model.safetensors").read_bytes()
@@ -98,7 +98,8 @@ def test_unreadable_encoder_weights(scan: Scan, tmp_path: Path, capsys: pytest.C
     weights = tmp_path / "vgg.pth"
     weights.write_text("not a checkpoint")
     config = tmp_path / "vgg.yaml"
-    config.write_text(f"epochs: 1\nsteps_per_epoch: 1\ncrop_px: 32\nmodel: {{encoder_weights: {weights}}}\n")
+    model = f"model: {{generator: radiomicgan, encoder_weights: {weights}}}\n"
+    config.write_text(f"epochs: 1\nsteps_per_epoch: 1\ncrop_px: 32\n{model}")
     run = tmp_path / "run"
     args = ["train", "--config", str(config), "--source", str(scan.source), "--target", str(scan.target)]
     assert main([*args, "--out", str(run)]) == 2

@@ -20,8 +20,9 @@ _SINGLE_PROCESS = ", ".join(name for name, method in METHODS.items() if not meth
 _UNPAIRED = ", ".join(name for name, method in METHODS.items() if method.unpaired)
 
 DESCRIPTION = f"""\
-Train RadiomicGAN (VGG-19 U-Net generator, PatchGAN discriminator, adversarial + 100*L1 loss)
-with Dynamic Window-based Training on paired scans: each --source/--target pair is one scan
+Train RadiomicGAN (the Wiener prefilter, then a generator: by default the small residual U-Net,
+--generator radiomicgan the paper's VGG-19 U-Net; PatchGAN discriminator, adversarial + 100*L1
+loss) with Dynamic Window-based Training on paired scans: each --source/--target pair is one scan
 reconstructed with the non-standard and the standard kernel (same study, frame of reference and
 slice positions; `radiomicgan simulate` makes such pairs).
 
@@ -119,13 +120,15 @@ def register(sub: SubParsers) -> None:
     parser.add_argument(
         "--generator",
         choices=LEARNED_GENERATORS,
-        help="the network radiomicgan trains, model.generator (default: radiomicgan, the VGG-19 U-Net); "
+        help="the network radiomicgan trains, model.generator (default: residual_unet, the small residual "
+        "U-Net; radiomicgan: the paper's VGG-19 U-Net); "
         "the baselines train their papers' own, cyclegan its baselines.cyclegan.generator",
     )
     parser.add_argument(
         "--encoder-weights",
         metavar="auto|imagenet|none|PATH",
-        help="VGG-19 encoder weights, model.vgg_unet.encoder_weights (default: auto)",
+        help="VGG-19 encoder weights, model.vgg_unet.encoder_weights (default: auto); "
+        "with --generator radiomicgan only",
     )
     parser.add_argument(
         "--freeze-encoder",
@@ -179,6 +182,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         else build(TrainConfig, config_file, cli)
     )
     _check_generator_option(args.generator, config)
+    _check_encoder_options(args, config)
     return config
 
 
@@ -190,6 +194,19 @@ def _check_generator_option(generator: str | None, config: TrainConfig) -> None:
     own = own_generator(config)
     if own is not None and own != generator:
         raise ConfigError(f"--generator {generator}: --model {config.method} trains {own}, its own generator")
+
+
+def _check_encoder_options(args: argparse.Namespace, config: TrainConfig) -> None:
+    """Refuse --encoder-weights and --freeze-encoder for a run that trains no VGG-19 encoder: unchecked,
+    a user's ImageNet weights would be ignored without a word."""
+    if (args.encoder_weights is None and args.freeze_encoder is None) or config.method not in METHODS:
+        return
+    trained = own_generator(config) or config.model.generator
+    if trained != "radiomicgan":
+        raise ConfigError(
+            f"--encoder-weights and --freeze-encoder set the VGG-19 U-Net's encoder, and this run trains "
+            f"{trained}: add --generator radiomicgan to train the VGG-19 U-Net"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
