@@ -264,12 +264,13 @@ def default_run(root: Path, orthanc: Orthanc, args: argparse.Namespace) -> dict[
     [harmonize_s], [send_s] = run["harmonize_s_per_series"], run["send_s_per_series"]
     per_slice_s = (harmonize_s + send_s) / args.default_slices
     run["harmonize_s_per_slice"] = round(harmonize_s / args.default_slices, 2)
-    run["extrapolated"] = {
-        "slices_per_series": args.slices,
-        "series_per_minute": round(60 / (args.series_idle + args.slices * per_slice_s), 4),
-        "note": "series-idle time plus the measured harmonize and send seconds per slice, times the "
-        "slices: the default model's series was short",
-    }
+    if args.default_slices < args.slices:  # else the series was measured whole: nothing to extrapolate
+        run["extrapolated"] = {
+            "slices_per_series": args.slices,
+            "series_per_minute": round(60 / (args.series_idle + args.slices * per_slice_s), 4),
+            "note": "series-idle time plus the measured harmonize and send seconds per slice, times "
+            "the slices: the default model's series was short",
+        }
     name = args.default_generator
     return {"model": f"generator {name}, random weights (speed does not depend on them)", **run}
 
