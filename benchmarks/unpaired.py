@@ -13,8 +13,8 @@ Rows:
 - input: the non-standard test slices as they are;
 - histmatch: histogram matching fitted on the unpaired halves (`train --unpaired --model histmatch`);
 - spectral: the zero-phase filter sqrt(NPS_standard / NPS_source) from the halves (`--model spectral`);
-- cyclegan seed K: the unpaired default (`train --unpaired`), one row per seed (`--seeds`), with the
-  mean over seeds;
+- METHOD seed K: each learned unpaired method of `--methods` (the unpaired default, `train
+  --unpaired`, without it; `cut` for CUT), one row per seed (`--seeds`), with the mean over seeds;
 - paired: the default paired model (benchmarks/configs/quality_prefilter.yaml) trained on the
   pairs of all training slices, the ceiling; or a finished run given by `--paired-run`;
 - wiener: the least-squares linear filter fitted on those pairs (quality.py's), the paired linear
@@ -61,6 +61,7 @@ import torch
 from radiomicgan.config import TrainConfig, build, load_yaml
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import read_volume, write_volume
+from radiomicgan.methods import METHODS, UNPAIRED_DEFAULT
 from radiomicgan.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -68,6 +69,7 @@ import quality  # the lung CT split, its scoring and its table
 from benchkit import command_line, device_name
 
 PAIRED_CONFIG = Path(__file__).resolve().parent / "configs" / "quality_prefilter.yaml"
+LEARNED_UNPAIRED = tuple(name for name, method in METHODS.items() if method.unpaired and not method.fitted)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": {name: _describe(run) for name, run in runs.items()},
         **scores,
-        "recovered": _recovered(scores["candidates"], [n for n in runs if n.startswith("cyclegan")]),
+        "recovered": _recovered(scores["candidates"], args.methods, list(runs)),
     }
     text = json.dumps(report, indent=2)
     print(text)
@@ -120,6 +122,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenario", choices=tuple(quality.SCENARIOS), default="fbp", help="non-standard series"
     )
+    parser.add_argument(
+        "--methods", nargs="+", choices=LEARNED_UNPAIRED, default=[UNPAIRED_DEFAULT],
+        help="the learned unpaired methods, each trained with every seed",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3, help="unpaired model runs, seeds 0 .. N-1")
     parser.add_argument("--epochs", type=int, default=20, help="the unpaired model's epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=40)
@@ -176,11 +182,12 @@ def _train_runs(
         "histmatch": [{**unpaired, **common, "method": "histmatch"}],
         "spectral": [{**unpaired, **common, "method": "spectral"}],
     }
-    for seed in range(args.seeds):
-        layers[f"cyclegan seed {seed}"] = [
-            file_layer,
-            {**unpaired, **learned, "method": "cyclegan", "seed": seed},
-        ]
+    for method in args.methods:
+        for seed in range(args.seeds):
+            layers[f"{method} seed {seed}"] = [
+                file_layer,
+                {**unpaired, **learned, "method": method, "seed": seed},
+            ]
     if not args.paired_run:
         paired = {
             "source": [str(split / "train" / source)], "target": [str(split / "train" / quality.TARGET)],
@@ -228,8 +235,9 @@ def _describe(run: Path) -> dict[str, Any]:
     }
 
 
-def _recovered(table: dict[str, Any], unpaired_runs: list[str]) -> dict[str, Any]:
-    """Each unpaired row's gain over the input, as a share of the paired model's (counts per range, PSNR)."""
+def _recovered(table: dict[str, Any], methods: list[str], runs: list[str]) -> dict[str, Any]:
+    """Each unpaired row's gain over the input, as a share of the paired model's (counts per range, PSNR),
+    and each learned method's mean over its seeds."""
     if "paired" not in table:
         return {}
 
@@ -237,7 +245,9 @@ def _recovered(table: dict[str, Any], unpaired_runs: list[str]) -> dict[str, Any
         stats = table[name]["reproducible"][label] if label else table[name].get(key, {})
         return stats.get("mean") if isinstance(stats, dict) else None
 
-    names = [n for n in ("histmatch", "spectral", *unpaired_runs) if n in table]
+    seeded = {method: [n for n in runs if n.startswith(f"{method} seed ")] for method in methods}
+    learned = [n for seed_runs in seeded.values() for n in seed_runs]
+    names = [n for n in ("histmatch", "spectral", *learned) if n in table]
     ranges = list(table["input"]["reproducible"])
     out: dict[str, Any] = {}
     for name in names:
@@ -252,9 +262,10 @@ def _recovered(table: dict[str, Any], unpaired_runs: list[str]) -> dict[str, Any
             value, base, ceiling = (float(v) for v in values)  # type: ignore[arg-type]
             shares[label] = round((value - base) / (ceiling - base), 3)
         out[name] = shares
-    per_run = [out[n] for n in unpaired_runs if n in out]
-    if per_run:
-        out["cyclegan mean"] = {label: _mean_of([r[label] for r in per_run]) for label in per_run[0]}
+    for method, seed_runs in seeded.items():
+        per_run = [out[n] for n in seed_runs if n in out]
+        if per_run:
+            out[f"{method} mean"] = {label: _mean_of([r[label] for r in per_run]) for label in per_run[0]}
     return out
 
 

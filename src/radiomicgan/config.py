@@ -539,6 +539,45 @@ class CycleGANConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CUTConfig:
+    """Contrastive unpaired translation (Park et al. 2020) for unpaired training (`methods.cut`)."""
+
+    # the one generator (`radiomicgan.nets`, one with encoder stages): the paired default, which starts
+    # at the identity, where the PatchNCE term is near its floor and only the adversarial term pulls
+    generator: str = "residual_unet"
+    nce_weight: float = 1.0  # lambda_NCE (Park et al. Sec. 4: 1 with the GAN term at 1)
+    # the identity PatchNCE term on standard slices (Park et al.'s "CUT" as against "FastCUT"): it keeps
+    # G from changing what is already the standard kernel
+    nce_identity: bool = True
+    temperature: float = 0.07  # tau of the PatchNCE softmax (Park et al. Sec. 3.1)
+    patches: int = 256  # locations sampled per encoder stage and crop (Park et al.: 256)
+    projection_width: int = 256  # the two-layer MLP that projects each stage's features (Park et al.: 256)
+    decay_fraction: float = 0.5  # as CycleGAN's: lr decays linearly to 0 over this last share of steps
+    # ours: a kernel or reconstruction change keeps the local mean HU (a kernel's unit DC gain; PWLS
+    # keeps the mean of regions, docs/kernels.md), which PatchNCE cannot see: it compares features up
+    # to their scale. So G(x) is held to x after a Gaussian blur of density_sigma_px, by an L1 of this
+    # weight (pix2pix's L1 weight). Without it, 500 steps on the lung CT's unpaired FBP halves moved
+    # the held-out local mean by 9-16 HU
+    density_weight: float = 100.0
+    density_sigma_px: float = 3.0
+    # as CycleGAN's: the discriminator sees each crop beside its texture map (`baselines.cyclegan`)
+    texture_gain: float = 10.0
+    texture_sigma_px: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(bool(self.generator), "baselines.cut: generator must name a generator")
+        _require(self.nce_weight >= 0, "baselines.cut: nce_weight must be >= 0")
+        _require(0 < self.temperature <= 1, "baselines.cut: temperature must lie in (0, 1]")
+        _require(self.patches >= 2, "baselines.cut: patches must be >= 2 (a positive and a negative)")
+        _require(self.projection_width >= 1, "baselines.cut: projection_width must be >= 1")
+        _require(0.0 <= self.decay_fraction <= 1.0, "baselines.cut: decay_fraction must lie in [0, 1]")
+        _require(self.density_weight >= 0, "baselines.cut: density_weight must be >= 0")
+        _require(0 < self.density_sigma_px <= 10, "baselines.cut: density_sigma_px must lie in (0, 10]")
+        _require(self.texture_gain >= 0, "baselines.cut: texture_gain must be >= 0")
+        _require(0 < self.texture_sigma_px <= 10, "baselines.cut: texture_sigma_px must lie in (0, 10]")
+
+
+@dataclasses.dataclass(frozen=True)
 class SpectralConfig:
     """The unpaired linear filter sqrt(NPS_target / NPS_source) (`radiomicgan.noise_spectrum`; all ours)."""
 
@@ -579,6 +618,7 @@ class BaselinesConfig:
     stanct: StanCTConfig = dataclasses.field(default_factory=StanCTConfig)
     wiener: WienerConfig = dataclasses.field(default_factory=WienerConfig)
     cyclegan: CycleGANConfig = dataclasses.field(default_factory=CycleGANConfig)  # unpaired learned model
+    cut: CUTConfig = dataclasses.field(default_factory=CUTConfig)  # unpaired, one-sided, contrastive
     spectral: SpectralConfig = dataclasses.field(default_factory=SpectralConfig)  # unpaired linear filter
 
 

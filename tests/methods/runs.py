@@ -75,17 +75,19 @@ def simulate_unpaired(root: Path) -> Unpaired:
     return Unpaired(source.series_dirs["smooth"], target.series_dirs["sharp"])
 
 
-def tiny_unpaired_yaml(path: Path, cyclegan: str = "{}") -> Path:
+def tiny_unpaired_yaml(path: Path, cyclegan: str = "{}", cut: str = "{}") -> Path:
     """Tiny networks and budget (2 epochs of 2 steps of 2 crops of 32 px) as a --config file for
     `train --unpaired`; the spectral filter measures 16 px patches (64 px slices hold few of 32).
 
     Args:
         cyclegan: the `baselines.cyclegan` section, as YAML flow text.
+        cut: the `baselines.cut` section, as YAML flow text.
     """
     path.write_text(
         "epochs: 2\nsteps_per_epoch: 2\nbatch_size: 2\ncrop_px: 32\nval_fraction: 0.25\ndevice: cpu\n"
         "model:\n  choe: {channels: 4}\n  patchgan: {base_channels: 4}\n"
-        f"baselines:\n  spectral: {{patch_px: 16}}\n  cyclegan: {cyclegan}\n",
+        "  residual_unet: {base_channels: 4, levels: 3}\n"
+        f"baselines:\n  spectral: {{patch_px: 16}}\n  cyclegan: {cyclegan}\n  cut: {cut}\n",
         encoding="utf-8",
     )
     return path

@@ -8,6 +8,7 @@ import pytest
 
 from radiomicgan.config import (
     BaselinesConfig,
+    CUTConfig,
     CycleGANConfig,
     ModelConfig,
     ResidualCNNConfig,
@@ -47,8 +48,8 @@ def test_fitted_baselines_run_one_epoch(name: str) -> None:
 
 
 def test_unknown_methods_are_refused_with_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"unknown model 'cut'.*pix2pix.*wiener"):
-        resolve(TrainConfig(method="cut"))
+    with pytest.raises(ConfigError, match=r"unknown model 'munit'.*pix2pix.*wiener"):
+        resolve(TrainConfig(method="munit"))
 
 
 def test_a_baseline_u_net_is_made_no_deeper_than_its_crops() -> None:
@@ -70,6 +71,7 @@ def test_learned_methods_train_data_parallel(name: str) -> None:
         ("spectral", "fitted in one pass"),
         ("ganai", "training phases"),
         ("cyclegan", "several times before one backward"),
+        ("cut", "runs twice before one backward"),
     ],
 )
 def test_fitted_methods_and_ganai_refuse_data_parallel(name: str, why: str) -> None:
@@ -80,7 +82,7 @@ def test_fitted_methods_and_ganai_refuse_data_parallel(name: str, why: str) -> N
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_prefilter_auto_is_wiener_for_radiomicgan_spectral_for_cyclegan(name: str) -> None:
+def test_prefilter_auto_is_wiener_for_radiomicgan_spectral_for_cyclegan_none_for_the_rest(name: str) -> None:
     resolved = resolve(TrainConfig(method=name)).model.prefilter
     assert resolved == {"radiomicgan": "wiener", "cyclegan": "spectral"}.get(name, "none")
 
@@ -95,7 +97,7 @@ def test_an_explicit_prefilter_is_kept(choice: str) -> None:
 @pytest.mark.parametrize("name", ["radiomicgan", "pix2pix", "choe", "ganai", "stanct", "wiener"])
 def test_unpaired_series_are_refused_for_a_method_that_needs_pairs(name: str) -> None:
     with pytest.raises(
-        ConfigError, match=f"--model {name} trains on paired scans.*histmatch, cyclegan, spectral"
+        ConfigError, match=f"--model {name} trains on paired scans.*histmatch, cyclegan, cut, spectral"
     ):
         resolve(TrainConfig(method=name, unpaired=True))
 
@@ -106,6 +108,14 @@ def test_cyclegan_trains_its_generator_setting_in_the_full_range() -> None:
     unet = BaselinesConfig(cyclegan=CycleGANConfig(generator="unet"))
     resolved = resolve(TrainConfig(method="cyclegan", crop_px=64, baselines=unet))
     assert resolved.model.generator == "unet" and resolved.model.unet.downs == 6  # no deeper than the crops
+
+
+def test_cut_trains_its_generator_setting_without_a_prefilter_at_the_generators_rate() -> None:
+    resolved = resolve(TrainConfig(method="cut", unpaired=True))
+    assert resolved.model.generator == "residual_unet" and resolved.model.prefilter == "none"
+    assert resolved.lr == ResidualUNetConfig().lr and resolved.window.schedule == "minmax"
+    choe = BaselinesConfig(cut=CUTConfig(generator="choe"))
+    assert resolve(TrainConfig(method="cut", unpaired=True, baselines=choe)).model.generator == "choe"
 
 
 @pytest.mark.parametrize("generator", ["wiener", "histmatch", "vgg"])

@@ -6,7 +6,7 @@ crops) or a `Fitter` (one pass over the training slices). Everything else, data,
 validation, checkpoints and the run folder, is the shared loop's (`radiomicgan.training`).
 Adding a method is one module here, holding its parts and its `Method` record, and one line in
 `METHODS`. Every method trains on paired series; those whose record says `unpaired` also on
-unpaired ones (`train --unpaired`): CycleGAN, the spectral filter and histogram matching.
+unpaired ones (`train --unpaired`): CycleGAN, CUT, the spectral filter and histogram matching.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from radiomicgan.config import TrainConfig, WindowConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.methods import (
     choe,
+    cut,
     cyclegan,
     ganai,
     histmatch,
@@ -42,6 +43,7 @@ METHODS: dict[str, Method] = {
     "histmatch": histmatch.METHOD,
     "wiener": wiener.METHOD,
     "cyclegan": cyclegan.METHOD,
+    "cut": cut.METHOD,
     "spectral": spectral.METHOD,
 }
 UNPAIRED_DEFAULT = "cyclegan"  # what `train --unpaired` trains without --model

@@ -40,32 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from radiomicgan.config import CycleGANConfig, PatchGANConfig, TrainConfig
-from radiomicgan.methods.stanct import with_texture
-from radiomicgan.nets import Generator, PatchGAN
+from radiomicgan.config import CycleGANConfig, TrainConfig
+from radiomicgan.methods.unpaired_gan import SliceDiscriminator, StepCounter, linear_decay, lsgan
+from radiomicgan.nets import Generator
 from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import adam, frozen
 
 log = logging.getLogger(__name__)
-
-
-class SliceDiscriminator(nn.Module):
-    """pix2pix's PatchGAN judging one slice alone: a map of logits, positive for the real domain.
-
-    With a texture gain it sees the slice beside its texture map (`methods.stanct.with_texture`).
-    """
-
-    def __init__(
-        self, config: PatchGANConfig, texture_sigma_px: float = 1.0, texture_gain: float = 0.0
-    ) -> None:
-        super().__init__()
-        self.texture_sigma_px, self.texture_gain = texture_sigma_px, texture_gain
-        self.patchgan = PatchGAN(config, in_channels=2 if texture_gain > 0 else 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.texture_gain > 0:
-            x = with_texture(x, self.texture_sigma_px, self.texture_gain)
-        return self.patchgan.head(self.patchgan.features(x))  # type: ignore[no-any-return]
 
 
 class ImagePool(nn.Module):
@@ -112,16 +93,6 @@ class ImagePool(nn.Module):
         if isinstance(stored, torch.Tensor):  # the pool's size is the checkpoint's: resize to load it
             self.images = torch.empty_like(stored, device=self.images.device)
         super()._load_from_state_dict(state_dict, prefix, *args)
-
-
-class StepCounter(nn.Module):
-    """Steps taken, as a buffer, so that the learning rate's decay resumes where it stopped."""
-
-    steps: torch.Tensor
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("steps", torch.tensor(0))
 
 
 @dataclass
@@ -219,18 +190,7 @@ class CycleGANParts:
         return {"d_t": loss_t.item(), "d_s": loss_s.item()}
 
     def _decayed_lr(self) -> float:
-        """The run's lr, decaying linearly to 0 over the last `decay_fraction` of its steps."""
-        decay_steps = round(self.settings.decay_fraction * self.total_steps)
-        start = self.total_steps - decay_steps
-        step = int(self.counter.steps)
-        if decay_steps == 0 or step < start:
-            return self.lr
-        return self.lr * max(0.0, 1.0 - (step - start) / decay_steps)
-
-
-def lsgan(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    """The least-squares GAN loss: mean (logit - 1)^2 against real, mean logit^2 against synthesized."""
-    return F.mse_loss(logits, torch.ones_like(logits) if real else torch.zeros_like(logits))
+        return linear_decay(self.lr, int(self.counter.steps), self.total_steps, self.settings.decay_fraction)
 
 
 def build_cyclegan(generator: Generator, config: TrainConfig, device: torch.device) -> CycleGANParts:

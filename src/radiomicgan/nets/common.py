@@ -22,6 +22,14 @@ class Generator(nn.Module):
     encoder_record: dict[str, str | None] | None = None
     encoder_frozen: bool = False
 
+    def encoder_stages(self) -> list[nn.Module]:
+        """The modules whose outputs are the generator's encoder features, shallow to deep.
+
+        Contrastive unpaired training (`methods.cut`) compares them between a slice and its
+        harmonized twin. Empty for a generator with no encoder to read (a filter, a lookup table).
+        """
+        return []
+
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless x is [B, 1, H, W] with H and W multiples of `size_multiple`."""
         if x.ndim != 4 or x.shape[1] != 1:

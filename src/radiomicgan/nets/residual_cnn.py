@@ -38,6 +38,10 @@ class ResidualCNN(Generator):
         # steps refine the input instead of undoing a random residual.
         nn.init.zeros_(self.head.weight)
 
+    def encoder_stages(self) -> list[nn.Module]:
+        # every other ReLU: the network has no downsampling, so its stages differ in receptive field only
+        return list(self.body)[1::4]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         hu = x + FULL_RANGE_HU[0] / HU_UNIT  # HU / 2024: (x * 2024 - 1024) / 2024

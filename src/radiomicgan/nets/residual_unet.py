@@ -79,6 +79,10 @@ class ResidualUNet(Generator):
             self.head.weight.zero_()
             self.head.bias.zero_()  # type: ignore[union-attr]
 
+    def encoder_stages(self) -> list[nn.Module]:
+        # full, 1/2, 1/4 and 1/8 resolution, as Park et al.'s CUT reads its encoder down to 1/4
+        return [self.stem, *self.downs[:3]]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         hu = x + FULL_RANGE_HU[0] / HU_UNIT  # HU / 2024, as Choe et al.'s CNN sees it

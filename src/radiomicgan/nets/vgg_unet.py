@@ -116,6 +116,10 @@ class VGGUNet(Generator):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
+    def encoder_stages(self) -> list[nn.Module]:
+        # the skips of the four VGG groups: they learn even where the encoder itself is frozen
+        return list(self.skips)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         rgb = (x.expand(-1, 3, -1, -1) - self.mean) / self.std
