@@ -21,12 +21,13 @@ from radiomicgan.config import (
     ResidualCNNConfig,
     ResidualUNetConfig,
     TrainConfig,
+    VGGUNetConfig,
 )
 from radiomicgan.io import read_volume
 from radiomicgan.methods import resolve
 from radiomicgan.methods.cut import CUTParts, Projection, build_cut, captured, patch_nce, stage_channels
 from radiomicgan.modelfile import load_model
-from radiomicgan.nets import ResidualCNN, ResidualUNet, build_generator
+from radiomicgan.nets import ResidualCNN, ResidualUNet, VGGUNet, build_generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 
 CROP = 32
@@ -176,3 +177,8 @@ def test_choe_generator_names_every_other_relu() -> None:
     network = ResidualCNN(ResidualCNNConfig(channels=4, layers=6))
     stages = network.encoder_stages()
     assert len(stages) == 3 and all(isinstance(s, torch.nn.ReLU) for s in stages)
+
+
+def test_vgg_unet_names_its_four_group_skips() -> None:
+    network = VGGUNet(VGGUNetConfig(encoder_weights="none", skip_width=0.25))
+    assert stage_channels(network) == [16, 32, 64, 128]  # a quarter of VGG's 64, 128, 256, 512

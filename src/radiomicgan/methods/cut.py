@@ -10,6 +10,9 @@ that a two-layer MLP per stage projects and L2-normalizes. The keys (x's feature
 as Park et al.'s. With `nce_identity` the same term ties G(y) to y on standard slices:
 
     L = L_LSGAN(G, D) + nce_weight * (PatchNCE(x, G(x)) + PatchNCE(y, G(y))) / 2
+        + density_weight * |blur(G(x)) - blur(x)|_1
+
+the last term ours (below).
 
 Why here: CycleGAN behind the spectral prefilter moved tissue densities by 19-23 HU (95th
 percentile) on the lung CT's iterative pairs (README, Unpaired training): a cycle only asks that F
@@ -22,6 +25,9 @@ GAN loss is least squares, as Park et al.'s; the discriminator sees each crop be
 (`baselines.cut.texture_gain`, as CycleGAN's: kernel noise is 10-30 HU); the learning rate decays
 linearly over the last `decay_fraction` of the steps; no image pool (Park et al. use none). The
 generator starts at the identity, where PatchNCE is near its floor; the adversarial term moves it.
+The density term holds the local mean HU (a Gaussian blur of `density_sigma_px`) to the input's: a
+kernel or reconstruction change keeps it, and PatchNCE, which compares features up to their scale,
+cannot see it move (`baselines.cut.density_weight` says what it did without).
 Its `model.prefilter: auto` is none: the spectral filter's bias on iterative input (README) would
 be G's starting point.
 """
