@@ -80,7 +80,8 @@ class ResidualUNet(Generator):
             self.head.bias.zero_()  # type: ignore[union-attr]
 
     def encoder_stages(self) -> list[nn.Module]:
-        # full, 1/2, 1/4 and 1/8 resolution, as Park et al.'s CUT reads its encoder down to 1/4
+        # full, 1/2, 1/4 and 1/8 resolution: Park et al.'s CUT reads its encoder down to 1/4, and one
+        # level more still leaves 8 x 8 locations in a 64 px crop
         return [self.stem, *self.downs[:3]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
