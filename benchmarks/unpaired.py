@@ -39,6 +39,18 @@ holds for it too, which slows it; or reuse a finished one of the same split, e.g
         --seeds 3 --threads 1 --paired-epochs 20 --paired-steps-per-epoch 22 \
         --json benchmarks/results/unpaired_lung1_iterative.json
 
+CUT (`--methods cut`) gets 20 epochs of 100 steps on 4 crops of 64 px: 0.68 s a step with one
+torch thread beside other work, about 23 minutes (session 11), with the default model's finished runs
+as the ceiling:
+
+    $B --work /tmp/rg-unpaired --methods cut --seeds 2 --epochs 20 --steps-per-epoch 100 --crop 64 \
+        --threads 1 --paired-run /tmp/rg-quality-fbp/runs/resunet16-budget-e100 \
+        --json benchmarks/results/unpaired_lung1_cut.json
+    $B --work /tmp/rg-unpaired-ir --scenario iterative --methods cut --seeds 3 --epochs 20 \
+        --steps-per-epoch 100 --crop 64 --threads 1 \
+        --paired-run /tmp/rg-quality-ir/runs/resunet16-budget-e100 \
+        --json benchmarks/results/unpaired_lung1_iterative_cut.json
+
 The tiny check it was run with (10 minutes, the split copied from a quality.py work folder; it says
 that the script works, not how well anything does):
 
