@@ -41,8 +41,9 @@ spectral fit in one epoch. Every model harmonizes with `radiomicgan harmonize --
 series (the standard kernel) come from different patients, studies or scanners, any number of
 each; nothing is paired. The target series must share one kernel. Every series is resampled to the
 first target series' pixel spacing (harmonize other spacings with --resample).
-Models: {_UNPAIRED}; without --model, {UNPAIRED_DEFAULT} (two generators;
-G: source -> standard is the model file's), behind the spectral prefilter (--prefilter spectral).
+Models: {_UNPAIRED}; without --model, {UNPAIRED_DEFAULT}. The model file holds the generator
+source -> standard, which harmonize applies as any model (README, Unpaired training: which suits
+which data).
 
 --prefilter wiener (ours, not the paper's; the default for radiomicgan) fits the least-squares
 linear kernel conversion on the training pairs and runs it on whole slices before the network, in
@@ -60,6 +61,7 @@ Examples:
   radiomicgan train --unpaired --source siteA/b30f --source siteB/fc12 --target ref/b60f \\
       --target ref2/b60f --out runs/cyclegan
   radiomicgan train --unpaired --model spectral --source siteA/b30f --target ref/b60f --out runs/nps
+  radiomicgan train --unpaired --model cut --source siteA/b30f --target ref/b60f --out runs/cut
 
 Data-parallel training: started by torchrun, each of the N processes trains on its own random crops
 and DistributedDataParallel averages their gradients, so a step sees N x --batch-size crops (the
