@@ -26,30 +26,33 @@ Rows:
 range (reproducible counts) and for PSNR. Stages are cached in --work (simulation, halves, runs);
 --fresh-run retrains. Seconds per step are the runs' wall time over their steps, on this machine.
 
-The real run: 20 minutes of CycleGAN training per seed on this machine's 2 cores (the default
-generator takes 1.3 s a step on 4 crops of 64 px with one torch thread, and 6 s with two while other
-work shares the cores: hence --threads 1), and the paired ceiling as quality.py trains it (--threads
-holds for it too, which slows it; or reuse a finished one of the same split, e.g. --paired-run
-/tmp/rg-quality/runs/prefilter):
+The CycleGAN runs (session 9, CycleGAN then the unpaired default): 20 epochs of 40 steps on 4 crops
+of 64 px, 20 minutes per seed on this machine's 2 cores (Choe et al.'s CNN takes 1.3 s a step with
+one torch thread, and 6 s with two while other work shares the cores: hence --threads 1), with the
+VGG U-Net's finished paired runs (the paired default then) as the ceiling:
 
     B=".venv/bin/python benchmarks/unpaired.py"
-    $B --work /tmp/rg-unpaired --epochs 20 --steps-per-epoch 40 --crop 64 --seeds 3 --threads 1 \
-        --paired-epochs 20 --paired-steps-per-epoch 22 --json benchmarks/results/unpaired_lung1.json
-    $B --work /tmp/rg-unpaired-ir --scenario iterative --epochs 20 --steps-per-epoch 40 --crop 64 \
-        --seeds 3 --threads 1 --paired-epochs 20 --paired-steps-per-epoch 22 \
-        --json benchmarks/results/unpaired_lung1_iterative.json
+    $B --work /tmp/rg-unpaired --methods cyclegan --epochs 20 --steps-per-epoch 40 --crop 64 \
+        --seeds 3 --threads 1 --paired-run /tmp/rg-quality-fbp/runs/prefilter \
+        --json benchmarks/results/unpaired_lung1.json
+    $B --work /tmp/rg-unpaired-ir --scenario iterative --methods cyclegan --epochs 20 \
+        --steps-per-epoch 40 --crop 64 --seeds 3 --threads 1 \
+        --paired-run /tmp/rg-quality-ir/runs/prefilter --json benchmarks/results/unpaired_lung1_iterative.json
 
-CUT (`--methods cut`) gets 20 epochs of 100 steps on 4 crops of 64 px: 0.68 s a step with one
-torch thread beside other work, about 23 minutes (session 11), with the default model's finished runs
-as the ceiling:
+CUT (session 11, the unpaired default since): 20 epochs of 100 steps on 4 crops of 64 px, 0.64-0.68
+s a step with one torch thread beside other work, 21-23 minutes per seed, with today's default
+model's finished paired runs as the ceiling:
 
-    $B --work /tmp/rg-unpaired --methods cut --seeds 2 --epochs 20 --steps-per-epoch 100 --crop 64 \
+    $B --work /tmp/rg-unpaired --methods cut --seeds 3 --epochs 20 --steps-per-epoch 100 --crop 64 \
         --threads 1 --paired-run /tmp/rg-quality-fbp/runs/resunet16-budget-e100 \
         --json benchmarks/results/unpaired_lung1_cut.json
     $B --work /tmp/rg-unpaired-ir --scenario iterative --methods cut --seeds 3 --epochs 20 \
         --steps-per-epoch 100 --crop 64 --threads 1 \
         --paired-run /tmp/rg-quality-ir/runs/resunet16-budget-e100 \
         --json benchmarks/results/unpaired_lung1_iterative_cut.json
+
+Without --paired-run the ceiling is trained here (--paired-epochs, --paired-steps-per-epoch; --threads
+holds for it too, which slows it).
 
 The tiny check it was run with (10 minutes, the split copied from a quality.py work folder; it says
 that the script works, not how well anything does):

@@ -122,8 +122,8 @@ def test_unpaired_run_trains_resumes_and_harmonizes(
         str(unpaired.target),
     ]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    _train([*data, "--out", str(whole)])  # --unpaired without --model: CycleGAN
-    _train([*data, "--out", str(resumed), "--epochs", "1"])
+    _train([*data, "--model", "cyclegan", "--out", str(whole)])
+    _train([*data, "--model", "cyclegan", "--out", str(resumed), "--epochs", "1"])
     _train(["--out", str(resumed), "--resume", "--epochs", "2"])
 
     history = json.loads((whole / "history.json").read_text())

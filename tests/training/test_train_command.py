@@ -145,6 +145,6 @@ def test_generator_option_is_refused_for_a_baseline_with_its_own(
     _one_line_error(capsys, "--generator residual_unet", "choe")
     assert not run.exists()
     unpaired = ["train", "--unpaired", "--source", str(scan.source), "--target", str(scan.target)]
-    assert main([*unpaired, "--out", str(run), "--generator", "residual_unet"]) == 2
-    _one_line_error(capsys, "--generator residual_unet", "cyclegan trains choe")  # baselines.cyclegan's
+    assert main([*unpaired, "--out", str(run), "--generator", "radiomicgan"]) == 2
+    _one_line_error(capsys, "--generator radiomicgan", "cut trains residual_unet")  # baselines.cut's
     assert not run.exists()

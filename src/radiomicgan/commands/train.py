@@ -59,7 +59,7 @@ Examples:
   radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
   radiomicgan train --prefilter none --source pairs/smooth --target pairs/sharp --out runs/paper
   radiomicgan train --unpaired --source siteA/b30f --source siteB/fc12 --target ref/b60f \\
-      --target ref2/b60f --out runs/cyclegan
+      --target ref2/b60f --out runs/cut
   radiomicgan train --unpaired --model spectral --source siteA/b30f --target ref/b60f --out runs/nps
   radiomicgan train --unpaired --model cut --source siteA/b30f --target ref/b60f --out runs/cut
 
@@ -190,7 +190,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _check_generator_option(generator: str | None, config: TrainConfig) -> None:
     """Refuse --generator for a method that trains another network whatever it says: a baseline's
-    paper's own, or CycleGAN's `baselines.cyclegan.generator`."""
+    paper's own, or an unpaired GAN's setting (`baselines.cut.generator`, `baselines.cyclegan.generator`)."""
     if generator is None or config.method not in METHODS:
         return  # an unknown method is refused, naming the known ones, by `methods.resolve`
     own = own_generator(config)
