@@ -46,7 +46,13 @@ from torch import nn
 from radiomicgan.config import CUTConfig, TrainConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.methods.stanct import gaussian_blur
-from radiomicgan.methods.unpaired_gan import SliceDiscriminator, StepCounter, linear_decay, lsgan
+from radiomicgan.methods.unpaired_gan import (
+    SliceDiscriminator,
+    StepCounter,
+    linear_decay,
+    lsgan,
+    set_learning_rate,
+)
 from radiomicgan.nets import Generator
 from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import adam, frozen
@@ -156,9 +162,7 @@ class CUTParts:
         """
         real_s, real_t = sample(self.batch_size)
         lr = linear_decay(self.lr, int(self.counter.steps), self.total_steps, self.settings.decay_fraction)
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] = lr
+        set_learning_rate(lr, self.opt_g, self.opt_d)
         losses, fake_t = self._generator_step(real_s, real_t)
         losses["d"] = self._discriminator_step(real_t, fake_t)
         self.counter.steps += 1

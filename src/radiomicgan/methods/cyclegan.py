@@ -41,7 +41,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from radiomicgan.config import CycleGANConfig, TrainConfig
-from radiomicgan.methods.unpaired_gan import SliceDiscriminator, StepCounter, linear_decay, lsgan
+from radiomicgan.methods.unpaired_gan import (
+    SliceDiscriminator,
+    StepCounter,
+    linear_decay,
+    lsgan,
+    set_learning_rate,
+)
 from radiomicgan.nets import Generator
 from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import adam, frozen
@@ -148,9 +154,7 @@ class CycleGANParts:
         """
         real_s, real_t = sample(self.batch_size)
         lr = self._decayed_lr()
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] = lr
+        set_learning_rate(lr, self.opt_g, self.opt_d)
         losses, fake_t, fake_s = self._generator_step(real_s, real_t)
         losses |= self._discriminator_step(real_s, real_t, fake_t, fake_s)
         self.counter.steps += 1

@@ -47,6 +47,13 @@ def lsgan(logits: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(logits, torch.ones_like(logits) if real else torch.zeros_like(logits))
 
 
+def set_learning_rate(lr: float, *optimizers: torch.optim.Optimizer) -> None:
+    """Every parameter group of `optimizers` takes `lr` (the step's decayed rate)."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+
 def linear_decay(lr: float, step: int, total_steps: int, decay_fraction: float) -> float:
     """`lr`, decaying linearly to 0 over the last `decay_fraction` of `total_steps` (Zhu et al. Sec. 4)."""
     decay_steps = round(decay_fraction * total_steps)
