@@ -138,6 +138,10 @@ def test_a_yaml_baseline_knob_reaches_the_built_baseline(tmp_path: Path) -> None
         ({"ganai": {"max_phase_steps": 0}}, "max_phase_steps"),
         ({"choe": {"adam_beta1": 1.0}}, "adam_beta1"),
         ({"wiener": {"smoothing": 3}}, "unknown option 'smoothing'"),
+        ({"cut": {"temperature": 0}}, r"baselines.cut: temperature must lie in \(0, 1\]"),
+        ({"cut": {"patches": 1}}, "baselines.cut: patches must be >= 2"),
+        ({"cut": {"density_weight": -1}}, "baselines.cut: density_weight must be >= 0"),
+        ({"cut": {"density_sigma_px": 0}}, "baselines.cut: density_sigma_px"),
     ],
 )
 def test_bad_baseline_values_are_config_errors(section: dict[str, object], message: str) -> None:
