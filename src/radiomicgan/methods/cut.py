@@ -34,7 +34,6 @@ be G's starting point.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,8 +55,6 @@ from radiomicgan.methods.unpaired_gan import (
 from radiomicgan.nets import Generator
 from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import adam, frozen
-
-log = logging.getLogger(__name__)
 
 
 @contextmanager

@@ -32,7 +32,6 @@ phase reads the CAM of a discriminator conditioned on the input, which these are
 from __future__ import annotations
 
 import copy
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +50,6 @@ from radiomicgan.methods.unpaired_gan import (
 from radiomicgan.nets import Generator
 from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import adam, frozen
-
-log = logging.getLogger(__name__)
 
 
 class ImagePool(nn.Module):
