@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from scipy import ndimage
 
 from radiomicgan.cli import main
 from radiomicgan.config import (
@@ -28,6 +30,7 @@ from radiomicgan.io import read_volume
 from radiomicgan.modelfile import read_metadata
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import TrainResult, train
+from radiomicgan.training.parts import SampleFn
 
 Dciodvfy = Callable[[Path], tuple[list[str], str]]
 FULL = [-1024, 1000]
@@ -143,3 +146,22 @@ def harmonize_and_check(run: Path, pairs: Pairs | Unpaired, out: Path, run_dciod
     errors, _ = run_dciodvfy(out)
     assert errors == []
     return harmonized.hu
+
+
+def blurred_texture_domains(crop_px: int, n: int = 16, seed: int = 0) -> SampleFn:
+    """A toy unpaired problem whose mapping is known: the standard domain is the source domain
+    blurred (a kernel change), drawn from other random textures. Textures lie in [0.3, 0.7]
+    (windowed units); the sampler draws source and standard crops independently."""
+    rng = np.random.default_rng(seed)
+
+    def textures() -> torch.Tensor:
+        noise = ndimage.gaussian_filter(rng.normal(0, 3, (n, crop_px, crop_px)), (0, 1.0, 1.0))
+        return torch.from_numpy(0.5 + 0.2 * np.tanh(noise)).float().unsqueeze(1)
+
+    sources = textures()
+    targets = torch.from_numpy(ndimage.gaussian_filter(textures().numpy(), (0, 0, 1.5, 1.5)))
+
+    def sample(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return sources[torch.randint(n, (k,))], targets[torch.randint(n, (k,))]
+
+    return sample

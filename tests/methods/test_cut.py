@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from scipy import ndimage
 
-from methods.runs import Dciodvfy, Unpaired, harmonize_and_check, tiny_unpaired_yaml
+from methods.runs import Dciodvfy, Unpaired, blurred_texture_domains, harmonize_and_check, tiny_unpaired_yaml
 from radiomicgan.cli import main
 from radiomicgan.config import (
     BaselinesConfig,
@@ -52,11 +51,6 @@ def _parts(generator: str, steps: int, lr: float = 2e-4, **cut: object) -> CUTPa
     return build_cut(generator_net, config, torch.device("cpu"))
 
 
-def _textures(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Random textures in [0.3, 0.7] (windowed units), CROP px."""
-    return 0.5 + 0.2 * np.tanh(ndimage.gaussian_filter(rng.normal(0, 3, (n, CROP, CROP)), (0, 1.0, 1.0)))
-
-
 def test_patch_nce_is_low_only_where_each_query_meets_its_own_location() -> None:
     torch.manual_seed(0)
     keys = torch.randn(2, 8, 6, 6)
@@ -90,15 +84,7 @@ def test_stages_are_read_by_hooks_that_are_removed_and_leave_batch_norm_alone() 
 
 @pytest.mark.parametrize("generator", ["residual_unet", "choe"])
 def test_nce_falls_on_a_known_mapping(generator: str) -> None:
-    # the standard domain is the source blurred (a kernel change), drawn from other textures
-    rng = np.random.default_rng(0)
-    sources = torch.from_numpy(_textures(rng, 16)).float().unsqueeze(1)
-    blurred = ndimage.gaussian_filter(_textures(rng, 16), (0, 1.5, 1.5))
-    targets = torch.from_numpy(blurred).float().unsqueeze(1)
-
-    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return sources[torch.randint(16, (n,))], targets[torch.randint(16, (n,))]
-
+    sample = blurred_texture_domains(CROP)
     # the contrastive term alone: the density term would first pull the random head back to the mean
     parts = _parts(generator, steps=40, lr=1e-3, decay_fraction=0.0, density_weight=0.0)
     with torch.no_grad():  # start G away from the identity: its output no longer shows its input

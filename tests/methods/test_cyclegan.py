@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from scipy import ndimage
 
-from methods.runs import Dciodvfy, Unpaired, harmonize_and_check, tiny_unpaired_yaml
+from methods.runs import Dciodvfy, Unpaired, blurred_texture_domains, harmonize_and_check, tiny_unpaired_yaml
 from radiomicgan.cli import main
 from radiomicgan.config import (
     BaselinesConfig,
@@ -49,22 +48,8 @@ def _parts(generator: str, steps: int, lr: float = 2e-4, **cyclegan: float) -> C
     return build_cyclegan(generator_net, config, torch.device("cpu"))
 
 
-def _textures(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Random textures in [0.3, 0.7] (windowed units), CROP px."""
-    return 0.5 + 0.2 * np.tanh(ndimage.gaussian_filter(rng.normal(0, 3, (n, CROP, CROP)), (0, 1.0, 1.0)))
-
-
 def test_cycle_loss_falls_on_a_known_mapping() -> None:
-    # the standard domain is the source domain blurred (a kernel change), drawn from other images
-    rng = np.random.default_rng(0)
-    sources = torch.from_numpy(_textures(rng, 16)).float().unsqueeze(1)
-    targets = (
-        torch.from_numpy(ndimage.gaussian_filter(_textures(rng, 16), (0, 1.5, 1.5))).float().unsqueeze(1)
-    )
-
-    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return sources[torch.randint(16, (n,))], targets[torch.randint(16, (n,))]
-
+    sample = blurred_texture_domains(CROP)
     parts = _parts("choe", steps=40, lr=1e-3, decay_fraction=0.0)
     with torch.no_grad():  # start both generators away from the identity, where the cycle is not closed
         for network in (parts.g, parts.f):
