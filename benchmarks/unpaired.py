@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "runs": {name: _describe(run) for name, run in runs.items()},
         **scores,
-        "recovered": _recovered(scores["candidates"], args.methods, list(runs)),
+        "recovered": _recovered(
+            scores["candidates"], [_row(m, args.label) for m in args.methods], list(runs)
+        ),
     }
     text = json.dumps(report, indent=2)
     print(text)
@@ -143,6 +145,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="the learned unpaired methods, each trained with every seed",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3, help="unpaired model runs, seeds 0 .. N-1")
+    parser.add_argument(
+        "--first-seed", type=int, default=0,
+        help="start the seeds here (train one seed per process: --first-seed K --seeds 1 --train-only)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--label", help="a variant's name (its --train-config): rows and runs METHOD+LABEL seed K"
+    )
     parser.add_argument("--epochs", type=int, default=20, help="the unpaired model's epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -199,8 +208,8 @@ def _train_runs(
         "spectral": [{**unpaired, **common, "method": "spectral"}],
     }
     for method in args.methods:
-        for seed in range(args.seeds):
-            layers[f"{method} seed {seed}"] = [
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            layers[f"{_row(method, args.label)} seed {seed}"] = [
                 file_layer,
                 {**unpaired, **learned, "method": method, "seed": seed},
             ]
@@ -220,6 +229,11 @@ def _train_runs(
     if args.paired_run:
         runs["paired"] = Path(args.paired_run)
     return runs
+
+
+def _row(method: str, label: str | None) -> str:
+    """A learned method's row name: the method, with the variant's label when one is given."""
+    return f"{method}+{label}" if label else method
 
 
 def _train(config: TrainConfig, run: Path) -> None:

@@ -142,6 +142,9 @@ def test_a_yaml_baseline_knob_reaches_the_built_baseline(tmp_path: Path) -> None
         ({"cut": {"patches": 1}}, "baselines.cut: patches must be >= 2"),
         ({"cut": {"density_weight": -1}}, "baselines.cut: density_weight must be >= 0"),
         ({"cut": {"density_sigma_px": 0}}, "baselines.cut: density_sigma_px"),
+        ({"cut": {"level_weight": -1}}, "baselines.cut: level_weight must be >= 0"),
+        ({"cut": {"level_sigmas_px": [2, 1]}}, "baselines.cut: level_sigmas_px must be increasing"),
+        ({"cut": {"level_ranges_hu": [[100, -100]]}}, "baselines.cut: level_ranges_hu must be"),
     ],
 )
 def test_bad_baseline_values_are_config_errors(section: dict[str, object], message: str) -> None:

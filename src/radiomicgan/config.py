@@ -563,6 +563,13 @@ class CUTConfig:
     # as CycleGAN's: the discriminator sees each crop beside its texture map (`baselines.cyclegan`)
     texture_gain: float = 10.0
     texture_sigma_px: float = 1.0
+    # ours: G's outputs are held to the target set's texture level (`methods.texture_level`): the mean
+    # squared log ratio of their band SDs (differences of Gaussian blurs of `level_sigmas_px`) to the
+    # target crops', per tissue class (local mean, a blur of density_sigma_px, in one of
+    # `level_ranges_hu`: lung parenchyma, soft tissue), times this weight. 0 turns it off
+    level_weight: float = 0.0
+    level_sigmas_px: tuple[float, ...] = (1.0, 2.0, 4.0)
+    level_ranges_hu: tuple[tuple[float, float], ...] = ((-900.0, -500.0), (-100.0, 100.0))
 
     def __post_init__(self) -> None:
         _require(bool(self.generator), "baselines.cut: generator must name a generator")
@@ -575,6 +582,17 @@ class CUTConfig:
         _require(0 < self.density_sigma_px <= 10, "baselines.cut: density_sigma_px must lie in (0, 10]")
         _require(self.texture_gain >= 0, "baselines.cut: texture_gain must be >= 0")
         _require(0 < self.texture_sigma_px <= 10, "baselines.cut: texture_sigma_px must lie in (0, 10]")
+        _require(self.level_weight >= 0, "baselines.cut: level_weight must be >= 0")
+        _require(
+            bool(self.level_sigmas_px)
+            and all(0 < s <= 10 for s in self.level_sigmas_px)
+            and list(self.level_sigmas_px) == sorted(set(self.level_sigmas_px)),
+            "baselines.cut: level_sigmas_px must be increasing blurs in (0, 10] px",
+        )
+        _require(
+            all(len(r) == 2 and r[0] < r[1] for r in self.level_ranges_hu),
+            "baselines.cut: level_ranges_hu must be [low, high] HU pairs with low < high",
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -98,7 +98,16 @@ def test_without_identity_term_its_loss_is_zero_and_one_kernel_is_drawn() -> Non
     crops = torch.rand(2, 1, CROP, CROP)
     losses = parts.train_step(lambda n: (crops, crops))
     assert losses["nce_identity"] == 0.0 and losses["nce"] > 0
-    assert set(losses) == {"g_adv", "nce", "nce_identity", "density", "g", "d", "lr"}
+    assert set(losses) == {"g_adv", "nce", "nce_identity", "density", "level", "g", "d", "lr"}
+    assert losses["level"] == 0.0 and int(parts.level.pixels.sum()) == 0  # off by default
+
+
+def test_level_term_pools_the_target_crops_and_weighs_the_outputs_against_them() -> None:
+    parts = _parts("choe", steps=2, level_weight=10.0, level_ranges_hu=((-1100.0, 1100.0),))
+    source, target = torch.full((2, 1, CROP, CROP), 0.5), 0.5 + 0.02 * torch.randn(2, 1, CROP, CROP)
+    losses = parts.train_step(lambda n: (source, target))
+    assert int(parts.level.pixels.sum()) == 2 * CROP * CROP  # this step's target crops were pooled
+    assert losses["level"] > 1.0  # a flat output against noisy targets
 
 
 def test_density_term_sees_a_shift_of_the_local_mean_and_not_texture() -> None:
@@ -135,7 +144,7 @@ def test_unpaired_cut_run_trains_resumes_and_harmonizes(
 ) -> None:
     source, target = read_volume(unpaired.source), read_volume(unpaired.target)
     assert source.meta.study_uid != target.meta.study_uid  # two scans: nothing to pair
-    config = tiny_unpaired_yaml(tmp_path / "tiny.yaml", cut="{decay_fraction: 0.5}")
+    config = tiny_unpaired_yaml(tmp_path / "tiny.yaml", cut="{decay_fraction: 0.5, level_weight: 10}")
     data = ["--unpaired", "--config", str(config)]  # no --model: CUT is the unpaired default
     data += ["--source", str(unpaired.source), "--target", str(unpaired.target)]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
@@ -145,9 +154,11 @@ def test_unpaired_cut_run_trains_resumes_and_harmonizes(
 
     history = json.loads((whole / "history.json").read_text())
     assert len(history) == 2
-    assert set(history[0]["losses"]) == {"g_adv", "nce", "nce_identity", "density", "g", "d", "lr"}
+    assert set(history[0]["losses"]) == {"g_adv", "nce", "nce_identity", "density", "level", "g", "d", "lr"}
+    assert history[0]["losses"]["level"] > 0
     assert "mean_shift_hu" in history[0]["validation"]
-    # the checkpoint kept the projections, D, the step count, the optimizers and the random streams
+    # the checkpoint kept the projections, D, the step count, the texture level's reference, the
+    # optimizers and the random streams
     a, b = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert history == json.loads((resumed / "history.json").read_text())

@@ -10,9 +10,9 @@ that a two-layer MLP per stage projects and L2-normalizes. The keys (x's feature
 as Park et al.'s. With `nce_identity` the same term ties G(y) to y on standard slices:
 
     L = L_LSGAN(G, D) + nce_weight * (PatchNCE(x, G(x)) + PatchNCE(y, G(y))) / 2
-        + density_weight * |blur(G(x)) - blur(x)|_1
+        + density_weight * |blur(G(x)) - blur(x)|_1 + level_weight * TextureLevel(G(x))
 
-the last term ours (below).
+the last two terms ours (below).
 
 Why here: CycleGAN behind the spectral prefilter moved tissue densities by 19-23 HU (95th
 percentile) on the lung CT's iterative pairs (README, Unpaired training): a cycle only asks that F
@@ -27,7 +27,9 @@ linearly over the last `decay_fraction` of the steps; no image pool (Park et al.
 generator starts at the identity, where PatchNCE is near its floor; the adversarial term moves it.
 The density term holds the local mean HU (a Gaussian blur of `density_sigma_px`) to the input's: a
 kernel or reconstruction change keeps it, and PatchNCE, which compares features up to their scale,
-cannot see it move (`baselines.cut.density_weight` says what it did without).
+cannot see it move (`baselines.cut.density_weight` says what it did without). The level term holds
+the band SDs of G's outputs to the target crops' per tissue class (`methods.texture_level`): the
+adversarial term alone gave 27-30 % too much texture in four runs of six.
 Its `model.prefilter: auto` is none: the spectral filter's bias on iterative input (README) would
 be G's starting point.
 """
@@ -45,6 +47,7 @@ from torch import nn
 from radiomicgan.config import CUTConfig, TrainConfig
 from radiomicgan.errors import ConfigError
 from radiomicgan.methods.stanct import gaussian_blur
+from radiomicgan.methods.texture_level import TextureLevel
 from radiomicgan.methods.unpaired_gan import (
     SliceDiscriminator,
     StepCounter,
@@ -55,6 +58,9 @@ from radiomicgan.methods.unpaired_gan import (
 from radiomicgan.nets import Generator
 from radiomicgan.training.parts import Method, SampleFn
 from radiomicgan.training.steps import adam, frozen
+
+# a tissue class with fewer pixels in a batch of crops gives too noisy an SD to steer by
+LEVEL_MIN_PIXELS = 256
 
 
 @contextmanager
@@ -123,12 +129,14 @@ class CUTParts:
         g: source -> standard kernel, the model.
         projection: the per-stage MLPs PatchNCE reads G's features through (trained with G).
         d: judges standard-kernel slices.
+        level: the target crops' texture level, pooled over the steps (buffers only).
         total_steps: the run's steps (epochs x steps per epoch), for the learning rate's decay.
     """
 
     g: Generator
     projection: Projection
     d: nn.Module
+    level: TextureLevel
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     settings: CUTConfig
@@ -141,7 +149,8 @@ class CUTParts:
         self.counter = StepCounter().to(next(self.g.parameters()).device)
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "projection": self.projection, "d": self.d, "counter": self.counter}
+        networks = {"g": self.g, "projection": self.projection, "d": self.d, "counter": self.counter}
+        return {**networks, "level": self.level}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_g": self.opt_g, "opt_d": self.opt_d}
@@ -154,8 +163,9 @@ class CUTParts:
 
         Returns:
             "g_adv" (G's LSGAN term), "nce" (PatchNCE on source crops), "nce_identity" (on standard
-            crops; 0 without `nce_identity`), "density" (the local-mean L1, windowed units), "g" (the
-            weighted total), "d" (D's LSGAN loss), "lr".
+            crops; 0 without `nce_identity`), "density" (the local-mean L1, windowed units), "level"
+            (the texture level's squared log SD ratio; 0 without `level_weight`), "g" (the weighted
+            total), "d" (D's LSGAN loss), "lr".
         """
         real_s, real_t = sample(self.batch_size)
         lr = linear_decay(self.lr, int(self.counter.steps), self.total_steps, self.settings.decay_fraction)
@@ -182,8 +192,9 @@ class CUTParts:
             nce, identity = (self._nce(queries, keys, part) for part in (slice(0, n), slice(n, len(inputs))))
             terms = 2 if self.settings.nce_identity else 1
             density = self._density(outputs[:n], real_s)
+            level = self._level(outputs[:n], real_s, real_t)
             loss = adversarial + self.settings.nce_weight * (nce + identity) / terms
-            loss = loss + self.settings.density_weight * density
+            loss = loss + self.settings.density_weight * density + self.settings.level_weight * level
             loss.backward()  # type: ignore[no-untyped-call]
             self.opt_g.step()
         losses = {
@@ -191,6 +202,7 @@ class CUTParts:
             "nce": nce.item(),
             "nce_identity": identity.item(),
             "density": density.item(),
+            "level": level.item(),
         }
         return {**losses, "g": loss.item()}, outputs[:n].detach()
 
@@ -200,6 +212,13 @@ class CUTParts:
             return torch.zeros((), device=source.device)
         sigma = self.settings.density_sigma_px
         return F.l1_loss(gaussian_blur(harmonized, sigma), gaussian_blur(source, sigma))
+
+    def _level(self, harmonized: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The texture level term, after pooling this step's target crops into the reference."""
+        if self.settings.level_weight == 0:
+            return torch.zeros((), device=source.device)
+        self.level.observe(target)
+        return self.level.loss(harmonized, source)
 
     def _nce(self, queries: list[torch.Tensor], keys: list[torch.Tensor], part: slice) -> torch.Tensor:
         """PatchNCE averaged over the stages, for the crops `part` of the batch (0 where it is empty)."""
@@ -233,10 +252,18 @@ def build_cut(generator: Generator, config: TrainConfig, device: torch.device) -
         )
     projection = Projection(stage_channels(generator), settings.projection_width).to(device)
     d = SliceDiscriminator(config.model.patchgan, settings.texture_sigma_px, settings.texture_gain).to(device)
+    level = TextureLevel(  # CUT trains in the full range (schedule "minmax", `methods.resolve`)
+        config.window.full_range_hu,
+        settings.level_ranges_hu,
+        settings.level_sigmas_px,
+        settings.density_sigma_px,
+        LEVEL_MIN_PIXELS,
+    ).to(device)
     return CUTParts(
         generator,
         projection,
         d,
+        level,
         adam(nn.ModuleList([generator, projection]), config.learning_rate, config.beta1),
         adam(d, config.learning_rate, config.beta1),
         settings,
