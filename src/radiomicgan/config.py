@@ -101,6 +101,7 @@ class SimulationConfig:
 
 
 PREFILTERS = ("auto", "none", "wiener", "spectral")  # model.prefilter; "auto": the method's own
+TEXTURES = ("auto", "none", "residual")  # model.texture; "auto": the method's own
 NORMS = ("batch", "instance", "none")  # `radiomicgan.nets.common.norm_layer` builds each
 
 
@@ -237,6 +238,14 @@ class ModelConfig:
     # which stay as their papers describe them. "spectral" (ours): the unpaired linear filter
     # (`methods.spectral`, `baselines.spectral` settings) in the same place: CycleGAN's own.
     prefilter: str = "auto"
+    # "residual" (ours): at the end of paired training the held-out residual's texture (SD per HU
+    # class, noise spectrum: `radiomicgan.residual_texture`) goes into the model file, and harmonize
+    # adds an independent texture of those statistics, times texture_gain, to the output: what a pixel
+    # loss cannot predict, a repeat scan's share of noise. "auto": residual for RadiomicGAN, none for
+    # the baselines (as their papers) and unpaired runs (no pairs to measure it on)
+    texture: str = "auto"
+    # on the lung CT's iterative pairs 0.6 reproduced more features than 0.8 in every range (README)
+    texture_gain: float = 0.6
     vgg_unet: VGGUNetConfig = dataclasses.field(default_factory=VGGUNetConfig)  # generator "radiomicgan"
     unet: UNetConfig = dataclasses.field(default_factory=UNetConfig)  # generator "unet"
     choe: ResidualCNNConfig = dataclasses.field(default_factory=ResidualCNNConfig)  # generator "choe"
@@ -245,6 +254,8 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         _require(self.prefilter in PREFILTERS, "model: prefilter must be auto, none, wiener or spectral")
+        _require(self.texture in TEXTURES, "model: texture must be auto, none or residual")
+        _require(0 < self.texture_gain <= 2, "model: texture_gain must lie in (0, 2]")
 
 
 # Release 0.3.0 wrote the model section flat, one union of every network's knobs, and such sections
@@ -744,6 +755,8 @@ class HarmonizeConfig:
     engine: str = "auto"  # "auto": ONNX Runtime on a CPU in fp32 where installed and within 1 HU of torch
     resample: bool = False  # harmonize other pixel spacings on the model's grid (`radiomicgan.spacing`)
     force: bool = False  # harmonize spacings beyond `SpacingTolerance.refuse` as they are
+    # add the model's residual texture where it has one (`model.texture`); off: its smooth prediction
+    texture: bool = True
 
     def __post_init__(self) -> None:
         _require(

@@ -28,6 +28,7 @@ from radiomicgan.nets import build_generator
 from radiomicgan.nets.common import Generator
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.nets.frequency_filter import FrequencyFilter
+from radiomicgan.residual_texture import ResidualTexture
 from radiomicgan.run_folder import RunFolder
 from radiomicgan.spacing import TrainingGeometry
 
@@ -59,6 +60,7 @@ class ModelMetadata:
         extra: method-specific plain data.
         training_geometry: pixel spacing, slice spacing and field of view of the training scans; None
             in files written before it was recorded (then no spacing check is possible).
+        texture: the residual texture harmonize adds (`ResidualTexture.to_plain`); None: none.
     """
 
     method: str
@@ -73,6 +75,7 @@ class ModelMetadata:
     epochs: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     training_geometry: TrainingGeometry | None = None
+    texture: dict[str, Any] | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     written_by: str = f"radiomicgan {__version__}"
@@ -203,6 +206,20 @@ def load_prefilter(
     except RuntimeError as exc:
         raise InputError(target, "the metadata names a prefilter that the file does not hold") from exc
     return prefilter.to(device).eval()
+
+
+def load_texture(path: str | Path, metadata: ModelMetadata) -> ResidualTexture | None:
+    """The residual texture a model file's metadata keeps; None when its model has none.
+
+    Raises:
+        InputError: the texture record is not one this release reads.
+    """
+    if metadata.texture is None:
+        return None
+    try:
+        return ResidualTexture.from_plain(metadata.texture)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(Path(path), f"its residual texture is unreadable ({exc})") from exc
 
 
 def resolve_model_path(path: str | Path) -> Path:

@@ -28,9 +28,20 @@ def test_every_method_names_a_generator_that_exists() -> None:
 
 
 def test_radiomicgan_keeps_the_configured_generator_and_schedule() -> None:
-    model = ModelConfig(generator="unet", prefilter="none")
+    model = ModelConfig(generator="unet", prefilter="none", texture="none")
     config = TrainConfig(model=model, window=WindowConfig(schedule="fixed"), epochs=7)
     assert resolve(config) == dataclasses.replace(config, lr=model.unet.lr)
+
+
+def test_texture_auto_is_residual_for_radiomicgan_and_none_for_baselines_and_unpaired_runs() -> None:
+    assert resolve(TrainConfig()).model.texture == "residual"
+    assert resolve(TrainConfig(method="wiener")).model.texture == "none"
+    asked = TrainConfig(method="wiener", model=ModelConfig(texture="residual"))
+    assert resolve(asked).model.texture == "residual"
+    unpaired = TrainConfig(method="cut", unpaired=True, source=("a",), target=("b",))
+    assert resolve(unpaired).model.texture == "none"
+    with pytest.raises(ConfigError, match="--unpaired needs --texture none"):
+        resolve(dataclasses.replace(unpaired, model=ModelConfig(texture="residual")))
 
 
 @pytest.mark.parametrize("name", ["pix2pix", "choe", "ganai", "stanct"])

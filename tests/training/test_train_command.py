@@ -137,6 +137,31 @@ def test_generator_option_trains_the_small_residual_unet_and_harmonize_runs_it(
     assert np.abs(outputs["onnx"] - outputs["torch"]).max() <= 1.0
 
 
+def test_the_default_model_adds_its_residual_texture_the_same_way_every_time(
+    scan: Scan, tmp_path: Path, run_dciodvfy: Callable[[Path], tuple[list[str], str]]
+) -> None:
+    run = tmp_path / "run"
+    assert main([*_args(scan, tmp_path, run), "--generator", "residual_unet", "--epochs", "1"]) == 0
+    metadata = read_metadata(run)
+    assert metadata.model["texture"] == "residual" and metadata.texture is not None
+    assert metadata.texture["gain"] == 0.6 and max(metadata.texture["sd_hu"]) > 0
+    outputs = {}
+    for name, extra in (("first", []), ("again", []), ("plain", ["--no-texture"])):
+        out = tmp_path / name
+        harmonize = ["harmonize", "--model", str(run), str(scan.source), str(out), "--device", "cpu"]
+        assert main([*harmonize, "--quiet", *extra]) == 0
+        outputs[name] = read_volume(out).hu
+    assert run_dciodvfy(tmp_path / "first")[0] == []
+    assert np.array_equal(outputs["first"], outputs["again"])  # seeded by each slice's values
+    body = outputs["plain"] > -900  # in air the texture is clipped at -1024 HU, as a scan's noise is
+    texture = (outputs["first"] - outputs["plain"])[body]
+    assert texture.std() > 1.0 and abs(texture.mean()) < 0.1 * texture.std()
+
+    plain_run = tmp_path / "plain_run"
+    assert main([*_args(scan, tmp_path, plain_run), "--texture", "none", "--epochs", "1"]) == 0
+    assert read_metadata(plain_run).texture is None
+
+
 def test_generator_option_is_refused_for_a_baseline_with_its_own(
     scan: Scan, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

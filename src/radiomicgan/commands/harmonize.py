@@ -132,6 +132,12 @@ def register(sub: SubParsers) -> None:
         action="store_true",
         help="harmonize series beyond the pixel-spacing refusal threshold as they are",
     )
+    parser.add_argument(
+        "--no-texture",
+        dest="texture",
+        action="store_false",
+        help="leave out the residual texture a model adds (model.texture residual): its smooth prediction",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_distribution_options(parser)
     parser.set_defaults(handler=run)
@@ -170,6 +176,7 @@ def settings_from_args(args: argparse.Namespace) -> tuple[HarmonizeConfig, Backe
         engine=args.engine,
         resample=args.resample,
         force=args.force,
+        texture=args.texture,
     )
     return settings, BackendConfig(name=args.backend, scheduler=args.scheduler or "", workers=args.workers)
 

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from radiomicgan.commands.common import SubParsers, add_command, add_config_option
-from radiomicgan.config import PREFILTERS, TrainConfig, build, load_yaml
+from radiomicgan.config import PREFILTERS, TEXTURES, TrainConfig, build, load_yaml
 from radiomicgan.errors import ConfigError
 from radiomicgan.methods import LEARNED_GENERATORS, METHODS, UNPAIRED_DEFAULT, own_generator
 from radiomicgan.train import resume_config, train
@@ -50,6 +50,13 @@ linear kernel conversion on the training pairs and runs it on whole slices befor
 training and in harmonize, so the network learns only what no linear filter can (README, Results);
 --prefilter none trains the paper's network alone. The baselines default to none;
 --prefilter spectral runs the unpaired spectral filter there instead (cyclegan's default).
+
+--texture residual (ours; the default for radiomicgan): a pixel loss predicts the standard image's
+mean given the input, with less noise texture than a standard scan. At the end of training the
+held-out residual's texture (SD per HU class, noise spectrum) goes into the model file, and
+harmonize adds an independent texture of those statistics (times model.texture_gain, 0.6), drawn
+from a seed of each slice's values: the same input gives the same output (README, Iterative
+reconstruction). `harmonize --no-texture` leaves it out; --texture none measures none.
 
 Examples:
   radiomicgan train --source pairs/smooth --target pairs/sharp --out runs/rg
@@ -144,6 +151,12 @@ def register(sub: SubParsers) -> None:
         help="linear conversion fitted on the pairs, run before the network "
         "(default: auto, i.e. wiener for radiomicgan and none for the baselines)",
     )
+    parser.add_argument(
+        "--texture",
+        choices=TEXTURES,
+        help="measure the texture the model leaves out on the held-out pairs, which harmonize adds back as "
+        "fresh noise (default: auto, i.e. residual for radiomicgan, none for the baselines and --unpaired)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_option(parser)
@@ -176,6 +189,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cli["model"] = {
         "generator": args.generator,
         "prefilter": args.prefilter,
+        "texture": args.texture,
         "vgg_unet": {"encoder_weights": args.encoder_weights, "freeze_encoder": args.freeze_encoder},
     }
     config = (

@@ -8,9 +8,10 @@ sharper kernel overshoots at edges beyond the smoother one's extremes. A model w
 (`radiomicgan.inference.prefilter`) has each batch's whole slices filtered before the network, as its
 training slices were. Slices whose pixels differ in size from the model's are checked against it
 (`radiomicgan.spacing`), and with `resample` harmonized on the model's grid: the correction the model
-makes there is resampled back and added to the input. What runs the generator (engine, precision)
-is decided once, when the harmonizer is made (`runner.choose_runner`). Files, series and trees on
-disk are `inference.series`'s job.
+makes there is resampled back and added to the input. A model with a residual texture
+(`radiomicgan.residual_texture`) has it added to the network's output, on the model's grid. What
+runs the generator (engine, precision) is decided once, when the harmonizer is made
+(`runner.choose_runner`). Files, series and trees on disk are `inference.series`'s job.
 """
 
 from __future__ import annotations
@@ -31,9 +32,17 @@ from radiomicgan.inference.prefilter import prefilter_slices
 from radiomicgan.inference.runner import Runner, choose_runner, probe_slices
 from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.io import Derivation, Volume, kernel_text
-from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, model_digest, resolve_model_path
+from radiomicgan.modelfile import (
+    ModelMetadata,
+    load_model,
+    load_prefilter,
+    load_texture,
+    model_digest,
+    resolve_model_path,
+)
 from radiomicgan.nets.common import Generator
 from radiomicgan.progress import progress_bar
+from radiomicgan.residual_texture import ResidualTexture, slice_seed
 from radiomicgan.spacing import check_spacing, needs_resampling, pixel_spacing, resample_slices
 from radiomicgan.windowing import Window
 
@@ -82,6 +91,9 @@ class Harmonizer:
         onnx_cache: where ONNX exports are cached (default `onnx_engine.default_cache_dir()`).
         prefilter: the model's fitted prefilter, applied to whole slices in HU before the network
             (float32, in torch, whatever the engine); None when the model has none.
+        texture: the model's residual texture (`radiomicgan.residual_texture`), added to the network's
+            output, each slice's drawn from a seed of its input values; None: none (the model has
+            none, or `settings.texture` is off).
         runner: what runs the generator, in which precision: chosen when the harmonizer is made from
             `settings.precision` and `settings.engine` (`runner.choose_runner`), never changed after.
         announced: `announce` has logged what runs.
@@ -100,6 +112,7 @@ class Harmonizer:
     source: ModelSource | None = None
     onnx_cache: Path | None = None
     prefilter: nn.Module | None = None
+    texture: ResidualTexture | None = None
     runner: Runner = field(init=False)
     announced: bool = field(default=False, init=False)
     overflow_warned: bool = field(default=False, init=False)
@@ -147,8 +160,11 @@ class Harmonizer:
         torch_device = resolve_device(source.settings.device)
         generator, metadata = load_model(source.path, torch_device)
         prefilter = load_prefilter(source.path, metadata, torch_device)
+        texture = load_texture(source.path, metadata) if source.settings.texture else None
         digest = model_digest(source.path)
-        return cls(generator, metadata, torch_device, source.settings, digest, source, onnx_cache, prefilter)
+        return cls(
+            generator, metadata, torch_device, source.settings, digest, source, onnx_cache, prefilter, texture
+        )
 
     def announce(self) -> None:
         """Log, once, what runs (`describe`), and warn if it harmonizes beyond the last training window.
@@ -167,9 +183,15 @@ class Harmonizer:
         return (
             f"model {self.model_id or '(in memory)'}: {meta.method}, prefilter "
             f"{meta.model.get('prefilter', 'none')}, {meta.epochs} epochs, last training window "
-            f"{list(meta.training_window_hu)} HU; harmonizing {list(self.window_hu)} HU "
-            f"({self.settings.window_mode}) on {self.device.type}, {self.runner.describe()}"
+            f"{list(meta.training_window_hu)} HU; {self._texture_text()}; harmonizing "
+            f"{list(self.window_hu)} HU ({self.settings.window_mode}) on {self.device.type}, "
+            f"{self.runner.describe()}"
         )
+
+    def _texture_text(self) -> str:
+        if self.texture is not None:
+            return f"residual texture x{self.texture.gain:g}"
+        return "no texture" if self.metadata.texture is None else "residual texture off"
 
     def _warn_beyond_training_window(self) -> None:
         low, high = self.window_hu
@@ -263,20 +285,21 @@ class Harmonizer:
     def _harmonize_on_grid(self, hu: NDArray[np.float32]) -> NDArray[np.float32]:
         """`harmonize_slices` on the slices' own grid, by the runner; a mixed-precision batch whose
         output is not finite is redone in fp32."""
-        return self._harmonize(hu, self.runner, fallback=True)
+        return self._harmonize(hu, self.runner, probe=False)
 
     def _harmonize_probe(self, runner: Runner) -> NDArray[np.float32]:
         # For `choose_runner`'s checks: no fallback, a non-finite output must count against the dtype.
         # The network sees pixels, not millimetres: the probe runs on the grid it is made on.
-        return self._harmonize(probe_slices(self.window_hu), runner, fallback=False)
+        return self._harmonize(probe_slices(self.window_hu), runner, probe=True)
 
-    def _harmonize(self, hu: NDArray[np.float32], runner: Runner, *, fallback: bool) -> NDArray[np.float32]:
+    def _harmonize(self, hu: NDArray[np.float32], runner: Runner, *, probe: bool) -> NDArray[np.float32]:
+        """The harmonized slices; a probe (comparing runners) has no fp32 fallback and no texture."""
         window = self.window_hu
         multiple = self.generator.size_multiple
         dtype = runner.autocast_dtype
         network_input = hu if self.prefilter is None else prefilter_slices(self.prefilter, hu, self.device)
         predicted = harmonize_slices_hu(runner.module, network_input, window, self.device, multiple, dtype)
-        if fallback and dtype is not None and not np.isfinite(predicted).all():
+        if not probe and dtype is not None and not np.isfinite(predicted).all():
             # fp16 can overflow on slices unlike the probe: this batch again in fp32, the runner kept.
             if not self.overflow_warned:
                 self.overflow_warned = True
@@ -285,6 +308,8 @@ class Harmonizer:
                     precision_name(dtype),
                 )
             predicted = harmonize_slices_hu(self.generator, network_input, window, self.device, multiple)
+        if not probe and self.texture is not None:
+            predicted = predicted + self.texture.synthesize(predicted, [slice_seed(one) for one in hu])
         return self._finish(hu, predicted)
 
     def _finish(self, hu: NDArray[np.float32], predicted: NDArray[np.float32]) -> NDArray[np.float32]:

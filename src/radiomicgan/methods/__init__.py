@@ -87,14 +87,15 @@ def resolve(config: TrainConfig) -> TrainConfig:
     """The configuration a method really trains with: its generator, its schedule, its epochs, its rate.
 
     A baseline trains in the full range (schedule "minmax"); a fitted one in one epoch; a baseline
-    U-Net is made no deeper than its crops allow; `model.prefilter: auto` becomes the method's own;
+    U-Net is made no deeper than its crops allow; `model.prefilter: auto` and `model.texture: auto`
+    become the method's own;
     an unset `lr` becomes the trained generator's (`TrainConfig.learning_rate`).
     What is overridden is logged, and the run folder's config.yaml records the resolved values.
 
     Raises:
         ConfigError: `config.method` names no method; unpaired series (`config.unpaired`) for a
-            method that trains on pairs, or with the Wiener prefilter; a generator setting
-            (CycleGAN's) that names no learned generator.
+            method that trains on pairs, or with the Wiener prefilter or the residual texture; a
+            generator setting (CycleGAN's) that names no learned generator.
     """
     method = get(config.method)
     if config.unpaired and not method.unpaired:
@@ -123,6 +124,10 @@ def resolve(config: TrainConfig) -> TrainConfig:
         model = dataclasses.replace(model, prefilter=method.prefilter)
     if config.unpaired and model.prefilter == "wiener":
         raise ConfigError("train: the Wiener prefilter is fitted on pairs; --unpaired needs --prefilter none")
+    if model.texture == "auto":
+        model = dataclasses.replace(model, texture="none" if config.unpaired else method.texture)
+    if config.unpaired and model.texture == "residual":
+        raise ConfigError("train: the residual texture is measured on pairs; --unpaired needs --texture none")
     window = config.window
     if not method.window_training and window.schedule != "minmax":
         # said when a schedule was asked for; the default one is the paper's method's, not a request

@@ -20,4 +20,5 @@ METHOD = Method(
     help="the paper's method (default)",
     window_training=True,
     prefilter="wiener",
+    texture="residual",
 )

@@ -27,6 +27,7 @@ from radiomicgan.modelfile import ModelMetadata, save_model
 from radiomicgan.nets import PatchGAN, build_generator, load_encoder_weights
 from radiomicgan.nets.encoder_weights import NO_WEIGHTS
 from radiomicgan.progress import progress_bar
+from radiomicgan.residual_texture import ResidualTexture
 from radiomicgan.run_folder import RunFolder
 from radiomicgan.training.data import PairedSlices, Split, load_paired_slices, sample_crops, split_validation
 from radiomicgan.training.distributed import DistributedContext, process_group, replicas_check, replicate
@@ -38,6 +39,7 @@ from radiomicgan.training.prefilter import prefilter_split, spectral_prefilter_s
 from radiomicgan.training.state import Progress, load_checkpoint, numpy_rng_from_state
 from radiomicgan.training.state import save_checkpoint as save_training_state
 from radiomicgan.training.steps import GanParts
+from radiomicgan.training.texture import fit_texture
 from radiomicgan.training.unpaired_data import (
     TrainingSlices,
     UnpairedSlices,
@@ -168,11 +170,26 @@ def _train(
             folder.write_history(state.history)
     lo, hi = state.history[-1]["window_hu"]
     final_window: Window = (int(lo), int(hi))
+    texture = _residual_texture(run)
     metadata = model_metadata(
-        config, weights, parts.model(), data, final_window, state.history, prefilter_info
+        config, weights, parts.model(), data, final_window, state.history, prefilter_info, texture
     )
     model_path = _save_model(run, metadata, state.history)
     return TrainResult(folder.path, model_path, state.history, final_window, time.perf_counter() - start)
+
+
+def _residual_texture(run: _Run) -> ResidualTexture | None:
+    """With `model.texture: residual`, the texture the finished model leaves out (`training.texture`),
+    measured in the range the harmonizer standardizes by default, times `model.texture_gain`."""
+    config, model = run.config, run.parts.model()
+    if config.model.texture != "residual" or not isinstance(run.split, Split):
+        return None
+    try:
+        texture = fit_texture(model, run.split, config.window.full_range_hu, size_multiple(model), run.device)
+    except ValueError as exc:  # slices too small for any HU class: the model works without
+        log.warning("no residual texture: %s", exc)
+        return None
+    return replace(texture, gain=config.model.texture_gain)
 
 
 def _load_split(config: TrainConfig) -> tuple[TrainingSlices, Split | UnpairedSplit]:

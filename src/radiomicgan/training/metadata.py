@@ -10,6 +10,7 @@ from radiomicgan.config import TrainConfig, as_dict
 from radiomicgan.modelfile import ModelMetadata
 from radiomicgan.nets import resolve_freeze
 from radiomicgan.nets.encoder_weights import EncoderWeights
+from radiomicgan.residual_texture import ResidualTexture
 from radiomicgan.training.unpaired_data import TrainingSlices, UnpairedSlices
 from radiomicgan.windowing import Window
 
@@ -22,6 +23,7 @@ def model_metadata(
     final_window: Window,
     history: list[dict[str, Any]],
     prefilter_info: dict[str, float],
+    texture: ResidualTexture | None = None,
 ) -> ModelMetadata:
     """The metadata of a run trained with (resolved) `config` on `data`, after `history`'s epochs.
 
@@ -33,6 +35,7 @@ def model_metadata(
         final_window: the last epoch's training window, HU.
         history: the run's epochs; the last one's losses are a fitted method's choices.
         prefilter_info: what the prefilter's fit chose; empty without a prefilter.
+        texture: the residual texture measured at the end (`training.texture`); None without.
     """
     frozen = resolve_freeze(weights.pretrained, config.model.vgg_unet.freeze_encoder)
     return ModelMetadata(
@@ -47,6 +50,7 @@ def model_metadata(
         manufacturer=data.manufacturer,
         epochs=len(history),
         training_geometry=data.geometry,
+        texture=None if texture is None else texture.to_plain(),
         extra={
             "schedule": config.window.schedule,
             "parameters": sum(p.numel() for p in generator.parameters()),

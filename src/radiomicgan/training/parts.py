@@ -101,6 +101,8 @@ class Method:
         data_parallel: whether torchrun can train it on several processes (`training.distributed`).
         single_process_why: why a learned method cannot (for the error torchrun gets).
         prefilter: what `model.prefilter: auto` means for it (`radiomicgan.training.prefilter`).
+        texture: what `model.texture: auto` means for it on pairs (`radiomicgan.residual_texture`);
+            unpaired runs have none.
         unpaired: whether it can train on unpaired series (`config.unpaired`, `train --unpaired`);
             every method trains on pairs.
         generator_of: for a method whose generator is one of its settings (CycleGAN's), the
@@ -115,5 +117,6 @@ class Method:
     data_parallel: bool = True
     single_process_why: str = ""
     prefilter: str = "none"
+    texture: str = "none"
     unpaired: bool = False
     generator_of: Callable[[TrainConfig], str] | None = None
