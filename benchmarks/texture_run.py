@@ -8,7 +8,7 @@ the copy's model file. The generator's weights are untouched, so scoring the cop
 the texture (harmonize --no-texture) compares the same network.
 
     .venv/bin/python benchmarks/texture_run.py --run /tmp/rg-quality-ir/runs/resunet16-budget-e100 \
-        --out /tmp/rg-quality-ir/runs/resunet16-budget-e100+texture [--gain 0.8]
+        --out /tmp/rg-quality-ir/runs/resunet16-budget-e100+texture [--gain 0.6] [--max-hu 250]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", required=True, type=Path, help="a finished paired run folder")
     parser.add_argument("--out", required=True, type=Path, help="the copy with a texture (must not exist)")
     parser.add_argument("--gain", type=float, default=ModelConfig().texture_gain)
+    parser.add_argument("--max-hu", type=float, default=ModelConfig().texture_max_hu)
     args = parser.parse_args(argv)
     config = resume_config(args.run)
     device = torch.device("cpu")
@@ -47,9 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         split, _, _ = prefilter_split(split, config.baselines.wiener, device)
     generator, metadata = load_model(args.run, device)
     texture = fit_texture(generator, split, config.window.full_range_hu, size_multiple(generator), device)
-    texture = dataclasses.replace(texture, gain=args.gain)
+    texture = dataclasses.replace(texture, gain=args.gain, max_hu=args.max_hu)
     shutil.copytree(args.run, args.out)
-    model = {**metadata.model, "texture": "residual", "texture_gain": args.gain}
+    texture_settings = {"texture": "residual", "texture_gain": args.gain, "texture_max_hu": args.max_hu}
+    model = {**metadata.model, **texture_settings}
     metadata = dataclasses.replace(metadata, model=model, texture=texture.to_plain())
     save_model(args.out, generator, metadata, load_prefilter(args.run, metadata, device))
     print(json.dumps({"run": str(args.run), "out": str(args.out), "texture": texture.to_plain()}, indent=2))

@@ -87,6 +87,14 @@ def test_the_same_seed_gives_the_same_texture_and_the_gain_scales_it() -> None:
     assert np.allclose(halved, 0.5 * first, atol=1e-3)
 
 
+def test_no_texture_where_the_local_mean_lies_above_max_hu() -> None:
+    harmonized = _two_tissues(2)
+    harmonized[:, :, : SIDE // 2] = 600.0  # bone on the left, soft tissue on the right
+    fitted = ResidualTexture.fit(harmonized + 20 * _noise(harmonized.shape, 0, seed=7), harmonized)
+    texture = ResidualTexture(fitted.sd_hu, fitted.amplitude, max_hu=250.0).synthesize(harmonized, [1, 2])
+    assert np.all(texture[:, :, : SIDE // 2 - 8] == 0) and texture[:, :, SIDE // 2 + 8 :].std() > 10
+
+
 def test_pixels_outside_the_window_are_left_out() -> None:
     harmonized = _two_tissues()
     standard = harmonized + 10.0 * _noise(harmonized.shape, 0, seed=5)
@@ -101,7 +109,7 @@ def test_pixels_outside_the_window_are_left_out() -> None:
 def test_the_record_round_trips_and_another_layout_is_refused() -> None:
     harmonized = _two_tissues(2)
     texture = ResidualTexture.fit(harmonized + 20 * _noise(harmonized.shape, 0, seed=6), harmonized)
-    texture = ResidualTexture(texture.sd_hu, texture.amplitude, gain=0.8)
+    texture = ResidualTexture(texture.sd_hu, texture.amplitude, gain=0.8, max_hu=250.0)
     assert ResidualTexture.from_plain(texture.to_plain()) == texture
     assert len(texture.amplitude) == RINGS
     with pytest.raises(ValueError, match="other HU classes"):

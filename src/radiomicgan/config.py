@@ -246,6 +246,10 @@ class ModelConfig:
     texture: str = "auto"
     # on the lung CT's iterative pairs 0.6 reproduced more features than 0.8 in every range (README)
     texture_gain: float = 0.6
+    # no texture where the local mean is denser (bone): there the residual is mostly the structure's
+    # misfit, the model already reproduced more bone features than a repeat scan, and with texture
+    # the FBP pairs' bone features fell by 35 (README)
+    texture_max_hu: float = 250.0
     vgg_unet: VGGUNetConfig = dataclasses.field(default_factory=VGGUNetConfig)  # generator "radiomicgan"
     unet: UNetConfig = dataclasses.field(default_factory=UNetConfig)  # generator "unet"
     choe: ResidualCNNConfig = dataclasses.field(default_factory=ResidualCNNConfig)  # generator "choe"
@@ -256,6 +260,7 @@ class ModelConfig:
         _require(self.prefilter in PREFILTERS, "model: prefilter must be auto, none, wiener or spectral")
         _require(self.texture in TEXTURES, "model: texture must be auto, none or residual")
         _require(0 < self.texture_gain <= 2, "model: texture_gain must lie in (0, 2]")
+        _require(-1024 < self.texture_max_hu <= 3071, "model: texture_max_hu must lie in (-1024, 3071]")
 
 
 # Release 0.3.0 wrote the model section flat, one union of every network's knobs, and such sections

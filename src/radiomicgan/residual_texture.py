@@ -54,11 +54,14 @@ class ResidualTexture:
         sd_hu: one SD per class of `EDGES_HU` (len(EDGES_HU) + 1 values).
         amplitude: sqrt of the unit-variance noise power per ring (`RINGS` values).
         gain: what `synthesize` scales the texture by (`model.texture_gain`).
+        max_hu: `synthesize` adds texture only where the local mean HU lies below this
+            (`model.texture_max_hu`).
     """
 
     sd_hu: tuple[float, ...]
     amplitude: tuple[float, ...]
     gain: float = 1.0
+    max_hu: float = 3071.0
 
     @classmethod
     def fit(
@@ -91,7 +94,7 @@ class ResidualTexture:
 
     def synthesize(self, harmonized_hu: NDArray[np.floating], seeds: list[int]) -> NDArray[np.float32]:
         """Fresh texture for each harmonized slice ([B, y, x], HU), slice b drawn from seed `seeds[b]`,
-        times `gain`."""
+        times `gain`, where the slice's local mean lies below `max_hu` (0 elsewhere)."""
         harmonized = np.asarray(harmonized_hu, dtype=np.float64)
         shape = np.asarray(self.amplitude)[_ring_index(harmonized.shape[-2:])]
         noise = np.empty_like(harmonized)
@@ -99,9 +102,9 @@ class ResidualTexture:
             white = np.random.default_rng(seed).standard_normal(harmonized.shape[-2:])
             shaped = np.real(np.fft.ifft2(np.fft.fft2(white) * shape))
             noise[b] = shaped / max(float(shaped.std()), 1e-12)
-        texture: NDArray[np.float32] = (
-            self.gain * noise * np.asarray(self.sd_hu)[_classes(harmonized)]
-        ).astype(np.float32)
+        local = _local_mean(harmonized)
+        sd = np.where(local < self.max_hu, np.asarray(self.sd_hu)[np.digitize(local, EDGES_HU)], 0.0)
+        texture: NDArray[np.float32] = (self.gain * noise * sd).astype(np.float32)
         return texture
 
     def to_plain(self) -> dict[str, Any]:
@@ -111,7 +114,7 @@ class ResidualTexture:
             "sd_hu": list(self.sd_hu),
             "amplitude": list(self.amplitude),
         }
-        return {**statistics, "gain": self.gain}
+        return {**statistics, "gain": self.gain, "max_hu": self.max_hu}
 
     @classmethod
     def from_plain(cls, data: dict[str, Any]) -> ResidualTexture:
@@ -123,7 +126,7 @@ class ResidualTexture:
         if list(data["edges_hu"]) != list(EDGES_HU) or len(data["amplitude"]) != RINGS:
             raise ValueError("its residual texture was measured on other HU classes or frequency rings")
         sd_hu, amplitude = tuple(map(float, data["sd_hu"])), tuple(map(float, data["amplitude"]))
-        return cls(sd_hu, amplitude, float(data["gain"]))
+        return cls(sd_hu, amplitude, float(data["gain"]), float(data["max_hu"]))
 
 
 def slice_seed(slice_hu: NDArray[np.floating]) -> int:

@@ -180,7 +180,8 @@ def _train(
 
 def _residual_texture(run: _Run) -> ResidualTexture | None:
     """With `model.texture: residual`, the texture the finished model leaves out (`training.texture`),
-    measured in the range the harmonizer standardizes by default, times `model.texture_gain`."""
+    measured in the range the harmonizer standardizes by default, with `model.texture_gain` and
+    `texture_max_hu`."""
     config, model = run.config, run.parts.model()
     if config.model.texture != "residual" or not isinstance(run.split, Split):
         return None
@@ -189,7 +190,7 @@ def _residual_texture(run: _Run) -> ResidualTexture | None:
     except ValueError as exc:  # slices too small for any HU class: the model works without
         log.warning("no residual texture: %s", exc)
         return None
-    return replace(texture, gain=config.model.texture_gain)
+    return replace(texture, gain=config.model.texture_gain, max_hu=config.model.texture_max_hu)
 
 
 def _load_split(config: TrainConfig) -> tuple[TrainingSlices, Split | UnpairedSplit]:
