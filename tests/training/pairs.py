@@ -31,9 +31,12 @@ from radiomicgan.train import TrainResult, train
 
 SOURCE_KERNEL = "SMOOTH"
 TARGET_KERNEL = "SHARP"
-# A small pix2pix U-Net and PatchGAN: the loop's logic at a fraction of VGG-19's cost.
+# A small pix2pix U-Net and PatchGAN: the loop's logic at a fraction of VGG-19's cost. No residual
+# texture: the tests of this model compare the harmonizer with its network run directly (the
+# command line's tiny runs, `tiny_config_yaml`, keep the default texture; test_train_command.py).
 TINY_MODEL = ModelConfig(
     generator="unet",
+    texture="none",
     vgg_unet=VGGUNetConfig(encoder_weights="none"),
     unet=UNetConfig(base_channels=4, downs=3),
     choe=ResidualCNNConfig(channels=4),
