@@ -14,10 +14,9 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from radiomicgan.inference.slices import harmonize_slices_hu
 from radiomicgan.residual_texture import ResidualTexture
 from radiomicgan.training.data import Split
-from radiomicgan.training.validation import validation_subset
+from radiomicgan.training.validation import predict_hu, validation_subset
 from radiomicgan.windowing import Window
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ def fit_texture(
         pairs = split.train
     pairs = validation_subset(pairs, MAX_SLICES)
     harmonized = np.concatenate(  # one slice at a time: a 512 px VGG U-Net batch takes GBs
-        [_harmonized(generator, one[None], window_hu, multiple, device) for one in pairs.source_hu]
+        [predict_hu(generator, one[None], window_hu, multiple, device) for one in pairs.source_hu]
     )
     # the harmonizer keeps the input where it lies outside the window: no model's residual there
     inside = _in_window(pairs.source_hu, window_hu) & _in_window(pairs.target_hu, window_hu)
@@ -56,19 +55,3 @@ def fit_texture(
 def _in_window(hu: NDArray[np.float32], window_hu: Window) -> NDArray[np.bool_]:
     inside: NDArray[np.bool_] = (hu >= window_hu[0]) & (hu <= window_hu[1])
     return inside
-
-
-def _harmonized(
-    generator: nn.Module,
-    slices_hu: NDArray[np.float32],
-    window_hu: Window,
-    multiple: int,
-    device: torch.device,
-) -> NDArray[np.float32]:
-    """As the harmonizer runs it: in eval mode (dropout off, batch norm's running statistics)."""
-    was_training = generator.training
-    generator.eval()
-    try:
-        return harmonize_slices_hu(generator, slices_hu, window_hu, device, multiple)
-    finally:
-        generator.train(was_training)

@@ -89,6 +89,18 @@ def _mean_shift_hu(
     return float(np.mean(np.abs(shift[body]))) if body.any() else 0.0
 
 
+def predict_hu(
+    generator: nn.Module,
+    slices_hu: NDArray[np.float32],
+    window_hu: Window,
+    multiple: int,
+    device: torch.device,
+) -> NDArray[np.float32]:
+    """The generator's output for whole slices in HU, in eval mode, as the harmonizer runs it (before
+    rounding and pasting)."""
+    return from_unit(_predict(generator, slices_hu, window_hu, multiple, device), window_hu)
+
+
 def _predict(
     generator: nn.Module,
     slices_hu: NDArray[np.float32],
