@@ -29,7 +29,8 @@ The density term holds the local mean HU (a Gaussian blur of `density_sigma_px`)
 kernel or reconstruction change keeps it, and PatchNCE, which compares features up to their scale,
 cannot see it move (`baselines.cut.density_weight` says what it did without). The level term holds
 the band SDs of G's outputs to the target crops' per tissue class (`methods.texture_level`): the
-adversarial term alone gave 27-30 % too much texture in four runs of six.
+adversarial term alone gave 27-30 % too much texture in four runs of six. It is off by default: it
+fixed the level but cost bone features (`baselines.cut.level_weight`).
 Its `model.prefilter: auto` is none: the spectral filter's bias on iterative input (README) would
 be G's starting point.
 """
