@@ -181,9 +181,9 @@ def _train(
 def _residual_texture(run: _Run) -> ResidualTexture | None:
     """With `model.texture: residual`, the texture the finished model leaves out (`training.texture`),
     measured in the range the harmonizer standardizes by default, with `model.texture_gain` and
-    `texture_max_hu`."""
+    `texture_max_hu`. Rank 0 alone measures it: only its metadata is written (`_save_model`)."""
     config, model = run.config, run.parts.model()
-    if config.model.texture != "residual" or not isinstance(run.split, Split):
+    if config.model.texture != "residual" or not isinstance(run.split, Split) or not run.context.is_main:
         return None
     try:
         texture = fit_texture(model, run.split, config.window.full_range_hu, size_multiple(model), run.device)
