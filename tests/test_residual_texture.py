@@ -95,6 +95,17 @@ def test_no_texture_where_the_local_mean_lies_above_max_hu() -> None:
     assert np.all(texture[:, :, : SIDE // 2 - 8] == 0) and texture[:, :, SIDE // 2 + 8 :].std() > 10
 
 
+def test_odd_sided_slices_get_each_class_sd_up_to_the_last_row_and_column() -> None:
+    # the SD map is looked up on a half-resolution grid: an odd side must still be covered whole
+    harmonized = _two_tissues(2)[:, : SIDE - 1, : SIDE - 3]
+    fitted = ResidualTexture.fit(harmonized + _noise(harmonized.shape, 0, seed=8) * 20.0, harmonized)
+    lung_only = ResidualTexture(fitted.sd_hu, fitted.amplitude, max_hu=0.0)  # none in soft tissue
+    fresh = lung_only.synthesize(harmonized, [3, 4])
+    assert fresh.shape == harmonized.shape
+    assert np.all(fresh[:, :, SIDE // 2 + 4 :] == 0)  # soft tissue up to the last column
+    assert fresh[:, -1, : SIDE // 2 - 4].std() == pytest.approx(20.0, rel=0.3)  # lung in the last row
+
+
 def test_pixels_outside_the_window_are_left_out() -> None:
     harmonized = _two_tissues()
     standard = harmonized + 10.0 * _noise(harmonized.shape, 0, seed=5)

@@ -26,6 +26,7 @@ the texture moves no densities. Pure numpy, as `noise_spectrum`.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -99,20 +100,31 @@ class ResidualTexture:
         times `gain`, where the slice's local mean lies below `max_hu` (0 elsewhere)."""
         harmonized = np.asarray(harmonized_hu, dtype=np.float32)
         height, width = harmonized.shape[-2:]
-        # white noise drawn straight in the half spectrum a real image has, shaped there: one inverse
-        # FFT per slice (float32), not a forward and an inverse one
-        shape = np.asarray(self.amplitude, dtype=np.float32)[
-            _ring_index((height, width))[:, : width // 2 + 1]
-        ]
+        shape = _half_spectrum_shape(self.amplitude, height, width)
         noise = np.empty_like(harmonized)
         for b, seed in enumerate(seeds):
-            rng = np.random.default_rng(seed)
-            half = rng.standard_normal((2, height, width // 2 + 1), dtype=np.float32)
+            # white noise drawn straight in the half spectrum a real image has, shaped there: one
+            # inverse FFT per slice (float32), not a forward and an inverse one
+            half = np.random.default_rng(seed).standard_normal((2, height, width // 2 + 1), dtype=np.float32)
             shaped = scipy.fft.irfft2((half[0] + 1j * half[1]) * shape, s=(height, width))
             noise[b] = shaped / max(float(shaped.std()), 1e-12)
-        sd = self._sd_per_hu()[np.clip(np.rint(_local_mean(harmonized)), -1024, 3071).astype(np.intp) + 1024]
-        texture: NDArray[np.float32] = (self.gain * noise * sd).astype(np.float32)
-        return texture
+        noise *= self._sd_map(harmonized)
+        noise *= np.float32(self.gain)
+        return noise
+
+    def _sd_map(self, harmonized: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Each pixel's SD (HU): its class's, by its local mean, 0 at or above `max_hu`.
+
+        The local mean is a 3 px blur, so it is taken on a grid of half the resolution: a quarter of
+        the pixels to blur and to look up, the class edges moved by at most a pixel (the texture is
+        synthesized; the fit classes each pixel on the full grid).
+        """
+        height, width = harmonized.shape[-2:]
+        coarse = _half_resolution(harmonized)
+        local_mean = ndimage.gaussian_filter(coarse, (0, LOCAL_SIGMA_PX / 2, LOCAL_SIGMA_PX / 2))
+        sd = self._sd_per_hu()[np.clip(np.rint(local_mean), -1024, 3071).astype(np.intp) + 1024]
+        full: NDArray[np.float32] = sd.repeat(2, axis=-2).repeat(2, axis=-1)[..., :height, :width]
+        return full
 
     def _sd_per_hu(self) -> NDArray[np.float32]:
         """The SD `synthesize` gives each integer local mean from -1024 to 3071 HU (a table look-up
@@ -147,6 +159,24 @@ class ResidualTexture:
 def slice_seed(slice_hu: NDArray[np.floating]) -> int:
     """A seed from a slice's values: the same slice gets the same texture wherever it is harmonized."""
     return zlib.crc32(np.ascontiguousarray(slice_hu, dtype=np.float32).tobytes())
+
+
+def _half_resolution(hu: NDArray[np.float32]) -> NDArray[np.float32]:
+    """[B, y, x] averaged over 2 x 2 blocks (an odd side's last row or column repeated)."""
+    pad = ((0, 0), (0, hu.shape[-2] % 2), (0, hu.shape[-1] % 2))
+    even = np.pad(hu, pad, mode="edge") if any(p[1] for p in pad) else hu
+    batch, height, width = even.shape
+    blocks: NDArray[np.float32] = even.reshape(batch, height // 2, 2, width // 2, 2).mean(axis=(2, 4))
+    return blocks
+
+
+@functools.lru_cache(maxsize=8)
+def _half_spectrum_shape(amplitude: tuple[float, ...], height: int, width: int) -> NDArray[np.float32]:
+    """The amplitude of each frequency of a real [height, width] image's half spectrum (rfft2's)."""
+    shape: NDArray[np.float32] = np.asarray(amplitude, dtype=np.float32)[
+        _ring_index((height, width))[:, : width // 2 + 1]
+    ]
+    return shape
 
 
 def _local_mean(hu: NDArray[FloatT]) -> NDArray[FloatT]:
