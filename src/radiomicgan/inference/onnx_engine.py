@@ -12,6 +12,7 @@ size multiple), as is the batch.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import logging
 import warnings
@@ -33,13 +34,19 @@ NOT_INSTALLED = "harmonize: --engine onnx needs ONNX Runtime: pip install radiom
 
 
 def onnx_runtime_available() -> bool:
-    """Whether ONNX Runtime and the exporter's packages can be imported here."""
+    """Whether ONNX Runtime and the exporter's packages are installed here.
+
+    Found, not imported: importing onnxscript takes about a second, and only an export needs it
+    (harmonize with a cached export does not).
+    """
+    return all(_installed(name) for name in ("onnxruntime", "onnxscript"))
+
+
+def _installed(name: str) -> bool:
     try:
-        import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
         return False
-    return True
 
 
 def default_cache_dir() -> Path:
