@@ -176,6 +176,7 @@ def _half_spectrum_shape(amplitude: tuple[float, ...], height: int, width: int) 
     shape: NDArray[np.float32] = np.asarray(amplitude, dtype=np.float32)[
         _ring_index((height, width))[:, : width // 2 + 1]
     ]
+    shape.flags.writeable = False  # one array for every caller: cached
     return shape
 
 
