@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from radiomicgan.config import EvaluationConfig, SimulationConfig, TrainConfig, build
+from radiomicgan.config import EvaluationConfig, TrainConfig, build
 from radiomicgan.evaluate import evaluate
 from radiomicgan.evaluate.combat import COMBAT_SUFFIX
 from radiomicgan.inference import HarmonizeConfig, Harmonizer, harmonize_path
-from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -99,19 +98,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _phantom_split(folder: Path, jobs: int) -> Path:
-    """Training scan (seed 1) and test scan with a retest (seed 2), laid out like the lung split."""
-    for split, seed, retest in (("train", 1, False), ("test", 2, True)):
-        if not (folder / split).is_dir():
-            config = SimulationConfig(
-                kernels=(SOURCE, quality.TARGET),
-                size_px=256,
-                slices=12,
-                seed=seed,
-                retest=retest,
-                jobs=jobs,
-            )
-            simulate_to_folder("phantom", folder / split, config)
-    return folder
+    """Training scan (seed 1) and test scan with a retest (seed 2), 12 slices of 256 px each."""
+    if (folder / "test" / quality.RETEST).is_dir():
+        return folder
+    return quality.phantom_split(folder, jobs, SOURCE, {}, size_px=256, slices=12)
 
 
 def _train_and_harmonize(split: Path, folder: Path, args: argparse.Namespace) -> dict[str, Path]:
