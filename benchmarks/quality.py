@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     for run in _runs_to_evaluate(work / "runs", args.runs):
         runs[run.name] = _describe_run(run)
         for mode, suffix in modes:
-            settings = HarmonizeConfig(device="cpu", window_mode=mode, batch_size=2)
+            settings = HarmonizeConfig(
+                device="cpu", window_mode=mode, batch_size=2, texture=not args.no_texture
+            )
             harmonizer = Harmonizer.load(run, settings)
             candidates[run.name + suffix] = harmonizer(test[source], progress=True).hu
     candidates["retest"] = test[RETEST].hu
@@ -215,6 +217,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--full-window-only", action="store_true", help="skip each run's training-window variant"
     )
+    parser.add_argument(
+        "--no-texture", action="store_true",
+        help="harmonize without the runs' residual textures (as runs trained before session 12 had none)",
+    )  # fmt: skip
     parser.add_argument(
         "--no-cache", action="store_true", help="extract every ROI afresh (default: cached in WORK/features)"
     )
