@@ -67,7 +67,7 @@ def validate_unpaired(
     """
     if len(val) == 0 or len(val.target_hu) == 0:
         return {}
-    harmonized = from_unit(_predict(generator, val.source_hu, window_hu, multiple, device), window_hu)
+    harmonized = predict_hu(generator, val.source_hu, window_hu, multiple, device)
     source = np.clip(val.source_hu, *window_hu)  # what the harmonized slices are compared with: the window
     metrics: dict[str, float] = {"mean_shift_hu": _mean_shift_hu(harmonized, source, val)}
     try:
