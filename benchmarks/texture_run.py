@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from radiomicgan.config import ModelConfig
+from radiomicgan.config import ModelConfig, TrainConfig
 from radiomicgan.inference.slices import size_multiple
 from radiomicgan.modelfile import load_model, load_prefilter, save_model
 from radiomicgan.train import resume_config
@@ -41,11 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = resume_config(args.run)
     device = torch.device("cpu")
-    pairs = [(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)]
-    train, held_out = split_validation(load_paired_slices(pairs), config.val_fraction)
-    split = Split(train, held_out, held_out)
-    if config.model.prefilter == "wiener":
-        split, _, _ = prefilter_split(split, config.baselines.wiener, device)
+    split = rebuilt_split(config, device)
     generator, metadata = load_model(args.run, device)
     texture = fit_texture(generator, split, config.window.full_range_hu, size_multiple(generator), device)
     texture = dataclasses.replace(texture, gain=args.gain, max_hu=args.max_hu)
@@ -56,6 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     save_model(args.out, generator, metadata, load_prefilter(args.run, metadata, device))
     print(json.dumps({"run": str(args.run), "out": str(args.out), "texture": texture.to_plain()}, indent=2))
     return 0
+
+
+def rebuilt_split(config: TrainConfig, device: torch.device) -> Split:
+    """A finished run's pairs and held-out block as its training had them, prefiltered where its
+    model is (the Wiener fit is deterministic: the same pairs give the same filter)."""
+    pairs = [(Path(s), Path(t)) for s, t in zip(config.source, config.target, strict=True)]
+    train, held_out = split_validation(load_paired_slices(pairs), config.val_fraction)
+    split = Split(train, held_out, held_out)
+    if config.model.prefilter == "wiener":
+        split, _, _ = prefilter_split(split, config.baselines.wiener, device)
+    return split
 
 
 if __name__ == "__main__":

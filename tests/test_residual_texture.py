@@ -139,3 +139,13 @@ def test_a_slice_seed_depends_on_the_values_alone() -> None:
     b = a.copy()
     b[3, 3] += 1
     assert slice_seed(a) != slice_seed(b)
+
+
+def test_the_sd_map_gives_each_pixel_its_class_sd_before_the_gain() -> None:
+    harmonized = _two_tissues(1).astype(np.float32)
+    fitted = ResidualTexture.fit(harmonized + _noise(harmonized.shape, 0, seed=11) * _levels(), harmonized)
+    texture = ResidualTexture(fitted.sd_hu, fitted.amplitude, gain=0.5, max_hu=0.0)
+    sd = texture.sd_map(harmonized)
+    assert sd.shape == harmonized.shape
+    assert np.allclose(sd[:, :, : SIDE // 2 - 4], fitted.sd_hu[_class_of(-800)])  # lung: no gain in it
+    assert np.all(sd[:, :, SIDE // 2 + 4 :] == 0)  # soft tissue lies above max_hu

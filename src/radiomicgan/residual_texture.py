@@ -108,12 +108,12 @@ class ResidualTexture:
             half = np.random.default_rng(seed).standard_normal((2, height, width // 2 + 1), dtype=np.float32)
             shaped = scipy.fft.irfft2((half[0] + 1j * half[1]) * shape, s=(height, width))
             noise[b] = shaped / max(float(shaped.std()), 1e-12)
-        noise *= self._sd_map(harmonized)
+        noise *= self.sd_map(harmonized)
         noise *= np.float32(self.gain)
         return noise
 
-    def _sd_map(self, harmonized: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Each pixel's SD (HU): its class's, by its local mean, 0 at or above `max_hu`.
+    def sd_map(self, harmonized: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Each pixel's SD (HU) before the gain: its class's, by its local mean, 0 at or above `max_hu`.
 
         The local mean is a 3 px blur, so it is taken on a grid of half the resolution: a quarter of
         the pixels to blur and to look up, the class edges moved by at most a pixel (the texture is
