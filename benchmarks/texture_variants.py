@@ -49,15 +49,16 @@ from scipy import ndimage
 
 from radiomicgan.config import EvaluationConfig, SimulationConfig
 from radiomicgan.evaluate import Extraction, FeatureCache, ReproducibilityProtocol, Scan, roi_reproducibility
+from radiomicgan.evaluate.agreement import CCC_THRESHOLD
 from radiomicgan.evaluate.roi_level import shared_seed
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.inference.slices import size_multiple
 from radiomicgan.io import read_volume, write_volume
 from radiomicgan.modelfile import load_model, load_texture
-from radiomicgan.residual_texture import EDGES_HU, slice_seed
+from radiomicgan.residual_texture import ResidualTexture, _classes, _local_mean, slice_seed
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import resume_config
-from radiomicgan.training.texture import MAX_SLICES, fit_texture
+from radiomicgan.training.texture import MAX_SLICES, _in_window
 from radiomicgan.training.validation import predict_hu, validation_subset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,7 +68,6 @@ from texture_run import rebuilt_split
 
 GRID = 32  # 2D frequency bins per axis, -0.5 to 0.5 cycles per pixel
 NOISE_WINDOW_PX = 6.0  # the oracle's local noise RMS: a Gaussian window of this sigma
-THRESHOLD = 0.85
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,30 +139,25 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _grid_amplitude_of_run(run: Path) -> NDArray[np.float64]:
-    """The 2D amplitude spectrum of the run's held-out residual, whitened by the class SDs as
-    `ResidualTexture.fit` whitens it (so the two spectra differ by the ring averaging alone)."""
+    """The 2D amplitude spectrum of the run's held-out residual, measured as training measures the
+    radial one (`training.texture.fit_texture`) and whitened by the same class SDs, so the two spectra
+    differ by the ring averaging alone."""
     config = resume_config(run)
     device = torch.device("cpu")
     generator, _ = load_model(run, device)
     split = rebuilt_split(config, device)
-    window = config.window.full_range_hu
-    radial = fit_texture(generator, split, window, size_multiple(generator), device)
+    window, multiple = config.window.full_range_hu, size_multiple(generator)
     pairs = validation_subset(split.held_out if len(split.held_out) else split.train, MAX_SLICES)
-    multiple = size_multiple(generator)
     harmonized = np.concatenate(
         [predict_hu(generator, one[None], window, multiple, device) for one in pairs.source_hu]
-    )
-    inside = (pairs.source_hu >= window[0]) & (pairs.source_hu <= window[1])
-    inside &= (pairs.target_hu >= window[0]) & (pairs.target_hu <= window[1])
+    ).astype(np.float64)
+    inside = _in_window(pairs.source_hu, window) & _in_window(pairs.target_hu, window)
+    radial = ResidualTexture.fit(pairs.target_hu, harmonized, inside)
     weight = inside.astype(np.float64)
     residual = (pairs.target_hu.astype(np.float64) - harmonized) * weight
-    blur = (0, 3.0, 3.0)
-    residual -= ndimage.gaussian_filter(residual, blur) / np.maximum(
-        ndimage.gaussian_filter(weight, blur), 1e-6
-    )
+    residual -= _local_mean(residual) / np.maximum(_local_mean(weight), 1e-6)
     residual *= weight
-    classes = np.digitize(ndimage.gaussian_filter(harmonized.astype(np.float64), blur), EDGES_HU)
-    whitened = residual / np.asarray(radial.sd_hu)[classes]
+    whitened = residual / np.asarray(radial.sd_hu)[_classes(harmonized)]
     return _grid_amplitude(whitened)
 
 
@@ -207,7 +202,7 @@ def _oracle_ratio(test: dict[str, Any], harmonized: NDArray[np.float32]) -> NDAr
     """The true local noise SD over its class's RMS (clipped to [0.25, 4]): the position's share."""
     noise = (test[quality.TARGET].hu.astype(np.float64) - test[quality.RETEST].hu) / np.sqrt(2)
     local = np.sqrt(ndimage.gaussian_filter(noise**2, (0, NOISE_WINDOW_PX, NOISE_WINDOW_PX)))
-    classes = np.digitize(ndimage.gaussian_filter(harmonized.astype(np.float64), (0, 3.0, 3.0)), EDGES_HU)
+    classes = _classes(harmonized.astype(np.float64))
     ratio = np.ones_like(local)
     for c in np.unique(classes):
         members = classes == c
@@ -228,8 +223,8 @@ def _noise_realization(folder: Path, harmonized: NDArray[np.float32], jobs: int)
             write_volume(volume, folder / name, overwrite=True)
     pair = [read_volume(folder / name).hu.astype(np.float64) for name in (quality.TARGET, quality.RETEST)]
     noise = (pair[0] - pair[1]) / np.sqrt(2)
-    noise -= ndimage.gaussian_filter(noise, (0, 3.0, 3.0))
-    classes = np.digitize(ndimage.gaussian_filter(harmonized.astype(np.float64), (0, 3.0, 3.0)), EDGES_HU)
+    noise -= _local_mean(noise)
+    classes = _classes(harmonized.astype(np.float64))
     for c in np.unique(classes):
         members = classes == c
         noise[members] /= np.sqrt(np.mean(noise[members] ** 2))
@@ -252,7 +247,7 @@ def _groups(
     )
     ccc = result.mean_ccc().xs(hu_range, level="range")
     groups = [_group(name) for name in ccc.columns]
-    counts = (ccc > THRESHOLD).T.groupby(groups).sum()
+    counts = (ccc > CCC_THRESHOLD).T.groupby(groups).sum()
     textured = next(name for name in counts.columns if name.startswith("texture"))
     order = (counts["retest"] - counts[textured]).sort_values(ascending=False).index
     return {group: {name: int(counts.loc[group, name]) for name in counts.columns} for group in order}
