@@ -246,11 +246,11 @@ class ModelConfig:
     texture: str = "auto"
     # on the lung CT's iterative pairs 0.6 reproduced more features than 0.8 in every range (README)
     texture_gain: float = 0.6
-    # no texture where the local mean is denser (bone): there the residual is mostly the structure's
-    # misfit, and the model already reproduced more bone features than a repeat scan. Measured, it
-    # changed little: bone 988 against 995 features on the iterative pairs, 1131 against 1129 on the
-    # FBP pairs, whose bone fell 22-24 with texture either way (README)
-    texture_max_hu: float = 250.0
+    # texture at every density (3071: the top of CT's range). Measured against 250 HU (no texture in
+    # bone), the default until session 14: the same bone features on the lung CT (995 against 988 on
+    # its iterative pairs, 1129 against 1131 on its FBP pairs), +155 in bone on the phantom's
+    # iterative pairs (1058 against 902), whose uniform bone holds noise and little else (README)
+    texture_max_hu: float = 3071.0
     vgg_unet: VGGUNetConfig = dataclasses.field(default_factory=VGGUNetConfig)  # generator "radiomicgan"
     unet: UNetConfig = dataclasses.field(default_factory=UNetConfig)  # generator "unet"
     choe: ResidualCNNConfig = dataclasses.field(default_factory=ResidualCNNConfig)  # generator "choe"

@@ -145,6 +145,7 @@ def test_the_default_model_adds_its_residual_texture_the_same_way_every_time(
     metadata = read_metadata(run)
     assert metadata.model["texture"] == "residual" and metadata.texture is not None
     assert metadata.texture["gain"] == 0.6 and max(metadata.texture["sd_hu"]) > 0
+    assert metadata.texture["max_hu"] == 3071  # texture at every density, bone included
     outputs = {}
     for name, extra in (("first", []), ("again", []), ("plain", ["--no-texture"])):
         out = tmp_path / name
