@@ -247,9 +247,9 @@ class ModelConfig:
     # on the lung CT's iterative pairs 0.6 reproduced more features than 0.8 in every range (README)
     texture_gain: float = 0.6
     # texture at every density (3071: the top of CT's range). Measured against 250 HU (no texture in
-    # bone), the default until session 14: the same bone features on the lung CT (995 against 988 on
-    # its iterative pairs, 1129 against 1131 on its FBP pairs), +155 in bone on the phantom's
-    # iterative pairs (1058 against 902), whose uniform bone holds noise and little else (README)
+    # bone), the default until session 14: bone features within about one SD on the lung CT (+7 and
+    # -11 on two seeds of its iterative pairs, -2 on its FBP pairs), +155 on the phantom's iterative
+    # pairs (1058 against 902), whose uniform bone holds noise and little else (README)
     texture_max_hu: float = 3071.0
     vgg_unet: VGGUNetConfig = dataclasses.field(default_factory=VGGUNetConfig)  # generator "radiomicgan"
     unet: UNetConfig = dataclasses.field(default_factory=UNetConfig)  # generator "unet"
