@@ -68,7 +68,7 @@ from radiomicgan.evaluate import (
 )
 from radiomicgan.evaluate.local_bias import local_bias_hu
 from radiomicgan.evaluate.protocol import range_label
-from radiomicgan.evaluate.roi_level import shared_seed
+from radiomicgan.evaluate.roi_level import ReproducibilityResult, shared_seed
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import Volume, read_volume, write_volume
 from radiomicgan.linear_filter import fit_wiener
@@ -335,6 +335,13 @@ def _scoring(args: argparse.Namespace) -> Scoring:
 def score(reference: Volume, candidates: dict[str, np.ndarray], scoring: Scoring) -> dict[str, Any]:
     """Each candidate against the reference: reproducible features per HU range (mean and SD over the
     ROI repeats, paired with the Wiener filter's repeat by repeat), PSNR/SSIM and the local bias."""
+    return score_with_result(reference, candidates, scoring)[0]
+
+
+def score_with_result(
+    reference: Volume, candidates: dict[str, np.ndarray], scoring: Scoring
+) -> tuple[dict[str, Any], ReproducibilityResult]:
+    """`score`'s figures and the ROI reproducibility result they come from (each feature's CCC)."""
     config = EvaluationConfig(n_rois=scoring.rois, repeats=scoring.repeats)
     spacing = (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
     scan = Scan.from_volumes(reference.hu, candidates, spacing)
@@ -358,7 +365,8 @@ def score(reference: Volume, candidates: dict[str, np.ndarray], scoring: Scoring
         }
         for name in summary
     }  # fmt: skip
-    return {"features": len(result.feature_names), "candidates": table, "paired_with_wiener": paired}
+    figures = {"features": len(result.feature_names), "candidates": table, "paired_with_wiener": paired}
+    return figures, result
 
 
 def _paired_with(counts: pd.DataFrame, reference: str) -> dict[str, dict[str, dict[str, Any]]]:

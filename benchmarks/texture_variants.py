@@ -35,6 +35,7 @@ DIR, as quality.py simulates seed 0 (48 slices of 512 px), and takes its test sl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -47,10 +48,9 @@ import torch
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from radiomicgan.config import EvaluationConfig, SimulationConfig
-from radiomicgan.evaluate import Extraction, FeatureCache, ReproducibilityProtocol, Scan, roi_reproducibility
+from radiomicgan.config import SimulationConfig
 from radiomicgan.evaluate.agreement import CCC_THRESHOLD
-from radiomicgan.evaluate.roi_level import shared_seed
+from radiomicgan.evaluate.roi_level import ReproducibilityResult
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.inference.slices import size_multiple
 from radiomicgan.io import read_volume, write_volume
@@ -84,35 +84,30 @@ def main(argv: list[str] | None = None) -> int:
     harmonized = plain(test[source]).hu.astype(np.float32)
     seeds = [slice_seed(one) for one in test[source].hu]
     sd = texture.sd_map(harmonized)
-    drawn = texture.synthesize(harmonized, seeds) / (texture.gain * np.maximum(sd, 1e-6))
-    shapes: dict[str, NDArray[np.float32]] = {
-        "texture": drawn.astype(np.float32),  # the run's unit-SD noise, as harmonize draws it
-        "2d-spectrum": _shaped_noise(_grid_amplitude_of_run(run), harmonized.shape, seeds),
+    unit = _unit_texture(texture).synthesize(harmonized, seeds)  # the run's noise, as harmonize draws it
+    # variant: (unit-SD noise, its SD in HU before the gain)
+    variants = {
+        "texture": (unit, sd),
+        "2d-spectrum": (_shaped_noise(_grid_amplitude_of_run(run), harmonized.shape, seeds), sd),
+        "oracle-level": (unit, sd * _oracle_ratio(test, harmonized)),
     }
-    levels: dict[str, NDArray[np.float32]] = {
-        "texture": sd,
-        "2d-spectrum": sd,
-        "oracle-level": sd * _oracle_ratio(test, harmonized),
-    }
+    if args.noise_pair:
+        variants["oracle-noise"] = (_noise_realization(Path(args.noise_pair), harmonized, args.jobs), sd)
     candidates: dict[str, np.ndarray] = {
         "input": test[source].hu,
         "wiener": quality._wiener(split, source, test[source]),
+        "none": harmonized,
     }
-    candidates["none"] = harmonized
-    if args.noise_pair:
-        shapes["oracle-noise"] = _noise_realization(Path(args.noise_pair), harmonized, args.jobs)
-        levels["oracle-noise"] = sd
     for gain in args.gains:
         value = texture.gain if gain == "run" else float(gain)
-        for name, level in levels.items():
-            shape = shapes["texture" if name == "oracle-level" else name]
-            candidates[f"{name} x{value:g}"] = harmonized + shape * level * np.float32(value)
+        for name, (noise, level) in variants.items():
+            candidates[f"{name} x{value:g}"] = harmonized + noise * level * np.float32(value)
     candidates["retest"] = test[quality.RETEST].hu
     scoring = quality.Scoring(
         rois=args.rois, repeats=args.repeats, jobs=args.jobs, cache_dir=work / "features"
     )
-    scores = quality.score(test[quality.TARGET], candidates, scoring)
-    groups = _groups(test[quality.TARGET], candidates, scoring, args.range)
+    scores, result = quality.score_with_result(test[quality.TARGET], candidates, scoring)
+    groups = _groups(result, args.range)
     report = {"command": command_line(__file__, argv), "run": str(run), **scores, "groups": groups}
     print(quality._markdown(scores))
     print(pd.DataFrame(groups).T.to_string())
@@ -202,11 +197,7 @@ def _oracle_ratio(test: dict[str, Any], harmonized: NDArray[np.float32]) -> NDAr
     """The true local noise SD over its class's RMS (clipped to [0.25, 4]): the position's share."""
     noise = (test[quality.TARGET].hu.astype(np.float64) - test[quality.RETEST].hu) / np.sqrt(2)
     local = np.sqrt(ndimage.gaussian_filter(noise**2, (0, NOISE_WINDOW_PX, NOISE_WINDOW_PX)))
-    classes = _classes(harmonized.astype(np.float64))
-    ratio = np.ones_like(local)
-    for c in np.unique(classes):
-        members = classes == c
-        ratio[members] = local[members] / np.sqrt(np.mean(local[members] ** 2))
+    ratio = _per_class_unit_rms(local, harmonized)
     clipped: NDArray[np.float32] = np.clip(ratio, 0.25, 4.0).astype(np.float32)
     return clipped
 
@@ -224,27 +215,28 @@ def _noise_realization(folder: Path, harmonized: NDArray[np.float32], jobs: int)
     pair = [read_volume(folder / name).hu.astype(np.float64) for name in (quality.TARGET, quality.RETEST)]
     noise = (pair[0] - pair[1]) / np.sqrt(2)
     noise -= _local_mean(noise)
-    classes = _classes(harmonized.astype(np.float64))
-    for c in np.unique(classes):
-        members = classes == c
-        noise[members] /= np.sqrt(np.mean(noise[members] ** 2))
-    unit: NDArray[np.float32] = noise.astype(np.float32)
+    unit: NDArray[np.float32] = _per_class_unit_rms(noise, harmonized).astype(np.float32)
     return unit
 
 
-def _groups(
-    reference: Any, candidates: dict[str, np.ndarray], scoring: quality.Scoring, hu_range: str
-) -> dict[str, dict[str, int]]:
+def _per_class_unit_rms(values: NDArray[np.float64], harmonized: NDArray[np.float32]) -> NDArray[np.float64]:
+    """`values` divided by their RMS within each class of the harmonized slices' local mean."""
+    classes = _classes(harmonized.astype(np.float64))
+    scaled = np.empty_like(values)
+    for c in np.unique(classes):
+        members = classes == c
+        scaled[members] = values[members] / np.sqrt(np.mean(values[members] ** 2))
+    return scaled
+
+
+def _unit_texture(texture: ResidualTexture) -> ResidualTexture:
+    """The texture with SD 1 in every class, no gain and no HU bound: its unit-SD noise alone."""
+    return dataclasses.replace(texture, sd_hu=(1.0,) * len(texture.sd_hu), gain=1.0, max_hu=3071.0)
+
+
+def _groups(result: ReproducibilityResult, hu_range: str) -> dict[str, dict[str, int]]:
     """Per feature group, how many features each candidate reproduces in `hu_range` (mean CCC over
     the repeats above the threshold), sorted by the retest's lead over the run's texture."""
-    spacing = (reference.spacing_zyx_mm[1], reference.spacing_zyx_mm[2])
-    scan = Scan.from_volumes(reference.hu, candidates, spacing)
-    config = EvaluationConfig(n_rois=scoring.rois, repeats=scoring.repeats)
-    cache = None if scoring.cache_dir is None else FeatureCache(scoring.cache_dir)
-    extraction = Extraction(jobs=scoring.jobs, progress=False, cache=cache)
-    result = roi_reproducibility(
-        [scan], ReproducibilityProtocol.from_config(config), extraction, seed_of=shared_seed
-    )
     ccc = result.mean_ccc().xs(hu_range, level="range")
     groups = [_group(name) for name in ccc.columns]
     counts = (ccc > CCC_THRESHOLD).T.groupby(groups).sum()
