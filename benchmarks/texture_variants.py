@@ -58,8 +58,7 @@ from radiomicgan.modelfile import load_model, load_texture
 from radiomicgan.residual_texture import ResidualTexture, _classes, _local_mean, slice_seed
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import resume_config
-from radiomicgan.training.texture import MAX_SLICES, _in_window
-from radiomicgan.training.validation import predict_hu, validation_subset
+from radiomicgan.training.texture import residual_pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality
@@ -140,16 +139,17 @@ def _grid_amplitude_of_run(run: Path) -> NDArray[np.float64]:
     config = resume_config(run)
     device = torch.device("cpu")
     generator, _ = load_model(run, device)
-    split = rebuilt_split(config, device)
-    window, multiple = config.window.full_range_hu, size_multiple(generator)
-    pairs = validation_subset(split.held_out if len(split.held_out) else split.train, MAX_SLICES)
-    harmonized = np.concatenate(
-        [predict_hu(generator, one[None], window, multiple, device) for one in pairs.source_hu]
-    ).astype(np.float64)
-    inside = _in_window(pairs.source_hu, window) & _in_window(pairs.target_hu, window)
-    radial = ResidualTexture.fit(pairs.target_hu, harmonized, inside)
+    standard, harmonized32, inside = residual_pairs(
+        generator,
+        rebuilt_split(config, device),
+        config.window.full_range_hu,
+        size_multiple(generator),
+        device,
+    )
+    harmonized = harmonized32.astype(np.float64)
+    radial = ResidualTexture.fit(standard, harmonized, inside)
     weight = inside.astype(np.float64)
-    residual = (pairs.target_hu.astype(np.float64) - harmonized) * weight
+    residual = (standard.astype(np.float64) - harmonized) * weight
     residual -= _local_mean(residual) / np.maximum(_local_mean(weight), 1e-6)
     residual *= weight
     whitened = residual / np.asarray(radial.sd_hu)[_classes(harmonized)]

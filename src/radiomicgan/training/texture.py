@@ -39,6 +39,14 @@ def fit_texture(
     Raises:
         ValueError: the slices are too small to measure a texture on (`ResidualTexture.fit`).
     """
+    return ResidualTexture.fit(*residual_pairs(generator, split, window_hu, multiple, device))
+
+
+def residual_pairs(
+    generator: nn.Module, split: Split, window_hu: Window, multiple: int, device: torch.device
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_]]:
+    """What `fit_texture` measures: up to `MAX_SLICES` held-out standard slices (HU), the
+    generator's output for them, and where both lie in the window (the residual is the model's)."""
     pairs = split.held_out
     if len(pairs) == 0:
         log.info("no held-out slices: the residual texture is measured on the training slices")
@@ -49,7 +57,7 @@ def fit_texture(
     )
     # the harmonizer keeps the input where it lies outside the window: no model's residual there
     inside = _in_window(pairs.source_hu, window_hu) & _in_window(pairs.target_hu, window_hu)
-    return ResidualTexture.fit(pairs.target_hu, harmonized, inside)
+    return pairs.target_hu, harmonized, inside
 
 
 def _in_window(hu: NDArray[np.float32], window_hu: Window) -> NDArray[np.bool_]:
