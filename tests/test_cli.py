@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import save_file
 from tests.conftest import PYDICOM_TEST_FILES, SyntheticSeries, make_ct_series
 
-from radiomicgan.cli import build_parser, main
+from radiomicgan.cli import build_parser, main, named_command
 from radiomicgan.io import deterministic_uid
 from radiomicgan.train import train
 from training.pairs import SOURCE_KERNEL, tiny_config, tiny_config_yaml, write_scan
@@ -330,6 +330,46 @@ def test_every_command_has_a_help_that_teaches() -> None:
     for name, command in sub.choices.items():  # type: ignore[union-attr]
         text = command.format_help()
         assert "Examples:" in text, name
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["harmonize", "--model", "m", "in", "out"], "harmonize"),
+        (["-v", "train", "--out", "o"], "train"),
+        (["--version"], None),
+        (["bogus", "harmonize"], None),
+        ([], None),
+    ],
+)
+def test_the_command_is_the_first_word_that_is_not_an_option(argv: list[str], command: str | None) -> None:
+    assert named_command(argv) == command
+
+
+def test_harmonize_starts_without_the_evaluation_stack() -> None:
+    # the start-up a series pays (issue 21): the other commands' modules would load these
+    code = (
+        "import sys; from radiomicgan.cli import build_parser; "
+        "build_parser('harmonize').parse_args(['harmonize', '--model', 'm', 'in', 'out']); "
+        "print(sorted({'pandas', 'matplotlib', 'radiomics', 'radiomicgan.evaluate', "
+        "'radiomicgan.training', 'radiomicgan.simulate'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_command_parses_alike_from_the_lean_and_the_full_parser() -> None:
+    argv = ["-v", "harmonize", "--model", "m", "--batch-size", "2", "in", "out"]
+    lean = vars(build_parser(named_command(argv)).parse_args(argv))
+    full = vars(build_parser().parse_args(argv))
+    assert lean == full and lean["verbose"] is True
+
+
+def test_an_unknown_command_is_refused_with_the_commands_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["harmonise", "in", "out"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'harmonise'" in capsys.readouterr().err
 
 
 def test_module_entry_point_runs_as_a_process(tmp_path: Path) -> None:

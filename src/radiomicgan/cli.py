@@ -7,6 +7,7 @@ line on stderr and exit code 2; nothing else here knows about exit codes.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -38,8 +39,18 @@ Run `radiomicgan COMMAND --help` for each command's options.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, one subparser per command."""
+# in `radiomicgan --help`'s order; each is the module radiomicgan.commands.NAME with its `register`
+COMMANDS = ("info", "simulate", "train", "harmonize", "evaluate", "features", "demo", "models", "serve")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser, one subparser per command.
+
+    Given the `command` the arguments name, only that command's module is imported and its options
+    built: importing every command loads the evaluation stack (PyRadiomics, pandas, matplotlib),
+    2 s of start-up that `harmonize` and the DICOM node would otherwise pay on every run. The other
+    commands keep a bare subparser, so their names stay valid choices.
+    """
     parser = argparse.ArgumentParser(
         prog="radiomicgan",
         description=DESCRIPTION,
@@ -48,27 +59,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"radiomicgan {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from radiomicgan.commands import (
-        demo,
-        evaluate,
-        features,
-        harmonize,
-        info,
-        models,
-        serve,
-        simulate,
-        train,
-    )
-
-    for module in (info, simulate, train, harmonize, evaluate, features, demo, models, serve):
-        module.register(sub)
+    for name in COMMANDS:
+        if command in (None, name):
+            importlib.import_module(f"radiomicgan.commands.{name}").register(sub)
+        else:
+            sub.add_parser(name)  # never parsed: the arguments name another command
     return parser
+
+
+def named_command(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, or None (no command, an unknown one: the full parser explains)."""
+    # the top-level options take no value, so the first word that is not an option is the command
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if first in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(named_command(words)).parse_args(words)
     _configure_logging(verbose=args.verbose)
     handler: Handler = args.handler
     try:
