@@ -13,7 +13,7 @@ the pixels), and times in one run:
   and one selection), the cost the paper's dynamic windows add.
 
     .venv/bin/python benchmarks/training.py --json benchmarks/results/training_cpu.json \
-        [--device cpu|cuda] [--method radiomicgan] [--steps 6] [--size 512]
+        [--device cpu|cuda] [--method radiomicgan] [--steps 6] [--size 512] [--train-config A.yaml B.yaml]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from radiomicgan.config import TrainConfig
+from radiomicgan.config import TrainConfig, build, load_yaml
 from radiomicgan.inference.slices import size_multiple, windowed_tensor
 from radiomicgan.methods import METHODS, resolve
 from radiomicgan.nets import build_generator
@@ -49,9 +49,31 @@ WINDOW_HU: Window = (-1024, 1000)
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     device = torch.device(args.device)
-    torch.manual_seed(0)
-    config = resolve(TrainConfig(method=args.method, device=args.device))
     pairs = textured_pairs(args.slices, args.size, seed=0)
+    if not args.train_config:
+        figures = _measure(TrainConfig(method=args.method, device=args.device), pairs, args, device)
+    else:  # several configs are timed in one run, so their ratios share the machine's load
+        figures = {
+            "configs": {
+                str(path): _measure(
+                    build(TrainConfig, load_yaml(path), {"method": args.method, "device": args.device}),
+                    pairs,
+                    args,
+                    device,
+                )
+                for path in args.train_config
+            }
+        }
+    emit(figures | {"torch": torch.__version__, "command": command_line(__file__, argv)}, args.json)
+    return 0
+
+
+def _measure(
+    config: TrainConfig, pairs: PairedSlices, args: argparse.Namespace, device: torch.device
+) -> dict[str, Any]:
+    """The module docstring's figures for one training config."""
+    torch.manual_seed(0)
+    config = resolve(config)
     generator = build_generator(config.model.generator, config.model, NO_WEIGHTS).to(device)
     parts = METHODS[config.method].build(generator, config, device)
     rng = np.random.default_rng(0)
@@ -68,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     epoch_s = config.steps_per_epoch * step_s + validation_s + gradcam_s
     figures: dict[str, Any] = {
         "method": config.method,
+        "generator": config.model.generator,
         "device": device_name(device),
         "threads": torch.get_num_threads(),
         "batch_size": config.batch_size,
@@ -84,11 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "steps_per_epoch": config.steps_per_epoch,
         "epoch_s": round(epoch_s, 1),
         "gradcam_share": round(gradcam_s / epoch_s, 4),
-        "torch": torch.__version__,
-        "command": command_line(__file__, argv),
     }
-    emit(figures, args.json)
-    return 0
+    return figures
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -101,6 +121,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=6, help="timed training steps (default 6)")
     parser.add_argument("--slices", type=int, default=12, help="paired slices to crop from (default 12)")
     parser.add_argument("--size", type=int, default=512, help="slice side in px (default 512)")
+    parser.add_argument(
+        "--train-config",
+        nargs="+",
+        type=Path,
+        help="YAML files overriding the default TrainConfig (as quality.py's); each timed in this run",
+    )
     return parser.parse_args(argv)
 
 
