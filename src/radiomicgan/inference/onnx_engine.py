@@ -83,8 +83,7 @@ def onnx_generator(generator: nn.Module, model_id: str, cache_dir: Path | None =
     import onnxruntime as ort
 
     multiple = int(getattr(generator, "size_multiple", 1))
-    folder = cache_dir or default_cache_dir()
-    path = folder / f"{model_id}-torch{torch.__version__}-ort{ort.__version__}.onnx"
+    path = graph_path(model_id, cache_dir)
     if not path.is_file():
         _export(generator, multiple, path)
     options = ort.SessionOptions()
@@ -92,6 +91,14 @@ def onnx_generator(generator: nn.Module, model_id: str, cache_dir: Path | None =
     options.log_severity_level = 3  # errors only: its warnings are not the user's business
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return OnnxGenerator(session, multiple)
+
+
+def graph_path(model_id: str, cache_dir: Path | None = None) -> Path:
+    """Where the exported graph of a model is cached (by model and by torch and ONNX Runtime release)."""
+    import onnxruntime as ort
+
+    folder = cache_dir or default_cache_dir()
+    return folder / f"{model_id}-torch{torch.__version__}-ort{ort.__version__}.onnx"
 
 
 def _export(generator: nn.Module, multiple: int, path: Path) -> None:
