@@ -48,7 +48,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     Given the `command` the arguments name, only that command's module is imported and its options
     built: importing every command loads the evaluation stack (PyRadiomics, pandas, matplotlib),
-    2 s of start-up that `harmonize` and the DICOM node would otherwise pay on every run. The other
+    about 1 s that each `harmonize` run would otherwise pay (README, Performance). The other
     commands keep a bare subparser, so their names stay valid choices.
     """
     parser = argparse.ArgumentParser(
