@@ -43,7 +43,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.fft
 import torch
 from numpy.typing import NDArray
 from scipy import ndimage
@@ -55,7 +54,7 @@ from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.inference.slices import size_multiple
 from radiomicgan.io import read_volume, write_volume
 from radiomicgan.modelfile import load_model, load_texture
-from radiomicgan.residual_texture import ResidualTexture, _classes, _local_mean, slice_seed
+from radiomicgan.residual_texture import ResidualTexture, _classes, _local_mean, shaped_noise, slice_seed
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import resume_config
 from radiomicgan.training.texture import residual_pairs
@@ -176,8 +175,8 @@ def _bin(frequency: NDArray[np.float64]) -> NDArray[np.intp]:
 def _shaped_noise(
     amplitude: NDArray[np.float64], shape: tuple[int, ...], seeds: list[int]
 ) -> NDArray[np.float32]:
-    """Unit-SD noise per slice with the grid's spectrum (bilinear between bin centres), drawn in the
-    half spectrum as `ResidualTexture.synthesize` draws it."""
+    """Unit-SD noise per slice with the grid's spectrum (bilinear between bin centres), drawn as
+    `ResidualTexture.synthesize` draws it (`residual_texture.shaped_noise`)."""
     height, width = shape[-2:]
     coordinates = np.meshgrid(
         (np.fft.fftfreq(height) + 0.5) * GRID - 0.5,
@@ -185,12 +184,7 @@ def _shaped_noise(
         indexing="ij",
     )
     half_shape = ndimage.map_coordinates(amplitude, coordinates, order=1, mode="nearest").astype(np.float32)
-    noise = np.empty(shape, dtype=np.float32)
-    for b, seed in enumerate(seeds):
-        half = np.random.default_rng(seed).standard_normal((2, height, width // 2 + 1), dtype=np.float32)
-        shaped = scipy.fft.irfft2((half[0] + 1j * half[1]) * half_shape, s=(height, width))
-        noise[b] = shaped / max(float(shaped.std()), 1e-12)
-    return noise
+    return shaped_noise(half_shape, shape, seeds)
 
 
 def _oracle_ratio(test: dict[str, Any], harmonized: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -49,6 +49,22 @@ _CORNER = float(np.sqrt(0.5))
 OUTSIDE = len(EDGES_HU) + 1  # the class index of pixels left out of the SDs
 
 
+def shaped_noise(
+    half_amplitude: NDArray[np.float32], shape: tuple[int, ...], seeds: list[int]
+) -> NDArray[np.float32]:
+    """Noise of SD 1 per slice of `shape` ([B, y, x]), slice b drawn from `seeds[b]`, with the
+    amplitude spectrum `half_amplitude` on the half spectrum of a real slice ([y, x // 2 + 1])."""
+    height, width = shape[-2:]
+    noise = np.empty(shape, dtype=np.float32)
+    for b, seed in enumerate(seeds):
+        # white noise drawn straight in the half spectrum a real image has, shaped there: one
+        # inverse FFT per slice (float32), not a forward and an inverse one
+        half = np.random.default_rng(seed).standard_normal((2, height, width // 2 + 1), dtype=np.float32)
+        shaped = scipy.fft.irfft2((half[0] + 1j * half[1]) * half_amplitude, s=(height, width))
+        noise[b] = shaped / max(float(shaped.std()), 1e-12)
+    return noise
+
+
 @dataclass(frozen=True)
 class ResidualTexture:
     """The residual's statistics: SD per local-mean class (HU) and the radial amplitude spectrum.
@@ -100,14 +116,7 @@ class ResidualTexture:
         times `gain`, where the slice's local mean lies below `max_hu` (0 elsewhere)."""
         harmonized = np.asarray(harmonized_hu, dtype=np.float32)
         height, width = harmonized.shape[-2:]
-        shape = _half_spectrum_shape(self.amplitude, height, width)
-        noise = np.empty_like(harmonized)
-        for b, seed in enumerate(seeds):
-            # white noise drawn straight in the half spectrum a real image has, shaped there: one
-            # inverse FFT per slice (float32), not a forward and an inverse one
-            half = np.random.default_rng(seed).standard_normal((2, height, width // 2 + 1), dtype=np.float32)
-            shaped = scipy.fft.irfft2((half[0] + 1j * half[1]) * shape, s=(height, width))
-            noise[b] = shaped / max(float(shaped.std()), 1e-12)
+        noise = shaped_noise(_half_spectrum_shape(self.amplitude, height, width), harmonized.shape, seeds)
         noise *= self.sd_map(harmonized)
         noise *= np.float32(self.gain)
         return noise
