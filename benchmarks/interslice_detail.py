@@ -33,6 +33,7 @@ from radiomicgan.io import read_volume
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # the scenarios and the series' names
 from benchkit import command_line
+from texture_level import highpass
 
 TISSUE_HU = (-100.0, 250.0)  # the soft-tissue range of the quality tables
 ERODE_PX = 3  # keeps the detail of organ borders out of the tissue's
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 def slice_statistics(series: dict[str, Image], blur: float) -> dict[str, float]:
     """The statistics of the module's docstring, each a mean over the slices with enough tissue."""
     standard = series["standard"]
-    detail = {name: high_pass(volume, blur) for name, volume in series.items()}
+    detail = {name: highpass(volume, blur) for name, volume in series.items()}
     rows: dict[str, list[float]] = {}
     for k in range(1, standard.shape[0] - 1):
         mask = tissue_in_all(standard[k - 1 : k + 2])
@@ -91,11 +92,6 @@ def slice_statistics(series: dict[str, Image], blur: float) -> dict[str, float]:
     return {name: round(float(np.mean(values)), 4) for name, values in rows.items()} | {
         "slices": len(next(iter(rows.values()), []))
     }
-
-
-def high_pass(volume: Image, blur: float) -> Image:
-    """Each slice minus its Gaussian blur of SD `blur` px."""
-    return np.asarray(volume - ndimage.gaussian_filter(volume, (0, blur, blur)), dtype=np.float64)
 
 
 def tissue_in_all(slices: Image) -> NDArray[np.bool_]:

@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def highpass(hu: NDArray[np.floating]) -> NDArray[np.floating]:
-    blurred: NDArray[np.floating] = ndimage.gaussian_filter(hu, (0, BLUR_PX, BLUR_PX))
+def highpass(hu: NDArray[np.floating], blur_px: float = BLUR_PX) -> NDArray[np.floating]:
+    """Each slice less its Gaussian blur of SD `blur_px`: its noise and finest texture."""
+    blurred: NDArray[np.floating] = ndimage.gaussian_filter(hu, (0, blur_px, blur_px))
     return hu - blurred
 
 
