@@ -54,7 +54,14 @@ from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.inference.slices import size_multiple
 from radiomicgan.io import read_volume, write_volume
 from radiomicgan.modelfile import load_model, load_texture
-from radiomicgan.residual_texture import ResidualTexture, _classes, _local_mean, shaped_noise, slice_seed
+from radiomicgan.residual_texture import (
+    ResidualTexture,
+    _classes,
+    _local_mean,
+    shaped_noise,
+    slice_seed,
+    whitened_residual,
+)
 from radiomicgan.simulate import simulate_to_folder
 from radiomicgan.train import resume_config
 from radiomicgan.training.texture import residual_pairs
@@ -145,13 +152,7 @@ def _grid_amplitude_of_run(run: Path) -> NDArray[np.float64]:
         size_multiple(generator),
         device,
     )
-    harmonized = harmonized32.astype(np.float64)
-    radial = ResidualTexture.fit(standard, harmonized, inside)
-    weight = inside.astype(np.float64)
-    residual = (standard.astype(np.float64) - harmonized) * weight
-    residual -= _local_mean(residual) / np.maximum(_local_mean(weight), 1e-6)
-    residual *= weight
-    whitened = residual / np.asarray(radial.sd_hu)[_classes(harmonized)]
+    whitened, _ = whitened_residual(standard, harmonized32, inside)
     return _grid_amplitude(whitened)
 
 

@@ -49,6 +49,25 @@ _CORNER = float(np.sqrt(0.5))
 OUTSIDE = len(EDGES_HU) + 1  # the class index of pixels left out of the SDs
 
 
+def whitened_residual(
+    standard_hu: NDArray[np.floating],
+    harmonized_hu: NDArray[np.floating],
+    inside: NDArray[np.bool_] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The residual `standard_hu - harmonized_hu` less its local mean and divided by its class's SD,
+    and those SDs per class of local mean (`ResidualTexture.fit`'s arguments; the spectrum is the
+    whitened residual's)."""
+    harmonized = np.asarray(harmonized_hu, dtype=np.float64)
+    weight = np.ones_like(harmonized) if inside is None else inside.astype(np.float64)
+    residual = (np.asarray(standard_hu, dtype=np.float64) - harmonized) * weight
+    # the local mean over the pixels inside alone: a clipped bone outside must not bleed into them
+    residual -= _local_mean(residual) / np.maximum(_local_mean(weight), 1e-6)
+    residual *= weight
+    classes = _classes(harmonized)
+    sd = _sd_per_class(residual, classes if inside is None else np.where(inside, classes, OUTSIDE))
+    return residual / sd[classes], sd
+
+
 def shaped_noise(
     half_amplitude: NDArray[np.float32], shape: tuple[int, ...], seeds: list[int]
 ) -> NDArray[np.float32]:
@@ -100,15 +119,7 @@ class ResidualTexture:
         Raises:
             ValueError: no class holds `MIN_PIXELS` pixels (slices too small to measure).
         """
-        harmonized = np.asarray(harmonized_hu, dtype=np.float64)
-        weight = np.ones_like(harmonized) if inside is None else inside.astype(np.float64)
-        residual = (np.asarray(standard_hu, dtype=np.float64) - harmonized) * weight
-        # the local mean over the pixels inside alone: a clipped bone outside must not bleed into them
-        residual -= _local_mean(residual) / np.maximum(_local_mean(weight), 1e-6)
-        residual *= weight
-        classes = _classes(harmonized)
-        sd = _sd_per_class(residual, classes if inside is None else np.where(inside, classes, OUTSIDE))
-        whitened = residual / sd[classes]
+        whitened, sd = whitened_residual(standard_hu, harmonized_hu, inside)
         return cls(tuple(float(s) for s in sd), tuple(float(a) for a in _ring_amplitude(whitened)))
 
     def synthesize(self, harmonized_hu: NDArray[np.floating], seeds: list[int]) -> NDArray[np.float32]:
