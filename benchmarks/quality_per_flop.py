@@ -1,12 +1,13 @@
 """Quality per FLOP (issue 21): reproducible features and PSNR of each trained generator against its cost.
 
-Reads the JSON of `benchmarks/quality.py` runs, one per scenario (each run's generator and its GFLOP
-per 512² slice are recorded there), and optionally `benchmarks/harmonize_speed.py`'s JSON for the
-command line's slices/s of each generator. It draws one row of panels per scenario: reproducible
-features per HU range and PSNR against GFLOP per slice (log scale), with the tuned Wiener filter and
-the retest as lines; with the speed JSON, one more row per scenario against the command line's
-slices/s (runs matched to a timed model by their GFLOP). It names the cheapest run within the best
-run's spread:
+Reads the JSON of `benchmarks/quality.py` runs (each run's generator and its GFLOP per 512² slice are
+recorded there). Several files of one scenario are merged when they scored the same ROIs (their input,
+filter and retest rows agree; else exit 2), so runs scored in different sessions can be compared;
+`--runs` keeps only the named trained runs. Optionally it reads `benchmarks/harmonize_speed.py`'s JSON
+for the command line's slices/s of each generator. It draws one row of panels per scenario: reproducible
+features per HU range and PSNR against GFLOP per slice (log scale), with the tuned Wiener filter and the
+retest as lines; with the speed JSON, one more row per scenario against the command line's slices/s
+(runs matched to a timed model by their GFLOP). It names the cheapest run within the best run's spread:
 
 - a run is within a best run's spread when, in every range, its mean count is at least the best's
   mean less one SD (over the ROI resamplings), and its PSNR is within 0.2 dB of the best's;
@@ -20,6 +21,17 @@ run's spread:
                   benchmarks/results/quality_lung1_fbp_generators.json \\
         [--speed benchmarks/results/harmonize_speed_cpu.json] \\
         --figure docs/quality_per_flop.png --json benchmarks/results/quality_per_flop.json
+
+The widths with their texture (session 16; README, Quality per FLOP) merge two files per scenario:
+
+    R=benchmarks/results
+    .venv/bin/python benchmarks/quality_per_flop.py \\
+        --quality $R/quality_lung1_{iterative,fbp,lowdose}_texture.json \\
+        $R/quality_lung1_{iterative,fbp,lowdose}_resunet8.json --runs resunet16-budget-e100+texture0.6-250 \\
+        resunet16-budget-e100-seed1+texture0.6-250 resunet16-budget-e100-seed2+texture0.6-250 \\
+        resunet8-budget-e136+texture0.6-250 resunet8-budget-e136-seed1+texture0.6-250 \\
+        --speed $R/harmonize_speed_default8_cpu.json --figure docs/quality_per_flop_widths.png \\
+        --json $R/quality_per_flop_widths.json
 """
 
 from __future__ import annotations
@@ -47,15 +59,17 @@ LINES = {"wiener": ("tuned Wiener filter", "tab:gray"), "retest": ("retest", "ta
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    scenarios = {}
-    for path in args.quality:
-        report = json.loads(Path(path).read_text())
-        scenarios[report["scenario"]["name"]] = report
+    try:
+        scenarios = _selected(_merged([Path(p) for p in args.quality]), args.runs)
+    except ValueError as error:
+        print(f"quality_per_flop: {error}", file=sys.stderr)
+        return 2
     speed = _cli_rates(Path(args.speed)) if args.speed else {}
     figures = {
         "command": command_line(__file__, argv),
         **{reading: _choice(scenarios, reading) for reading in BEST_READINGS},
         "runs": {name: _rows(report, speed) for name, report in scenarios.items()},
+        "sources": {name: report["sources"] for name, report in scenarios.items()},
     }
     _plot(scenarios, speed, Path(args.figure))
     emit(figures, Path(args.json) if args.json else None)
@@ -67,12 +81,88 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quality", nargs="+", required=True, help="benchmarks/quality.py JSON, one per scenario"
-    )
+        "--quality", nargs="+", required=True,
+        help="benchmarks/quality.py JSON; several of one scenario are merged (same ROIs, checked)",
+    )  # fmt: skip
+    parser.add_argument("--runs", nargs="+", help="only these trained runs (default: every run)")
     parser.add_argument("--speed", help="benchmarks/harmonize_speed.py JSON (CLI slices/s per generator)")
     parser.add_argument("--figure", required=True, help="the PNG to write")
     parser.add_argument("--json", help="write the figures here too")
     return parser.parse_args(argv)
+
+
+def _merged(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """The quality reports by scenario, the files of one scenario merged into one report.
+
+    Files of one scenario must have scored the same ROIs: their reference rows (input, filter, retest:
+    every candidate that is not a trained run) present in both must agree. A trained run in several
+    files is taken from the last one (a run folder retrained under the same name is scored anew);
+    `sources` records the file of each run.
+
+    Raises:
+        ValueError: two files of one scenario whose reference rows differ.
+    """
+    scenarios: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        report = json.loads(path.read_text())
+        _drop_runs_without_cost(report, path)
+        report["sources"] = dict.fromkeys(report["runs"], str(path))
+        name = report["scenario"]["name"]
+        if name in scenarios:
+            _check_same_rois(scenarios[name], report, path)
+            earlier = scenarios[name]
+            report = {
+                **report,
+                "runs": {**earlier["runs"], **report["runs"]},
+                "candidates": {**earlier["candidates"], **report["candidates"]},
+                "sources": {**earlier["sources"], **report["sources"]},
+            }
+        scenarios[name] = report
+    return scenarios
+
+
+def _drop_runs_without_cost(report: dict[str, Any], path: Path) -> None:
+    """Leave out runs whose record has no GFLOP per slice (reports written before issue 21), saying so."""
+    uncosted = [run for run, described in report["runs"].items() if "gflop_per_512_slice" not in described]
+    if uncosted:
+        print(
+            f"quality_per_flop: {path}: no GFLOP recorded for {', '.join(uncosted)}: left out",
+            file=sys.stderr,
+        )
+    report["runs"] = {run: d for run, d in report["runs"].items() if run not in uncosted}
+
+
+def _check_same_rois(earlier: dict[str, Any], report: dict[str, Any], path: Path) -> None:
+    references = set(earlier["candidates"]) & set(report["candidates"]) - set(earlier["runs"]) - set(
+        report["runs"]
+    )
+    for name in sorted(references):
+        if earlier["candidates"][name]["reproducible"] != report["candidates"][name]["reproducible"]:
+            raise ValueError(
+                f"{path}: its {name!r} row differs from an earlier file's of scenario "
+                f"{report['scenario']['name']!r}: not the same ROIs, so not comparable"
+            )
+
+
+def _selected(scenarios: dict[str, dict[str, Any]], runs: list[str] | None) -> dict[str, dict[str, Any]]:
+    """The reports with only the trained runs in `runs` (all when None).
+
+    Raises:
+        ValueError: a run of `runs` that no report holds.
+    """
+    if not runs:
+        return scenarios
+    unknown = [run for run in runs if not any(run in report["runs"] for report in scenarios.values())]
+    if unknown:
+        raise ValueError(f"--runs: no report holds {', '.join(unknown)}")
+    return {
+        name: {
+            **report,
+            "runs": {run: d for run, d in report["runs"].items() if run in runs},
+            "sources": {run: f for run, f in report["sources"].items() if run in runs},
+        }
+        for name, report in scenarios.items()
+    }
 
 
 def _choice(scenarios: dict[str, dict[str, Any]], reading: str) -> dict[str, Any]:
