@@ -1,6 +1,7 @@
 """Generator inference speed against the hardware: FLOPs per slice, slices/s, GFLOP/s vs a matmul.
 
-For the paper's generator (the VGG-19 U-Net) at 512 x 512, on real slices (the shared lung CT when
+For a generator (`--generator`: the paper's VGG-19 U-Net, or the default model's residual U-Net) at
+512 x 512, on real slices (the shared lung CT when
 present, else textured synthetic slices), this measures in one run:
 
 - `gflop_per_slice`: the generator's forward FLOPs for one slice (torch.utils.flop_counter);
@@ -16,13 +17,23 @@ present, else textured synthetic slices), this measures in one run:
   and writing a DICOM series of `--cli-slices` slices; process start-up and model loading included),
   and its ratio to the benchmark's rate on harmonize's path (target >= 0.5).
 
-Without `--model` the generator has random weights (speed does not depend on them) and its residual
+Without `--model` the `--generator` has random weights (speed does not depend on them) and its residual
 head is re-initialized with small random weights: a zero-initialized head would output the input and
 make every precision look exact. With `--model RUN_DIR` (a trained run) the differences are the real ones.
 
     .venv/bin/python benchmarks/inference.py --json benchmarks/results/inference_cpu.json \
-        [--model RUN_DIR] [--device cpu|cuda] [--size 512] [--batch-size 4] [--batches 2]
-        [--paths eager channels_last bf16 ... onnx] [--cli-slices 16]
+        [--model RUN_DIR | --generator radiomicgan|residual_unet] [--device cpu|cuda] [--size 512]
+        [--batch-size 4] [--batches 2] [--paths eager channels_last bf16 ... onnx] [--cli-slices 16]
+
+On a GPU (issue 21: slices/s of both networks at batch sizes 1-32 with harmonize's fp16 "auto", and
+the command line end to end on a 300-slice series), one run per generator and batch size:
+
+    for g in residual_unet radiomicgan; do for b in 1 2 4 8 16 32; do
+      .venv/bin/python benchmarks/inference.py --device cuda --generator $g --batch-size $b \
+          --paths eager fp16 --cli-slices 0 --json benchmarks/results/inference_cuda_${g}_b$b.json
+    done; done
+    .venv/bin/python benchmarks/inference.py --device cuda --generator residual_unet --batch-size 16 \
+        --paths eager fp16 --cli-slices 300 --json benchmarks/results/inference_cuda_cli300.json
 """
 
 from __future__ import annotations
@@ -78,6 +89,7 @@ DEFAULT_PATHS = {"cpu": ALL_PATHS[:-1], "cuda": ALL_PATHS}
 # torch fp32 on probe slices at load, else the next: on a CPU ONNX Runtime where installed, else torch
 # with channels_last weights (inference/precision.py); on a GPU fp16, else fp32
 HARMONIZE_PATHS = {"cpu": ("onnx", "channels_last"), "cuda": ("fp16", "eager")}
+GENERATORS = ("radiomicgan", "residual_unet")  # --generator: the paper's network, the default model's
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -94,7 +106,7 @@ class PathResult:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     device = torch.device(args.device)
-    generator = _generator(args.model, device)
+    generator = _generator(args.model, args.generator, device)
     slices = real_slices(args.size, args.batch_size)
     figures: dict[str, Any] = {
         "device": device_name(device),
@@ -102,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "size_px": args.size,
         "batch_size": args.batch_size,
         "slices_source": "lung1_image.nrrd" if LUNG_CT.is_file() else "phantom",
+        "generator": args.generator if args.model is None else "from the model file",
         "weights": str(args.model) if args.model else "random (residual head re-initialized)",
         "gflop_per_slice": round(gflop_per_slice(generator, args.size, device), 2),
         "matmul_gflops": round(matmul_gflops(device), 1),
@@ -132,6 +145,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--model", type=Path, help="a trained run folder or model file (default: random)")
+    parser.add_argument(
+        "--generator", choices=GENERATORS, default="radiomicgan",
+        help="without --model: the generator to time with random weights (default: the VGG-19 U-Net)",
+    )  # fmt: skip
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--size", type=int, default=512, help="slice side in px (default 512)")
     parser.add_argument("--batch-size", type=int, default=4, help="slices per forward pass (default 4)")
@@ -143,15 +160,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _generator(model: Path | None, device: torch.device) -> nn.Module:
+def _generator(model: Path | None, name: str, device: torch.device) -> nn.Module:
     if model is not None:
         # only the generator is timed here: torch in fp32, so loading neither exports nor probes
         settings = HarmonizeConfig(device=device.type, precision="fp32", engine="torch")
         loaded = Harmonizer.load(model, settings).generator.eval()
         return loaded.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload,no-any-return]
-    generator = build_generator(
-        "radiomicgan", ModelConfig(vgg_unet=VGGUNetConfig(encoder_weights="none")), NO_WEIGHTS
-    )
+    generator = build_generator(name, _model_config(name), NO_WEIGHTS)
     torch.manual_seed(0)
     for module in generator.modules():  # the residual head starts at zero: give it a real output
         if isinstance(module, nn.Conv2d) and module.out_channels == 1:
@@ -354,7 +369,7 @@ def _cli_figures(args: argparse.Namespace, generator: nn.Module, benchmark_rate:
         return {}
     with tempfile.TemporaryDirectory(prefix="rg-inference-") as tmp:
         folder = Path(tmp)
-        model = args.model or _save_generator(generator, folder / "model.safetensors")
+        model = args.model or _save_generator(generator, args.generator, folder / "model.safetensors")
         series = harmonize_memory.write_series(folder / "series", args.cli_slices, args.size)
         environment = {**os.environ, "XDG_CACHE_HOME": str(folder / "cache")}
         seconds = []
@@ -375,10 +390,15 @@ def _cli_figures(args: argparse.Namespace, generator: nn.Module, benchmark_rate:
     }
 
 
-def _save_generator(generator: nn.Module, path: Path) -> Path:
+def _model_config(name: str) -> ModelConfig:
+    """The default model section for generator `name`, the VGG's without ImageNet weights to load."""
+    return ModelConfig(generator=name, vgg_unet=VGGUNetConfig(encoder_weights="none"))
+
+
+def _save_generator(generator: nn.Module, name: str, path: Path) -> Path:
     metadata = ModelMetadata(
         method="radiomicgan",
-        model=as_dict(ModelConfig(generator="radiomicgan", vgg_unet=VGGUNetConfig(encoder_weights="none"))),
+        model=as_dict(_model_config(name)),
         encoder_weights=NO_WEIGHTS.record(),
         encoder_frozen=False,
         training_window_hu=WINDOW_HU,
