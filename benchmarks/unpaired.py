@@ -15,9 +15,10 @@ Rows:
 - spectral: the zero-phase filter sqrt(NPS_standard / NPS_source) from the halves (`--model spectral`);
 - METHOD seed K: each learned unpaired method of `--methods` (the unpaired default, `train
   --unpaired`, without it; `cut` for CUT), one row per seed (`--seeds`), with the mean over seeds;
-- paired: the default paired model (benchmarks/configs/quality_resunet16_budget.yaml, the default
-  generator and its 20-minute budget) trained on the pairs of all training slices, the ceiling; or
-  a finished run given by `--paired-run`;
+- paired: the default paired model (benchmarks/configs/quality_resunet8_budget.yaml, the default
+  generator since session 16, and its 20-minute budget, --paired-epochs 136) trained on the pairs of
+  all training slices, the ceiling; or a finished run given by `--paired-run` (the tables so far
+  used the width-16 default's, /tmp/rg-quality-*/runs/resunet16-budget-e100);
 - wiener: the least-squares linear filter fitted on those pairs (quality.py's), the paired linear
   ceiling (quality.py's scoring pairs every row's counts with it, repeat by repeat);
 - retest: the standard kernel from independent noise (a repeat scan).
@@ -84,7 +85,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # the lung CT split, its scoring and its table
 from benchkit import command_line, device_name
 
-PAIRED_CONFIG = Path(__file__).resolve().parent / "configs" / "quality_resunet16_budget.yaml"
+PAIRED_CONFIG = Path(__file__).resolve().parent / "configs" / "quality_resunet8_budget.yaml"
 LEARNED_UNPAIRED = tuple(name for name, method in METHODS.items() if method.unpaired and not method.fitted)
 
 
@@ -160,7 +161,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--train-config", help="YAML overriding the unpaired model's config (model, baselines)"
     )
     parser.add_argument("--paired-run", help="a finished paired run to score as the ceiling (else trained)")
-    parser.add_argument("--paired-epochs", type=int, default=100, help="the paired ceiling's epochs")
+    parser.add_argument("--paired-epochs", type=int, default=136, help="the paired ceiling's epochs")
     parser.add_argument("--paired-steps-per-epoch", type=int, default=22)
     parser.add_argument("--paired-crop", type=int, default=128)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

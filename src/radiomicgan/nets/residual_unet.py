@@ -16,8 +16,9 @@ fast as the VGG U-Net, whose skips and decoder have batch norm too. In `harmoniz
 norm is a fixed per-channel affine map, so the network is local: each output pixel depends on its
 neighbourhood only, whatever else the slice or the batch holds.
 
-Cost per 512x512 slice (torch.utils.flop_counter, convolutions): 29.8 GFLOP at the default base 16
-with 5 levels, 7.5 at base 8, against the VGG-19 U-Net's 429 (`benchmarks/quality_per_flop.py`).
+Cost per 512x512 slice (torch.utils.flop_counter, convolutions): 7.5 GFLOP at the default base 8
+with 5 levels (since session 16), 29.8 at base 16 (the default before), against the VGG-19 U-Net's 429
+(`benchmarks/quality_per_flop.py`).
 """
 
 from __future__ import annotations
