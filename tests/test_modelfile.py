@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from radiomicgan.config import ModelConfig, UNetConfig, VGGUNetConfig, as_dict
+from radiomicgan.config import ModelConfig, ResidualUNetConfig, UNetConfig, VGGUNetConfig, as_dict
 from radiomicgan.errors import InputError
 from radiomicgan.modelfile import ModelMetadata, load_model, load_prefilter, read_metadata, save_model
 from radiomicgan.nets import FrequencyFilter, build_generator
@@ -44,6 +44,24 @@ def test_round_trip_restores_weights_and_metadata(tmp_path: Path) -> None:
     x = torch.rand(1, 1, 16, 16)
     generator.eval()
     assert torch.equal(generator(x), loaded(x))
+
+
+def test_a_model_of_the_earlier_default_width_loads_at_its_own_width(tmp_path: Path) -> None:
+    """The default residual U-Net moved from width 16 to 8 (session 16): a file trained before keeps 16."""
+    assert ResidualUNetConfig().base_channels != 16
+    wide = ModelConfig(
+        generator="residual_unet", residual_unet=ResidualUNetConfig(base_channels=16, levels=2)
+    )
+    torch.manual_seed(0)
+    generator = build_generator("residual_unet", wide, NO_WEIGHTS)
+    save_model(tmp_path / "run", generator, _metadata(wide))
+    loaded, _ = load_model(tmp_path / "run")
+    widths = {
+        p.shape[0] for name, p in loaded.state_dict().items() if name.endswith("weight") and p.dim() == 4
+    }
+    assert 16 in widths and ResidualUNetConfig().base_channels not in widths
+    x = torch.rand(1, 1, 16, 16)
+    assert torch.equal(generator.eval()(x), loaded(x))
 
 
 def test_pickle_payload_is_refused_and_never_runs(tmp_path: Path) -> None:

@@ -567,7 +567,8 @@ class CUTConfig:
     # the one generator (`radiomicgan.nets`, one with encoder stages): the paired default, which starts
     # at the identity, where the PatchNCE term is near its floor and only the adversarial term pulls.
     # Its width is `model.residual_unet`'s: at 8 (since session 16) every seed beat the input in every
-    # range on the lung CT's iterative halves, at 16 not (README, Unpaired training)
+    # range on the lung CT's iterative halves; at 16 two seeds of three fell below it in lung (README,
+    # Unpaired training)
     generator: str = "residual_unet"
     nce_weight: float = 1.0  # lambda_NCE (Park et al. Sec. 4: 1 with the GAN term at 1)
     # the identity PatchNCE term on standard slices (Park et al.'s "CUT" as against "FastCUT"): it keeps
