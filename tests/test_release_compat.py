@@ -37,7 +37,12 @@ def test_a_release_model_harmonizes_to_the_same_hu(name: str) -> None:
     expected = np.load(RELEASE / name / "harmonized_hu.npy")
     out = harmonizer(_input_volume()).hu
     assert not np.array_equal(expected, np.rint(np.load(RELEASE / "input_hu.npy")))  # the model did something
-    np.testing.assert_array_equal(out, expected)
+    # float32 FFTs and convolutions round differently on another CPU (the Wiener filter's did by 1 HU on
+    # 0.4 % of the voxels on an AMD EPYC against the Intel Xeon that wrote them): a value that lands on
+    # .5 may round either way, nothing more
+    difference = np.abs(out.astype(np.int32) - expected.astype(np.int32))
+    assert int(difference.max()) <= 1
+    assert float(np.mean(difference > 0)) < 0.01
 
 
 @pytest.mark.parametrize("name", [*MODEL_FOLDERS, "radiomicgan"])
