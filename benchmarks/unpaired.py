@@ -12,9 +12,11 @@ scored against their true standard reconstruction by quality.py's scoring: repro
 Rows:
 - input: the non-standard test slices as they are;
 - histmatch: histogram matching fitted on the unpaired halves (`train --unpaired --model histmatch`);
-- spectral: the zero-phase filter sqrt(NPS_standard / NPS_source) from the halves (`--model spectral`);
-- METHOD seed K: each learned unpaired method of `--methods` (the unpaired default, `train
-  --unpaired`, without it; `cut` for CUT), one row per seed (`--seeds`), with the mean over seeds;
+- spectral: the zero-phase filter sqrt(NPS_standard / NPS_source) from the halves, with its detail
+  limit (`train --unpaired`, the unpaired default since session 17);
+- METHOD seed K: each unpaired method of `--methods` (without it `cut`, the learned default), one row
+  per seed (`--seeds`), with the mean over seeds; `spectral` with --label and --train-config fits a
+  variant of the filter (one "seed" is one fit);
 - paired: the default paired model (benchmarks/configs/quality_resunet8_budget.yaml, the default
   generator since session 16, and its 20-minute budget, --paired-epochs 136) trained on the pairs of
   all training slices, the ceiling; or a finished run given by `--paired-run` (the tables so far
@@ -53,7 +55,7 @@ model's finished paired runs as the ceiling:
         --json benchmarks/results/unpaired_lung1_iterative_cut.json
 
 Without --paired-run the ceiling is trained here (--paired-epochs, --paired-steps-per-epoch; --threads
-holds for it too, which slows it).
+holds for it too, which slows it); --no-paired scores without a ceiling, and without "recovered".
 
 The tiny check it was run with (10 minutes, the split copied from a quality.py work folder; it says
 that the script works, not how well anything does):
@@ -78,7 +80,7 @@ import torch
 from radiomicgan.config import TrainConfig, build, load_yaml
 from radiomicgan.inference import HarmonizeConfig, Harmonizer
 from radiomicgan.io import read_volume, write_volume
-from radiomicgan.methods import METHODS, UNPAIRED_DEFAULT
+from radiomicgan.methods import METHODS
 from radiomicgan.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -86,7 +88,9 @@ import quality  # the lung CT split, its scoring and its table
 from benchkit import command_line, device_name
 
 PAIRED_CONFIG = Path(__file__).resolve().parent / "configs" / "quality_resunet8_budget.yaml"
-LEARNED_UNPAIRED = tuple(name for name, method in METHODS.items() if method.unpaired and not method.fitted)
+# the rows of --methods: every unpaired method but histogram matching, which is always a row (a fitted
+# method's "seeds" are one fit of its --train-config variant: spectral+LABEL seed 0)
+LEARNED_UNPAIRED = tuple(name for name, method in METHODS.items() if method.unpaired and name != "histmatch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,8 +146,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--scenario", choices=tuple(quality.SCENARIOS), default="fbp", help="non-standard series"
     )
     parser.add_argument(
-        "--methods", nargs="+", choices=LEARNED_UNPAIRED, default=[UNPAIRED_DEFAULT],
-        help="the learned unpaired methods, each trained with every seed",
+        "--methods", nargs="+", choices=LEARNED_UNPAIRED, default=["cut"],
+        help="the unpaired methods to train with every seed (spectral: a fitted variant, --label)",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3, help="unpaired model runs, seeds 0 .. N-1")
     parser.add_argument(
@@ -161,6 +165,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--train-config", help="YAML overriding the unpaired model's config (model, baselines)"
     )
     parser.add_argument("--paired-run", help="a finished paired run to score as the ceiling (else trained)")
+    parser.add_argument(
+        "--no-paired", action="store_true", help="no paired ceiling: score the unpaired rows only"
+    )
     parser.add_argument("--paired-epochs", type=int, default=136, help="the paired ceiling's epochs")
     parser.add_argument("--paired-steps-per-epoch", type=int, default=22)
     parser.add_argument("--paired-crop", type=int, default=128)
@@ -210,11 +217,12 @@ def _train_runs(
     }
     for method in args.methods:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
+            steps = common if METHODS[method].fitted else learned
             layers[f"{_row(method, args.label)} seed {seed}"] = [
                 file_layer,
-                {**unpaired, **learned, "method": method, "seed": seed},
+                {**unpaired, **steps, "method": method, "seed": seed},
             ]
-    if not args.paired_run:
+    if not args.paired_run and not args.no_paired:
         paired = {
             "source": [str(split / "train" / source)], "target": [str(split / "train" / quality.TARGET)],
             "device": "cpu", "epochs": args.paired_epochs, "steps_per_epoch": args.paired_steps_per_epoch,

@@ -145,7 +145,7 @@ def test_unpaired_cut_run_trains_resumes_and_harmonizes(
     source, target = read_volume(unpaired.source), read_volume(unpaired.target)
     assert source.meta.study_uid != target.meta.study_uid  # two scans: nothing to pair
     config = tiny_unpaired_yaml(tmp_path / "tiny.yaml", cut="{decay_fraction: 0.5, level_weight: 10}")
-    data = ["--unpaired", "--config", str(config)]  # no --model: CUT is the unpaired default
+    data = ["--unpaired", "--model", "cut", "--config", str(config)]
     data += ["--source", str(unpaired.source), "--target", str(unpaired.target)]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     assert _train([*data, "--out", str(whole)]) == 0

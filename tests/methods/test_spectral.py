@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from numpy.typing import NDArray
 
 from methods.runs import Dciodvfy, Unpaired, harmonize_and_check, tiny_unpaired_yaml
@@ -70,7 +71,7 @@ def test_spectral_trains_unpaired_from_the_command_line_and_harmonizes(
     run = tmp_path / "run"
     config = tiny_unpaired_yaml(tmp_path / "tiny.yaml")
     data = ["--source", str(unpaired.source), "--target", str(unpaired.target)]
-    args = ["train", "--unpaired", "--model", "spectral", "--config", str(config), *data]
+    args = ["train", "--unpaired", "--config", str(config), *data]  # no --model: the unpaired default
     assert main([*args, "--out", str(run), "--quiet"]) == 0
 
     history = json.loads((run / "history.json").read_text())
@@ -81,5 +82,24 @@ def test_spectral_trains_unpaired_from_the_command_line_and_harmonizes(
     assert metadata.training_geometry is not None
     assert metadata.training_geometry.pixel_spacing_mm == (5.0, 5.0)  # the target's: the source resampled
     assert isinstance(model, FrequencyFilter) and float(model.response_real.max()) > 1.2  # it sharpens
+    assert float(model.detail_limit) * (1000 + 1024) == pytest.approx(SpectralConfig().detail_limit_hu)
 
     harmonize_and_check(run, unpaired, tmp_path / "harmonized", run_dciodvfy)
+
+
+def test_the_detail_limit_keeps_a_strong_edge_that_the_linear_gain_would_overshoot() -> None:
+    rng = np.random.default_rng(1)
+    source, target = _noise_slices(smooth, 30, 40.0, rng), _noise_slices(sharp, 30, 40.0, rng)
+    data = UnpairedSlices(source, target, np.zeros(30, np.int64), np.zeros(30, np.int64))
+    edge = np.full((1, 1, SIZE, SIZE), 40.0, np.float32)
+    edge[..., :, : SIZE // 2] = -900.0  # lung against soft tissue
+    unit = torch.from_numpy((edge - WINDOW[0]) / (WINDOW[1] - WINDOW[0]))
+    changes = {}
+    for limit in (0.0, 20.0):
+        settings = SpectralConfig(uniform_fraction=1.0, detail_limit_hu=limit)
+        fitting = SpectralFitting(FrequencyFilter(), settings)
+        fitting.fit(data, data.take(np.arange(0), np.arange(0)), WINDOW)
+        with torch.no_grad():
+            changes[limit] = float((fitting.filter(unit) - unit).abs().max()) * (WINDOW[1] - WINDOW[0])
+    assert changes[0.0] > 60.0  # the noise's gain, applied to a 940 HU edge
+    assert changes[20.0] <= 20.0 + 1e-3

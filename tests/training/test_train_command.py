@@ -170,7 +170,8 @@ def test_generator_option_is_refused_for_a_baseline_with_its_own(
     assert main([*_args(scan, tmp_path, run), "--model", "choe", "--generator", "residual_unet"]) == 2
     _one_line_error(capsys, "--generator residual_unet", "choe")
     assert not run.exists()
-    unpaired = ["train", "--unpaired", "--source", str(scan.source), "--target", str(scan.target)]
+    unpaired = ["train", "--unpaired", "--model", "cut", "--source", str(scan.source)]
+    unpaired += ["--target", str(scan.target)]
     assert main([*unpaired, "--out", str(run), "--generator", "radiomicgan"]) == 2
     _one_line_error(capsys, "--generator radiomicgan", "cut trains residual_unet")  # baselines.cut's
     assert not run.exists()

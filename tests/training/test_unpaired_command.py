@@ -57,11 +57,11 @@ def test_a_method_that_needs_pairs(scan: Scan, tmp_path: Path, capsys: pytest.Ca
     _run(capsys, tmp_path / "run", [*series, "--prefilter", "wiener"], "Wiener prefilter is fitted on pairs")
 
 
-def test_unpaired_in_the_config_file_trains_the_unpaired_default_cut(scan: Scan, tmp_path: Path) -> None:
+def test_unpaired_in_the_config_file_trains_the_unpaired_default(scan: Scan, tmp_path: Path) -> None:
     config = tiny_config_yaml(tmp_path / "tiny.yaml")
     config.write_text(config.read_text() + "unpaired: true\nepochs: 1\nsteps_per_epoch: 1\n")
     run = tmp_path / "run"
     args = ["train", "--config", str(config), "--source", str(scan.source), "--target", str(scan.target)]
     assert main([*args, "--out", str(run), "--quiet"]) == 0
     saved = (run / "config.yaml").read_text()
-    assert "method: cut" in saved and "unpaired: true" in saved
+    assert "method: spectral" in saved and "unpaired: true" in saved

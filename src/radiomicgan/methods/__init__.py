@@ -46,10 +46,11 @@ METHODS: dict[str, Method] = {
     "cut": cut.METHOD,
     "spectral": spectral.METHOD,
 }
-# what `train --unpaired` trains without --model. CUT since session 11: on the lung CT's iterative
-# pairs it was the only unpaired method above the input in soft tissue and bone (3 seeds) and kept
-# densities (3 HU of local bias, CycleGAN 19-23 HU); on FBP pairs the spectral filter leads (README)
-UNPAIRED_DEFAULT = "cut"
+# what `train --unpaired` trains without --model. The spectral filter with its detail limit since
+# session 17: on the lung CT's halves the one method above the input in every range that also raised
+# PSNR, on FBP and on iterative pairs; CUT (the default of sessions 11-16) gains more soft tissue on
+# iterative pairs and loses 4-5 dB there, and far less than the filter on FBP pairs (README)
+UNPAIRED_DEFAULT = "spectral"
 # the generators a method can learn: the registry's, less those a fitted method fits in one pass
 LEARNED_GENERATORS = tuple(
     name for name in GENERATORS if name not in {m.generator for m in METHODS.values() if m.fitted}

@@ -1,4 +1,4 @@
-"""The unpaired linear baseline: a zero-phase filter with gain sqrt(NPS_standard / NPS_source).
+"""The unpaired default: a zero-phase filter with gain sqrt(NPS_standard / NPS_source), its change limited.
 
 The physicist's first try at harmonizing kernels without pairs: measure each kernel's noise power
 spectrum in uniform tissue of its own slices (any patients, any studies), and filter the
@@ -6,6 +6,8 @@ non-standard slices by the square root of their ratio, which is the ratio of the
 wherever the noise is the kernel's (`radiomicgan.noise_spectrum` describes the estimator, the
 reliable band and the taper to gain 1 outside it; `baselines.spectral` holds its knobs). It is
 stored as a `FrequencyFilter`, the Wiener method's network, so `harmonize` runs it like any model.
+What it changes is soft-limited to `detail_limit_hu` (`nets.frequency_filter`): the gain is the
+noise's, and an iterative reconstruction's strong edges do not follow it (README, Unpaired training).
 
 Only the magnitude is estimated, and the phase is zero: a kernel's response is real and even, and
 so is the ratio of two. It trains paired (`train --model spectral`) or unpaired (`--unpaired`); the
@@ -55,6 +57,8 @@ class SpectralFitting(FilterFitting):
         except ValueError as exc:
             raise ConfigError(f"spectral: {exc} (baselines.spectral)") from None
         self.filter.set_response(torch.from_numpy(gain.response(train.source_hu.shape[1:])))
+        # the Harmonizer feeds the filter (HU - lo) / width: the limit in those units
+        self.filter.set_detail_limit(self.settings.detail_limit_hu / (window_hu[1] - window_hu[0]))
         log.info(
             "spectral filter: noise level ratio %.2f, band %.3f-%.3f cycles/px, gain %.2f-%.2f, "
             "from %d and %d patches",

@@ -7,6 +7,12 @@ same rule as `radiomicgan.linear_filter.resample_response`). A new filter is the
 
 The response's size is whatever was fitted, so loading a state dict resizes the buffers to the
 stored ones: the model file, not the constructor, knows the fitted matrix size.
+
+An optional detail limit L makes it y = x + L tanh((H x - x) / L): what the filter adds or takes
+away is kept within about L of the input, linear where it is small. The unpaired spectral filter
+uses it (`baselines.spectral.detail_limit_hu`): its gain is measured on noise, and at a strong edge
+the same gain would add an overshoot that no noise spectrum tells it about. L = 0 (the default, and
+what a model file without the buffer loads as) is the linear filter.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ class FrequencyFilter(Generator):
 
     response_real: torch.Tensor
     response_imag: torch.Tensor
+    detail_limit: torch.Tensor
     onnx_exportable = False  # complex FFTs: torch's ONNX exporter has no export for them
 
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("response_real", torch.ones(1, 1))
         self.register_buffer("response_imag", torch.zeros(1, 1))
+        self.register_buffer("detail_limit", torch.zeros(()))
 
     def set_response(self, response: torch.Tensor) -> None:
         """Replace H by a complex [y, x] response in FFT layout."""
@@ -37,11 +45,20 @@ class FrequencyFilter(Generator):
         self.response_real = response.real.to(device=device, dtype=torch.float32).contiguous()
         self.response_imag = response.imag.to(device=device, dtype=torch.float32).contiguous()
 
+    def set_detail_limit(self, limit: float) -> None:
+        """Keep what the filter changes within about `limit` of the input (its units); 0: linear."""
+        if limit < 0:
+            raise ValueError(f"a detail limit must be >= 0, not {limit}")
+        self.detail_limit = torch.tensor(float(limit), device=self.response_real.device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         response = self.response_at(tuple(x.shape[-2:]))
         spectrum = torch.fft.fft2(x.float())
         filtered: torch.Tensor = torch.fft.ifft2(spectrum * response).real
+        limit = float(self.detail_limit)
+        if limit > 0:
+            filtered = x.float() + limit * torch.tanh((filtered - x.float()) / limit)
         return filtered
 
     def response_at(self, shape: tuple[int, ...]) -> torch.Tensor:
@@ -63,6 +80,8 @@ class FrequencyFilter(Generator):
             stored = state_dict.get(prefix + name)
             if isinstance(stored, torch.Tensor) and stored.ndim == 2:
                 setattr(self, name, torch.empty_like(stored, device=self.response_real.device))
+        if prefix + "detail_limit" not in state_dict:  # a model file from before the limit: linear
+            state_dict[prefix + "detail_limit"] = torch.zeros(())
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 

@@ -92,6 +92,7 @@ def spectral_prefilter_split(
         raise ConfigError(f"prefilter spectral: {exc} (baselines.spectral)") from None
     prefilter = FrequencyFilter()
     prefilter.set_response(torch.from_numpy(gain.response(train.source_hu.shape[1:])))
+    prefilter.set_detail_limit(settings.detail_limit_hu)  # the prefilter runs in HU
     prefilter.to(device)
     log.info("prefilter: spectral filter, noise level ratio %.2f, gain %.2f-%.2f", *(
         info[k] for k in ("noise_level_ratio", "min_gain", "max_gain")
