@@ -90,7 +90,7 @@ from benchkit import command_line, device_name
 PAIRED_CONFIG = Path(__file__).resolve().parent / "configs" / "quality_resunet8_budget.yaml"
 # the rows of --methods: every unpaired method but histogram matching, which is always a row (a fitted
 # method's "seeds" are one fit of its --train-config variant: spectral+LABEL seed 0)
-LEARNED_UNPAIRED = tuple(name for name, method in METHODS.items() if method.unpaired and name != "histmatch")
+UNPAIRED_ROWS = tuple(name for name, method in METHODS.items() if method.unpaired and name != "histmatch")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +146,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--scenario", choices=tuple(quality.SCENARIOS), default="fbp", help="non-standard series"
     )
     parser.add_argument(
-        "--methods", nargs="+", choices=LEARNED_UNPAIRED, default=["cut"],
+        "--methods", nargs="+", choices=UNPAIRED_ROWS, default=["cut"],
         help="the unpaired methods to train with every seed (spectral: a fitted variant, --label)",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3, help="unpaired model runs, seeds 0 .. N-1")

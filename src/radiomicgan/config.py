@@ -639,7 +639,7 @@ class SpectralConfig:
     taper_cycles: float = 0.1
     # what the filter changes is kept within about this of the input, HU (`nets.frequency_filter`);
     # 0: linear. The gain comes from noise; at a strong edge it overshoots: on the lung CT's iterative
-    # halves 11 HU of local bias and -4.7 dB linear, 3.5 HU and +0.3 dB at 15 (session 17, README)
+    # halves 10.5 HU of local bias and -4.4 dB linear, 3.5 HU and +0.3 dB at 15 (session 17, README)
     detail_limit_hu: float = 15.0
 
     def __post_init__(self) -> None:
