@@ -66,8 +66,7 @@ Examples:
   radiomicgan train --model wiener --source pairs/smooth --target pairs/sharp --out runs/wiener
   radiomicgan train --prefilter none --source pairs/smooth --target pairs/sharp --out runs/paper
   radiomicgan train --unpaired --source siteA/b30f --source siteB/fc12 --target ref/b60f \\
-      --target ref2/b60f --out runs/cut
-  radiomicgan train --unpaired --model spectral --source siteA/b30f --target ref/b60f --out runs/nps
+      --target ref2/b60f --out runs/nps
   radiomicgan train --unpaired --model cut --source siteA/b30f --target ref/b60f --out runs/cut
 
 Data-parallel training: started by torchrun, each of the N processes trains on its own random crops

@@ -14,8 +14,8 @@ with the least-squares GAN loss (Mao et al. 2017; Zhu et al. Sec. 4), the discri
 a pool of the last `pool_size` synthesized crops as well as the newest (Shrivastava et al. 2017;
 Zhu et al. Sec. 4), Adam with the run's lr and beta1 (the paper: 2e-4 and 0.5), and the learning
 rate decaying linearly to 0 over the last `decay_fraction` of the run's steps (the paper: the
-second half). It trains on unpaired series (`train --unpaired`, its default there) and on pairs,
-whose pairing it ignores.
+second half). It trains on unpaired series (`train --unpaired --model cyclegan`, the default there
+in sessions 9-10) and on pairs, whose pairing it ignores.
 
 Ours: the generator of both directions is `baselines.cyclegan.generator`, one of the registry's
 learned ones with its own `model` section; by default Choe et al.'s residual CNN (`model.choe`),
