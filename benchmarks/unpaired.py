@@ -257,11 +257,8 @@ def _describe(run: Path) -> dict[str, Any]:
     config = load_yaml(run / "config.yaml")
     seconds_file = run / "train_seconds.txt"
     seconds = float(seconds_file.read_text()) if seconds_file.is_file() else None
-    steps = (
-        0
-        if config.get("method") in ("histmatch", "spectral", "wiener")
-        else len(history) * config["steps_per_epoch"]
-    )
+    method = METHODS.get(config.get("method", ""))
+    steps = 0 if method is not None and method.fitted else len(history) * config["steps_per_epoch"]
     return {
         "method": config.get("method"),
         "generator": config["model"]["generator"],
