@@ -11,7 +11,7 @@ import pytest
 import torch
 from numpy.typing import NDArray
 
-from methods.runs import Dciodvfy, Unpaired, harmonize_and_check, tiny_unpaired_yaml
+from methods.runs import FULL, Dciodvfy, Unpaired, harmonize_and_check, tiny_unpaired_yaml
 from radiomicgan.cli import main
 from radiomicgan.config import SpectralConfig
 from radiomicgan.methods.spectral import SpectralFitting
@@ -82,7 +82,8 @@ def test_spectral_trains_unpaired_from_the_command_line_and_harmonizes(
     assert metadata.training_geometry is not None
     assert metadata.training_geometry.pixel_spacing_mm == (5.0, 5.0)  # the target's: the source resampled
     assert isinstance(model, FrequencyFilter) and float(model.response_real.max()) > 1.2  # it sharpens
-    assert float(model.detail_limit) * (1000 + 1024) == pytest.approx(SpectralConfig().detail_limit_hu)
+    width = FULL[1] - FULL[0]  # the window the filter's input is scaled by
+    assert float(model.detail_limit) * width == pytest.approx(SpectralConfig().detail_limit_hu)
 
     harmonize_and_check(run, unpaired, tmp_path / "harmonized", run_dciodvfy)
 
